@@ -1,0 +1,94 @@
+// The one source of truth for D1 tables. Migrations in /migrations are generated from this file
+// by drizzle-kit (`npm run db:generate`); never edit a generated migration by hand.
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const timestamps = {
+  createdAt: text("created_at").notNull(),
+  updatedAt: text("updated_at").notNull(),
+};
+
+/** A user-defined record type; its field definitions live in one JSON column. */
+export const modules = sqliteTable("modules", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  fields: text("fields", { mode: "json" }).notNull().$type<unknown[]>(),
+  ...timestamps,
+});
+
+/** One record of a module. `data` is a JSON object keyed by field name. */
+export const content = sqliteTable(
+  "content",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    moduleId: integer("module_id").notNull(),
+    userId: text("user_id").notNull(),
+    data: text("data").notNull().default("{}"),
+    /** Lower-cased text-like values joined by newlines, for `query` word search. */
+    search: text("search").notNull().default(""),
+    ...timestamps,
+    deletedAt: text("deleted_at"),
+  },
+  (t) => [index("content_module_live_idx").on(t.moduleId, t.deletedAt, t.id)],
+);
+
+/** A screen in the page tree; `moduleId` makes it that module's record page. */
+export const pages = sqliteTable(
+  "pages",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    selfId: integer("self_id").notNull().default(0),
+    moduleId: integer("module_id"),
+    title: text("title").notNull(),
+    description: text("description").notNull().default(""),
+    visible: integer("visible", { mode: "boolean" }).notNull().default(true),
+    weight: integer("weight").notNull().default(0),
+    blocks: text("blocks", { mode: "json" }).notNull().$type<unknown[]>(),
+    ...timestamps,
+  },
+  (t) => [
+    index("pages_parent_weight_idx").on(t.selfId, t.weight, t.id),
+    uniqueIndex("pages_module_unique").on(t.moduleId).where(sql`module_id IS NOT NULL`),
+  ],
+);
+
+/** A named list of tasks; jobs snapshot it when they are created. */
+export const workflows = sqliteTable("workflows", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  timeout: integer("timeout").notNull().default(3600),
+  tasks: text("tasks", { mode: "json" }).notNull().$type<unknown[]>(),
+  onError: text("on_error", { mode: "json" }).notNull().$type<unknown[]>(),
+  ...timestamps,
+});
+
+/**
+ * Listing mirror of each job. The job's Durable Object is the source of truth; it writes this
+ * row on every transition, stamping `version` so an older write never overwrites a newer one.
+ */
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    workflowId: integer("workflow_id").notNull(),
+    status: text("status").notNull(),
+    startAt: text("start_at").notNull(),
+    startedAt: text("started_at"),
+    finishedAt: text("finished_at"),
+    version: integer("version").notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    index("jobs_status_idx").on(t.status, t.id),
+    index("jobs_workflow_idx").on(t.workflowId, t.id),
+    index("jobs_due_idx").on(t.status, t.startAt),
+  ],
+);
+
+/** `Idempotency-Key` of a job creation, scoped to the token's subject, kept for 24 hours. */
+export const idempotencyKeys = sqliteTable("idempotency_keys", {
+  key: text("key").primaryKey(),
+  jobId: integer("job_id").notNull(),
+  requestHash: text("request_hash").notNull(),
+  createdAt: text("created_at").notNull(),
+});

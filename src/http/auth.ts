@@ -1,0 +1,45 @@
+// Bearer JWT (HS256, JWT_SECRET) → the caller's subject and scopes. `admin` implies read and write.
+import type { Context } from "hono";
+import { verify } from "hono/jwt";
+import { ApiError, forbidden, unauthorized } from "./errors";
+import type { AppEnv, Scope, User } from "./types";
+
+const KNOWN_SCOPES = new Set<Scope>(["read", "write", "admin"]);
+
+export async function authenticate(c: Context<AppEnv>): Promise<User> {
+  const header = c.req.header("authorization") ?? "";
+  const match = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\s*$/i.exec(header);
+  const secret = c.env.JWT_SECRET;
+  if (!match || !secret) throw unauthorized();
+  let claims: Record<string, unknown>;
+  try {
+    claims = (await verify(match[1], secret, "HS256")) as Record<string, unknown>;
+  } catch {
+    throw unauthorized();
+  }
+  const { sub, exp, scope } = claims;
+  if (typeof exp !== "number" || typeof sub !== "string" || !/^[0-9]{1,16}$/.test(sub)) throw unauthorized();
+  const scopes = new Set<Scope>();
+  if (typeof scope === "string") {
+    for (const s of scope.split(" ")) if (KNOWN_SCOPES.has(s as Scope)) scopes.add(s as Scope);
+  }
+  if (scopes.has("admin")) {
+    scopes.add("read");
+    scopes.add("write");
+  }
+  return { sub, scopes };
+}
+
+export function requireScope(user: User, scope: Scope) {
+  if (!user.scopes.has(scope)) throw forbidden(scope);
+}
+
+/** Per-token rate limit through the Workers rate-limiting binding; `RATE_LIMIT=off` disables it. */
+export async function rateLimit(c: Context<AppEnv>) {
+  if ((c.env.RATE_LIMIT ?? "on").toLowerCase() === "off" || !c.env.RATE_LIMITER) return;
+  const token = (c.req.header("authorization") ?? "").slice(-43); // the signature identifies the token
+  const { success } = await c.env.RATE_LIMITER.limit({ key: token });
+  if (!success) {
+    throw new ApiError(429, "rate_limited", "Too many requests; retry later", undefined, { "retry-after": "60" });
+  }
+}

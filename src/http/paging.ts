@@ -1,0 +1,18 @@
+// `page` is 0-based (default 0); `perPage` defaults to 50 and is clamped to 1..100.
+import { badRequest } from "./errors";
+
+export type Paging = { page: number; perPage: number; offset: number };
+
+function intOrDefault(raw: string | undefined, name: string, fallback: number) {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  if (!/^-?\d{1,15}$/.test(raw.trim())) {
+    throw badRequest(`Invalid ${name} '${raw}': must be an integer`, [{ path: name, message: "must be an integer" }]);
+  }
+  return Number(raw);
+}
+
+export function paging(query: { page?: string; perPage?: string }): Paging {
+  const page = Math.max(0, intOrDefault(query.page, "page", 0));
+  const perPage = Math.min(100, Math.max(1, intOrDefault(query.perPage, "perPage", 50)));
+  return { page, perPage, offset: page * perPage };
+}

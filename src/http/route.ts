@@ -1,0 +1,154 @@
+// One way to declare a route: the same zod schemas document it in /openapi.json and validate it.
+// The wrapper authenticates, checks the scope, rate-limits, validates path IDs, query and body,
+// and records the path so unknown methods on known paths can answer 405.
+import { z, type OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { authenticate, rateLimit, requireScope } from "./auth";
+import { readBody } from "./body";
+import { badRequest, formatPath, type ErrorDetail } from "./errors";
+import { errorSchema } from "./schemas";
+import type { AppEnv, Scope } from "./types";
+
+type Method = "get" | "post" | "delete";
+type AnyObject = z.ZodType<Record<string, unknown>, any>;
+
+export type RouteSpec<Q extends AnyObject, B extends AnyObject> = {
+  method: Method;
+  /** OpenAPI style: `/module/{moduleID}/content`. */
+  path: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  /** Scope required; `null` for public routes. Defaults to read for GET, write otherwise. */
+  scope?: Scope | null;
+  /** Path parameters that are numeric IDs (validated: 400 when malformed). */
+  ids?: string[];
+  /** Path parameters that are free strings. */
+  strings?: string[];
+  query?: Q;
+  body?: B;
+  /** Schema of the answer (the whole JSON body) for the documentation. */
+  response?: z.ZodType;
+  status?: 200 | 201;
+  /** Extra documented answers, e.g. { 409: "..." }. */
+  errors?: Record<number, string>;
+};
+
+export type RouteInput<Q extends AnyObject, B extends AnyObject> = {
+  ids: Record<string, number>;
+  params: Record<string, string>;
+  query: z.output<Q>;
+  body: z.output<B>;
+};
+
+type KnownPath = { regex: RegExp; method: string };
+export const knownPaths: KnownPath[] = [];
+
+const ID_PATTERN = /^[1-9][0-9]{0,15}$/;
+
+/** Turns zod issues into the envelope's `details`, with `prefix` for the part of the request. */
+export function zodDetails(error: z.ZodError, prefix = ""): ErrorDetail[] {
+  return error.issues.map((issue) => {
+    const path = formatPath(issue.path as PropertyKey[]);
+    return { path: prefix && path ? `${prefix}.${path}` : path || prefix, message: issue.message };
+  });
+}
+
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const details = zodDetails(result.error);
+    const first = details[0];
+    throw badRequest(`Invalid ${what}: ${first.path ? `${first.path}: ` : ""}${first.message}`, details);
+  }
+  return result.data;
+}
+
+function pathRegex(path: string) {
+  const pattern = path.replace(/\/+$/, "").replace(/\{[^}]+\}/g, "[^/]+");
+  return new RegExp(`^${pattern}/?$`);
+}
+
+export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject = AnyObject>(
+  app: OpenAPIHono<AppEnv>,
+  spec: RouteSpec<Q, B>,
+  handler: (c: Context<AppEnv>, input: RouteInput<Q, B>) => Response | Promise<Response>,
+) {
+  const scope = spec.scope === undefined ? (spec.method === "get" ? "read" : "write") : spec.scope;
+  const paramNames = [...(spec.ids ?? []), ...(spec.strings ?? [])];
+  const paramsSchema = paramNames.length
+    ? z.object(
+        Object.fromEntries(
+          paramNames.map((name) => [
+            name,
+            z.string().openapi({ param: { name, in: "path" }, example: spec.ids?.includes(name) ? "1" : "text" }),
+          ]),
+        ),
+      )
+    : undefined;
+  const status = spec.status ?? 200;
+  const documentedErrors: Record<number, string> = { 400: "Malformed or invalid input", ...spec.errors };
+  if (scope) Object.assign(documentedErrors, { 401: "Missing or bad credentials", 403: "The token lacks the scope", 429: "Rate limited" });
+  if (paramNames.length) documentedErrors[404] = "No such object";
+  app.openAPIRegistry.registerPath({
+    method: spec.method,
+    path: spec.path,
+    tags: [spec.tag],
+    summary: spec.summary,
+    description: spec.description ?? (scope ? `Requires the \`${scope}\` scope.` : "Public."),
+    security: scope ? [{ bearer: [] }] : [],
+    request: {
+      params: paramsSchema,
+      query: spec.query as any,
+      body: spec.body
+        ? {
+            content: {
+              "application/json": { schema: spec.body },
+              "application/x-www-form-urlencoded": { schema: spec.body },
+              "multipart/form-data": { schema: spec.body },
+            },
+          }
+        : undefined,
+    },
+    responses: {
+      [status]: {
+        description: "Success",
+        content: spec.response ? { "application/json": { schema: spec.response } } : undefined,
+      },
+      ...Object.fromEntries(
+        Object.entries(documentedErrors).map(([code, description]) => [
+          code,
+          { description, content: { "application/json": { schema: errorSchema } } },
+        ]),
+      ),
+    },
+  });
+
+  // With `strict: false` Hono strips the request's trailing slash, so routes are kept without one.
+  const honoPath = spec.path.replace(/\{([^}]+)\}/g, ":$1").replace(/(.)\/$/, "$1");
+  knownPaths.push({ regex: pathRegex(spec.path), method: spec.method.toUpperCase() });
+
+  app.on(spec.method.toUpperCase(), honoPath, async (c) => {
+    c.set("routePath", spec.path);
+    if (scope) {
+      const user = await authenticate(c);
+      c.set("user", user);
+      requireScope(user, scope);
+      await rateLimit(c);
+    }
+    const params = c.req.param() as Record<string, string>;
+    const ids: Record<string, number> = {};
+    for (const name of spec.ids ?? []) {
+      const raw = params[name];
+      if (!ID_PATTERN.test(raw) || Number(raw) > Number.MAX_SAFE_INTEGER) {
+        throw badRequest(`Invalid ${name} '${raw}': must be a positive integer ID`, [
+          { path: name, message: "must be a positive integer below 2^53" },
+        ], "invalid_id");
+      }
+      ids[name] = Number(raw);
+    }
+    const query = spec.query ? parseOrThrow(spec.query, c.req.query(), "query parameters") : ({} as z.output<Q>);
+    const body = spec.body ? parseOrThrow(spec.body, await readBody(c), "request body") : ({} as z.output<B>);
+    return handler(c, { ids, params, query, body });
+  });
+}

@@ -1,0 +1,75 @@
+// Reusable zod pieces for the contract's conventions. Forms send every value as a string, so the
+// helpers below accept the string spelling of booleans, numbers and JSON structures too.
+import { z } from "@hono/zod-openapi";
+
+const MAX_ID = Number.MAX_SAFE_INTEGER; // IDs are below 2^53
+
+/** Parses a JSON string (as a form sends a structured parameter); other values pass through. */
+function parseJsonString(value: unknown) {
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value; // the inner schema then reports the wrong type
+  }
+}
+
+/** A structured parameter: a JSON value in a JSON body, or a JSON string in a form. */
+export const jsonParam = <T extends z.ZodType>(schema: T) => z.preprocess(parseJsonString, schema);
+
+/** A boolean, or "true"/"false" as a form sends it. */
+export const boolParam = () =>
+  z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
+
+/** An integer, or its decimal spelling as a form sends it. */
+export const intParam = () =>
+  z.preprocess((v) => (typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int());
+
+/** A number, or its decimal spelling as a form sends it. */
+export const numberParam = () =>
+  z.preprocess((v) => (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : v), z.number());
+
+/** An ID given as a decimal string or a number; yields the number. */
+export const idValue = () =>
+  z
+    .union([z.string().regex(/^[1-9][0-9]{0,15}$/, "must be a positive integer ID"), z.number().int().positive()])
+    .transform((v) => Number(v))
+    .refine((n) => n <= MAX_ID, "must be below 2^53")
+    .openapi({ type: "string", example: "17" });
+
+/** An optional reference where 0 (or "0") means "none", as `selfID` and `moduleID` of pages. */
+export const optionalRef = () =>
+  z
+    .union([z.string().regex(/^(0|[1-9][0-9]{0,15})$/, "must be an ID or 0"), z.number().int().nonnegative()])
+    .transform((v) => Number(v))
+    .refine((n) => n <= MAX_ID, "must be below 2^53")
+    .openapi({ type: "string", example: "0" });
+
+/** A path ID; malformed ones are a 400 with code `invalid_id`, checked before anything else. */
+export const pathId = (name: string) =>
+  z
+    .string()
+    .openapi({ param: { name, in: "path" }, example: "1", pattern: "^[1-9][0-9]*$" });
+
+export const paging = {
+  page: z.string().optional().openapi({ description: "0-based page (default 0)", example: "0" }),
+  perPage: z.string().optional().openapi({ description: "items per page, 1..100 (default 50)", example: "50" }),
+};
+
+export const idString = z.string().openapi({ example: "1", description: "decimal ID" });
+export const timestamp = z.string().openapi({ example: "2026-11-27T20:18:49.000Z", format: "date-time" });
+
+/** The payload wrappers for the OpenAPI document. */
+export const responseOf = <T extends z.ZodType>(schema: T) => z.object({ response: schema });
+export const successSchema = z.object({ success: z.object({ message: z.literal("OK") }) });
+export const errorSchema = z
+  .object({
+    error: z.object({
+      message: z.string(),
+      code: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      requestId: z.string().optional(),
+    }),
+  })
+  .openapi("Error");
+export const listMeta = z.object({ page: z.number(), perPage: z.number(), count: z.number() });

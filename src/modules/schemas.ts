@@ -1,0 +1,60 @@
+import { z } from "@hono/zod-openapi";
+import { boolParam, idString, intParam, jsonParam, timestamp } from "../http/schemas";
+
+export const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+export const RESERVED_NAMES = ["id", "contentid", "moduleid", "userid", "createdat", "updatedat", "deletedat"];
+export const MAX_FIELDS = 100;
+
+/** A field as the client sends it; kind-specific rules are checked by the service. */
+export const fieldInput = z
+  .object({
+    name: z.string({ error: "is required" }).regex(FIELD_NAME, "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$"),
+    kind: z.string({ error: "is required" }),
+    label: z.string().max(200).optional(),
+    helpText: z.string().max(4000).default(""),
+    defaultValue: z.unknown().optional(),
+    maxLength: intParam().pipe(z.number().int().min(0).max(1_000_000)).default(0),
+    options: z.record(z.string(), z.unknown()).default({}),
+    isRequired: boolParam().default(false),
+    isPrivate: boolParam().default(false),
+    isVisible: boolParam().default(true),
+    isMulti: boolParam().default(false),
+  })
+  .openapi("ModuleFieldInput");
+
+export const moduleBody = z.object({
+  name: z.string({ error: "is required" }).trim().min(1, "must not be empty").max(200),
+  fields: jsonParam(
+    z.array(fieldInput, { error: "must be an array of fields" }).min(1, "must hold at least one field").max(MAX_FIELDS, `at most ${MAX_FIELDS} fields`),
+  ),
+});
+
+export const moduleListQuery = z.object({
+  query: z.string().optional().openapi({ description: "case-insensitive substring of the name" }),
+});
+
+export const moduleField = z
+  .object({
+    name: z.string(),
+    kind: z.string(),
+    label: z.string(),
+    helpText: z.string(),
+    defaultValue: z.unknown(),
+    maxLength: z.number(),
+    options: z.record(z.string(), z.unknown()),
+    isRequired: z.boolean(),
+    isPrivate: z.boolean(),
+    isVisible: z.boolean(),
+    isMulti: z.boolean(),
+  })
+  .openapi("ModuleField");
+
+export const moduleSchema = z
+  .object({
+    moduleID: idString,
+    name: z.string(),
+    fields: z.array(moduleField),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .openapi("Module");

@@ -1,0 +1,127 @@
+import { and, asc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { content, modules, pages } from "../db/schema";
+import type { FieldDefinition } from "../fields/registry";
+import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
+import { idOut, nowIso } from "../http/ids";
+import { assertContentFitsFields, removedFieldStatements } from "../content/module-hooks";
+import { normaliseFields, relatedTargets } from "./fields";
+import type { z } from "@hono/zod-openapi";
+import type { moduleBody } from "./schemas";
+
+export type ModuleRow = typeof modules.$inferSelect;
+export type Module = Omit<ModuleRow, "fields"> & { fields: FieldDefinition[] };
+type ModuleInput = z.output<typeof moduleBody>;
+
+export const presentModule = (m: Module) => ({
+  moduleID: idOut(m.id),
+  name: m.name,
+  fields: m.fields,
+  createdAt: m.createdAt,
+  updatedAt: m.updatedAt,
+});
+
+export async function findModule(db: Db, id: number): Promise<Module | undefined> {
+  const row = await db.select().from(modules).where(eq(modules.id, id)).get();
+  return row as Module | undefined;
+}
+
+export async function getModule(db: Db, id: number): Promise<Module> {
+  const found = await findModule(db, id);
+  if (!found) throw notFound(`Module ${id}`);
+  return found;
+}
+
+export async function listModules(db: Db, query?: string): Promise<Module[]> {
+  const where = query ? sql`instr(lower(${modules.name}), lower(${query})) > 0` : undefined;
+  return (await db.select().from(modules).where(where).orderBy(asc(modules.id)).all()) as Module[];
+}
+
+/** Validates the input fields, including targets of related fields and their defaults. */
+async function validatedFields(db: Db, input: ModuleInput, selfId?: number): Promise<FieldDefinition[]> {
+  const { fields, details } = normaliseFields(input.fields);
+  if (details.length === 0) {
+    const related = relatedTargets(fields);
+    const targetIds = [...new Set(related.map(({ field }) => Number(field.options.moduleID)))];
+    const existing = new Set(
+      targetIds.length
+        ? (await db.select({ id: modules.id }).from(modules).where(inArray(modules.id, targetIds)).all()).map((r) => r.id)
+        : [],
+    );
+    if (selfId !== undefined) existing.add(selfId);
+    for (const { index, field } of related) {
+      const target = Number(field.options.moduleID);
+      if (!existing.has(target)) {
+        details.push({ path: `fields[${index}].options.moduleID`, message: `module ${target} does not exist` });
+        continue;
+      }
+      const defaults = ([] as unknown[]).concat(field.defaultValue ?? []).map(Number);
+      if (defaults.length) {
+        const found = await db
+          .select({ id: content.id })
+          .from(content)
+          .where(and(eq(content.moduleId, target), inArray(content.id, defaults), isNull(content.deletedAt)))
+          .all();
+        if (found.length !== new Set(defaults).size) {
+          details.push({ path: `fields[${index}].defaultValue`, message: `not an existing item of module ${target}` });
+        }
+      }
+    }
+  }
+  throwIfDetails(details);
+  return fields;
+}
+
+function throwIfDetails(details: ErrorDetail[]) {
+  if (details.length) throw badRequest(`Invalid module: ${details[0].path}: ${details[0].message}`, details);
+}
+
+export async function createModule(db: Db, input: ModuleInput): Promise<Module> {
+  const fields = await validatedFields(db, input);
+  const now = nowIso();
+  const row = await db
+    .insert(modules)
+    .values({ name: input.name, fields, createdAt: now, updatedAt: now })
+    .returning()
+    .get();
+  return row as Module;
+}
+
+export async function updateModule(db: Db, id: number, input: ModuleInput): Promise<Module> {
+  const before = await getModule(db, id);
+  const fields = await validatedFields(db, input, id);
+  await assertContentFitsFields(db, id, before.fields, fields);
+  const update = db
+    .update(modules)
+    .set({ name: input.name, fields, updatedAt: nowIso() })
+    .where(eq(modules.id, id))
+    .returning();
+  const [rows] = await db.batch([update, ...removedFieldStatements(db, id, before.fields, fields)] as [typeof update]);
+  return rows[0] as Module;
+}
+
+export async function deleteModule(db: Db, id: number): Promise<void> {
+  await getModule(db, id);
+  const referring = await db
+    .select({ id: modules.id, name: modules.name })
+    .from(modules)
+    .where(
+      and(
+        ne(modules.id, id),
+        sql`exists (select 1 from json_each(${modules.fields}) f
+                    where json_extract(f.value, '$.kind') in ('related', 'related_multi')
+                      and cast(json_extract(f.value, '$.options.moduleID') as integer) = ${id})`,
+      ),
+    )
+    .all();
+  if (referring.length) {
+    throw conflict(
+      `Module ${id} is the target of related fields in module ${referring.map((r) => r.id).join(", ")}`,
+      referring.map((r) => ({ path: `moduleID`, message: `referenced by module ${r.id} (${r.name})` })),
+      "module_in_use",
+    );
+  }
+  const page = await db.select({ id: pages.id }).from(pages).where(eq(pages.moduleId, id)).get();
+  if (page) throw conflict(`Module ${id} has a record page (page ${page.id}); delete the page first`, undefined, "module_in_use");
+  await db.batch([db.delete(content).where(eq(content.moduleId, id)), db.delete(modules).where(eq(modules.id, id))]);
+}

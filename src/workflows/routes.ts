@@ -1,0 +1,4 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../http/types";
+
+export function registerWorkflowsRoutes(_app: OpenAPIHono<AppEnv>) {}

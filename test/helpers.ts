@@ -1,0 +1,42 @@
+// Shared test helpers: signed tokens and a `call` that goes through the Worker's real fetch.
+import { exports } from "cloudflare:workers";
+import { sign } from "hono/jwt";
+
+export const SECRET = "test-secret";
+
+export async function token(scope = "read write admin", extra: Record<string, unknown> = {}) {
+  return sign({ sub: "7", scope, exp: Math.floor(Date.now() / 1000) + 3600, ...extra }, SECRET, "HS256");
+}
+
+type CallInit = { method?: string; body?: unknown; form?: Record<string, string>; scope?: string; token?: string | null; headers?: Record<string, string> };
+
+export async function call(path: string, init: CallInit = {}) {
+  const headers: Record<string, string> = { ...init.headers };
+  const bearer = init.token === undefined ? await token(init.scope) : init.token;
+  if (bearer !== null) headers.authorization = `Bearer ${bearer}`;
+  let body: BodyInit | undefined;
+  if (init.form) {
+    body = new URLSearchParams(init.form).toString();
+    headers["content-type"] = "application/x-www-form-urlencoded";
+  } else if (init.body !== undefined) {
+    body = typeof init.body === "string" ? init.body : JSON.stringify(init.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const method = init.method ?? (body === undefined ? "GET" : "POST");
+  const res = await exports.default.fetch(new Request(`http://api.test${path}`, { method, headers, body }));
+  const text = await res.text();
+  let json: any = undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+/** A module with a few common fields; answers the created module. */
+export async function makeModule(name = "Lead", fields: unknown[] = [{ name: "title", kind: "text" }]) {
+  const res = await call("/module/", { body: { name, fields } });
+  if (res.status !== 201) throw new Error(`module create failed: ${res.status} ${res.text}`);
+  return res.json.response;
+}
