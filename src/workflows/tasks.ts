@@ -1,0 +1,50 @@
+// The shape of workflow tasks shared by the workflow definitions (src/workflows) and the job
+// engine (src/jobs). The engine runs `delay`, retries and timeouts itself; every other kind runs
+// through `executeTask` (src/workflows/execute.ts).
+
+export const TASK_KINDS = ["log", "delay", "http", "content.create", "content.update", "content.delete", "fail"] as const;
+export type TaskKind = (typeof TASK_KINDS)[number];
+
+export type TaskDefinition = {
+  name: string;
+  kind: TaskKind;
+  options: Record<string, unknown>;
+  /** Delays in seconds before each retry. */
+  retries: number[];
+  /** Seconds for one attempt. */
+  timeout: number;
+};
+
+/** What a job runs: the workflow as it was when the job was created. */
+export type WorkflowSnapshot = {
+  workflowID: string;
+  name: string;
+  /** Seconds for the whole job. */
+  timeout: number;
+  tasks: TaskDefinition[];
+  onError: TaskDefinition[];
+};
+
+/** What templates (`{{params.X}}`, `{{job.jobID}}`, `{{tasks.NAME.PATH}}`) can see. */
+export type TemplateScope = {
+  params: Record<string, string>;
+  job: { jobID: string };
+  /** Results of tasks that already finished, by task name. */
+  tasks: Record<string, unknown>;
+};
+
+export type TaskLogLine = { level: "info" | "warn" | "error"; message: string; data?: unknown };
+
+export type TaskOutcome = {
+  /** Stored as the task's result, visible to later templates. */
+  result?: unknown;
+  /** Lines the task itself writes to the job log (e.g. `log`'s message). */
+  logs?: TaskLogLine[];
+};
+
+/** A task attempt that failed in a way the workflow should see (retry, then onError). */
+export class TaskFailure extends Error {
+  constructor(message: string, readonly data?: unknown) {
+    super(message);
+  }
+}
