@@ -17,7 +17,9 @@ export async function authenticate(c: Context<AppEnv>): Promise<User> {
   } catch {
     throw unauthorized();
   }
-  const { sub, exp, scope } = claims;
+  const { exp, scope } = claims;
+  // `sub` is the user ID as a decimal string; a JSON number is accepted and written as one.
+  const sub = typeof claims.sub === "number" && Number.isSafeInteger(claims.sub) ? String(claims.sub) : claims.sub;
   if (typeof exp !== "number" || typeof sub !== "string" || !/^[0-9]{1,16}$/.test(sub)) throw unauthorized();
   const scopes = new Set<Scope>();
   if (typeof scope === "string") {
