@@ -75,6 +75,12 @@ export const jobs = sqliteTable(
     startAt: text("start_at").notNull(),
     startedAt: text("started_at"),
     finishedAt: text("finished_at"),
+    /** When a running job passes its workflow timeout (startedAt + timeout); for the cron sweep. */
+    deadlineAt: text("deadline_at"),
+    /** The rest of the job's JSON, so listings never call the Durable Objects. */
+    parameters: text("parameters", { mode: "json" }).notNull().default({}).$type<Record<string, string>>(),
+    progress: text("progress", { mode: "json" }).$type<{ task: string | null; done: number; total: number }>(),
+    error: text("error"),
     version: integer("version").notNull().default(0),
     ...timestamps,
   },
@@ -82,6 +88,7 @@ export const jobs = sqliteTable(
     index("jobs_status_idx").on(t.status, t.id),
     index("jobs_workflow_idx").on(t.workflowId, t.id),
     index("jobs_due_idx").on(t.status, t.startAt),
+    index("jobs_deadline_idx").on(t.status, t.deadlineAt),
   ],
 );
 
