@@ -1,0 +1,323 @@
+// The content filter language, compiled to parameterised SQL over `content`.
+//
+//   expr       := or
+//   or         := and ("or" and)*
+//   and        := unary ("and" unary)*
+//   unary      := "not" unary | "(" expr ")" | comparison
+//   comparison := name op value | name "in" "(" value ("," value)* ")" | name "is" ["not"] "null"
+//   op         := eq | ne | lt | le | gt | ge | contains | startswith
+//   value      := 'quoted' | "quoted" (a quote doubled inside) | number | true | false
+//
+// Keywords are case-insensitive; names are module fields (matched exactly, else
+// case-insensitively) or id, createdAt, updatedAt, userID. Errors are a 400 naming the 1-based
+// character position. Field names reach SQL only through `valueExpr` after being resolved against
+// the module; every value is a bound parameter.
+import { sql, type SQL } from "drizzle-orm";
+import { content } from "../db/schema";
+import { fieldKinds, isMultiField, isValidDate, normaliseStamp, type Comparison, type FieldDefinition } from "../fields/registry";
+import { badRequest } from "../http/errors";
+import type { Module } from "../modules/service";
+import { compareExpr, isTextField, valueExpr } from "./storage";
+
+/** Most bound values one filter may hold (D1 allows 100 per statement, paging and search need some). */
+export const MAX_FILTER_VALUES = 60;
+export const MAX_FILTER_LENGTH = 4000;
+
+type Token =
+  | { t: "word"; text: string; pos: number }
+  | { t: "string"; value: string; pos: number }
+  | { t: "number"; value: number; text: string; pos: number }
+  | { t: "(" | ")" | "," | "end"; pos: number };
+
+/** A name a filter or sort may use, resolved against the module. */
+export type FieldRef = {
+  name: string;
+  comparison: Comparison;
+  /** The expression to compare and sort by (with NOCASE for text). */
+  expr: SQL;
+  multi: boolean;
+  field?: FieldDefinition;
+};
+
+const BUILTINS: Record<string, () => FieldRef> = {
+  id: () => ({ name: "id", comparison: "id", expr: sql`${content.id}`, multi: false }),
+  createdat: () => ({ name: "createdAt", comparison: "stamp", expr: sql`${content.createdAt}`, multi: false }),
+  updatedat: () => ({ name: "updatedAt", comparison: "stamp", expr: sql`${content.updatedAt}`, multi: false }),
+  userid: () => ({ name: "userID", comparison: "id", expr: sql`cast(${content.userId} as integer)`, multi: false }),
+};
+
+const COMPARISON_OPS = new Set(["eq", "ne", "lt", "le", "gt", "ge", "contains", "startswith"]);
+
+/** Resolves a name used in `filter` or `sort`; undefined when the module has no such field. */
+export function resolveName(module: Module, name: string): FieldRef | undefined {
+  const field = module.fields.find((f) => f.name === name) ?? module.fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
+  if (field) {
+    const kind = fieldKinds.get(field.kind);
+    return { name: field.name, comparison: kind?.comparison ?? "text", expr: compareExpr(field), multi: isMultiField(field), field };
+  }
+  return BUILTINS[name.toLowerCase()]?.();
+}
+
+export const knownNames = (module: Module) => [...module.fields.map((f) => f.name), "id", "createdAt", "updatedAt", "userID"];
+
+export function positionError(param: string, pos: number, message: string) {
+  return badRequest(`Invalid ${param} at position ${pos}: ${message}`, [{ path: param, message: `position ${pos}: ${message}` }], `invalid_${param}`);
+}
+
+const WORD_START = /[A-Za-z_]/;
+const WORD_CHAR = /[A-Za-z0-9_]/;
+const NUMBER = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/;
+
+export function tokenize(text: string, param = "filter"): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i];
+    const pos = i + 1;
+    if (/\s/.test(ch)) {
+      i++;
+    } else if (ch === "(" || ch === ")" || ch === ",") {
+      out.push({ t: ch, pos });
+      i++;
+    } else if (ch === "'" || ch === '"') {
+      let value = "";
+      let j = i + 1;
+      for (;;) {
+        if (j >= text.length) throw positionError(param, pos, "unterminated string");
+        if (text[j] === ch) {
+          if (text[j + 1] === ch) {
+            value += ch;
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        value += text[j++];
+      }
+      out.push({ t: "string", value, pos });
+      i = j + 1;
+    } else if (/[-.0-9]/.test(ch)) {
+      const m = NUMBER.exec(text.slice(i));
+      if (!m || (i + m[0].length < text.length && WORD_CHAR.test(text[i + m[0].length]))) {
+        throw positionError(param, pos, `malformed number`);
+      }
+      const value = Number(m[0]);
+      if (!Number.isFinite(value)) throw positionError(param, pos, "number out of range");
+      out.push({ t: "number", value, text: m[0], pos });
+      i += m[0].length;
+    } else if (WORD_START.test(ch)) {
+      let j = i + 1;
+      while (j < text.length && WORD_CHAR.test(text[j])) j++;
+      out.push({ t: "word", text: text.slice(i, j), pos });
+      i = j;
+    } else {
+      throw positionError(param, pos, `unexpected character '${ch}'`);
+    }
+  }
+  out.push({ t: "end", pos: text.length + 1 });
+  return out;
+}
+
+const describe = (tok: Token) =>
+  tok.t === "end" ? "end of input" : tok.t === "word" ? `'${tok.text}'` : tok.t === "string" ? "a string" : tok.t === "number" ? `number ${tok.text}` : `'${tok.t}'`;
+
+type Literal = { value: string | number | boolean; pos: number; kind: "string" | "number" | "bool" };
+
+class Parser {
+  private i = 0;
+  values = 0;
+  constructor(
+    private readonly tokens: Token[],
+    private readonly module: Module,
+  ) {}
+
+  private peek(offset = 0) {
+    return this.tokens[Math.min(this.i + offset, this.tokens.length - 1)];
+  }
+  private next() {
+    return this.tokens[this.i++];
+  }
+  private isWord(tok: Token, ...words: string[]): boolean {
+    return tok.t === "word" && words.includes(tok.text.toLowerCase());
+  }
+  private fail(tok: Token, expected: string): never {
+    throw positionError("filter", tok.pos, `expected ${expected}, found ${describe(tok)}`);
+  }
+
+  parse(): SQL {
+    if (this.peek().t === "end") this.fail(this.peek(), "a condition");
+    const expr = this.or();
+    if (this.peek().t !== "end") this.fail(this.peek(), "'and', 'or' or the end");
+    return expr;
+  }
+
+  private or(): SQL {
+    const parts = [this.and()];
+    while (this.isWord(this.peek(), "or")) {
+      this.next();
+      parts.push(this.and());
+    }
+    return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` or `)})`;
+  }
+
+  private and(): SQL {
+    const parts = [this.unary()];
+    while (this.isWord(this.peek(), "and")) {
+      this.next();
+      parts.push(this.unary());
+    }
+    return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` and `)})`;
+  }
+
+  private unary(): SQL {
+    const tok = this.peek();
+    // `not` is the operator unless it is a field called "not" followed by an operator.
+    if (this.isWord(tok, "not") && !this.isOperatorWord(this.peek(1))) {
+      this.next();
+      // Two-valued: an item without a value does not match `x eq 1`, so it matches `not (x eq 1)`.
+      return sql`((${this.unary()}) is not 1)`;
+    }
+    if (tok.t === "(") {
+      this.next();
+      const inner = this.or();
+      if (this.peek().t !== ")") this.fail(this.peek(), "')'");
+      this.next();
+      return inner;
+    }
+    return this.comparison();
+  }
+
+  private isOperatorWord(tok: Token) {
+    return tok.t === "word" && (COMPARISON_OPS.has(tok.text.toLowerCase()) || ["in", "is"].includes(tok.text.toLowerCase()));
+  }
+
+  private comparison(): SQL {
+    const nameTok = this.next();
+    if (nameTok.t !== "word") this.fail(nameTok, "a field name");
+    const ref = resolveName(this.module, nameTok.text);
+    if (!ref) {
+      throw positionError("filter", nameTok.pos, `unknown field '${nameTok.text}'; known: ${knownNames(this.module).join(", ")}`);
+    }
+    const opTok = this.next();
+    if (opTok.t !== "word") this.fail(opTok, "an operator (eq ne lt le gt ge in contains startswith is)");
+    const op = opTok.text.toLowerCase();
+    if (op === "is") {
+      let negate = false;
+      if (this.isWord(this.peek(), "not")) {
+        this.next();
+        negate = true;
+      }
+      const nullTok = this.next();
+      if (!this.isWord(nullTok, "null")) this.fail(nullTok, "'null'");
+      return nullCheck(ref, negate);
+    }
+    if (op === "in") {
+      if (this.peek().t !== "(") this.fail(this.peek(), "'(' after 'in'");
+      this.next();
+      const values: unknown[] = [];
+      for (;;) {
+        values.push(this.coerce(ref, this.literal(), "in"));
+        const sep = this.next();
+        if (sep.t === ")") break;
+        if (sep.t !== ",") this.fail(sep, "',' or ')'");
+      }
+      return compare(ref, "in", values);
+    }
+    if (!COMPARISON_OPS.has(op)) this.fail(opTok, "an operator (eq ne lt le gt ge in contains startswith is)");
+    const lit = this.literal();
+    return compare(ref, op, [this.coerce(ref, lit, op)]);
+  }
+
+  private literal(): Literal {
+    const tok = this.next();
+    this.values++;
+    if (this.values > MAX_FILTER_VALUES) throw positionError("filter", tok.pos, `at most ${MAX_FILTER_VALUES} values`);
+    if (tok.t === "string") return { value: tok.value, pos: tok.pos, kind: "string" };
+    if (tok.t === "number") return { value: tok.value, pos: tok.pos, kind: "number" };
+    if (this.isWord(tok, "true", "false")) return { value: tok.t === "word" && tok.text.toLowerCase() === "true", pos: tok.pos, kind: "bool" };
+    if (this.isWord(tok, "null")) throw positionError("filter", tok.pos, "use 'is null' or 'is not null' to test for a missing value");
+    this.fail(tok, "a value (a quoted string, a number, true or false)");
+  }
+
+  /** Checks a literal against the field's kind and answers the value to bind. */
+  private coerce(ref: FieldRef, lit: Literal, op: string): unknown {
+    const wrong = (what: string): never => {
+      throw positionError("filter", lit.pos, `'${ref.name}' ${op} expects ${what}`);
+    };
+    if ((op === "contains" || op === "startswith") && ref.comparison !== "text") {
+      throw positionError("filter", lit.pos, `'${op}' applies to text fields only; '${ref.name}' is not text`);
+    }
+    switch (ref.comparison) {
+      case "text":
+        return lit.kind === "string" ? lit.value : wrong("a quoted string");
+      case "number":
+        return lit.kind === "number" ? lit.value : wrong("a number");
+      case "bool":
+        if (!["eq", "ne", "in"].includes(op)) throw positionError("filter", lit.pos, `'${ref.name}' is true/false: use eq, ne or in`);
+        return lit.kind === "bool" ? (lit.value ? 1 : 0) : wrong("true or false");
+      case "date":
+        return lit.kind === "string" && isValidDate(lit.value as string) ? lit.value : wrong("a date 'YYYY-MM-DD'");
+      case "stamp": {
+        if (lit.kind !== "string") return wrong("a date-time or date in quotes");
+        const text = lit.value as string;
+        const stamp = isValidDate(text) ? `${text}T00:00:00.000Z` : normaliseStamp(text);
+        return stamp ?? wrong("an RFC 3339 date-time or a date 'YYYY-MM-DD'");
+      }
+      case "id": {
+        const v = lit.value;
+        if (lit.kind === "number" && Number.isSafeInteger(v) && (v as number) > 0) return v;
+        if (lit.kind === "string" && /^[1-9][0-9]{0,15}$/.test(v as string) && Number(v) <= Number.MAX_SAFE_INTEGER) return Number(v);
+        return wrong("an ID");
+      }
+    }
+  }
+}
+
+const SQL_OPS: Record<string, string> = { eq: "=", lt: "<", le: "<=", gt: ">", ge: ">=" };
+
+function nullCheck(ref: FieldRef, negate: boolean): SQL {
+  if (ref.multi && ref.field) {
+    const len = sql`coalesce(json_array_length(${valueExpr(ref.field)}), 0)`;
+    return negate ? sql`${len} > 0` : sql`${len} = 0`;
+  }
+  const raw = ref.field ? valueExpr(ref.field) : ref.expr;
+  return negate ? sql`${raw} is not null` : sql`${raw} is null`;
+}
+
+/** One comparison; for multi fields it holds when any element matches (`ne`: when none equals). */
+function compare(ref: FieldRef, op: string, values: unknown[]): SQL {
+  const nocase = ref.field ? isTextField(ref.field) : false;
+  const collate = sql.raw(nocase ? " collate nocase" : "");
+  const test = (x: SQL): SQL => {
+    switch (op) {
+      case "in":
+        return sql`${x} in (${sql.join(values.map((v) => sql`${v}${collate}`), sql`, `)})`;
+      case "ne":
+      case "eq":
+        return sql`${x} = ${values[0]}${collate}`;
+      case "contains":
+        return sql`instr(lower(${x}), lower(${values[0]})) > 0`;
+      case "startswith":
+        return sql`substr(lower(${x}), 1, ${[...(values[0] as string)].length}) = lower(${values[0]})`;
+      default:
+        return sql`${x} ${sql.raw(SQL_OPS[op])} ${values[0]}${collate}`;
+    }
+  };
+  if (ref.multi && ref.field) {
+    const each = sql`exists (select 1 from json_each(${valueExpr(ref.field)}) where ${test(sql`value`)})`;
+    return op === "ne" ? sql`not ${each}` : each;
+  }
+  if (op === "ne") return sql`${ref.expr} is not ${values[0]}${collate}`;
+  return test(ref.expr);
+}
+
+/**
+ * Compiles a filter into a SQL condition over rows of `content` (combine it with
+ * `liveContentWhere`). Throws a 400 ApiError naming the position on any error.
+ */
+export function compileFilter(module: Module, filter: string): SQL {
+  if (filter.length > MAX_FILTER_LENGTH) {
+    throw positionError("filter", MAX_FILTER_LENGTH + 1, `a filter is at most ${MAX_FILTER_LENGTH} characters`);
+  }
+  return new Parser(tokenize(filter), module).parse();
+}

@@ -1,0 +1,180 @@
+// How content is stored and how SQL reaches a field's value. See docs/storage.md.
+//
+// A content row keeps every field value in one JSON object (`data`, keyed by field name) in its
+// *stored form*: strings for text kinds, JSON numbers for `number`, `true`/`false` for `bool`,
+// `YYYY-MM-DD` for `date`, UTC `YYYY-MM-DDTHH:MM:SS.sssZ` for `stamp`, integers for `related`
+// (arrays for multi fields). Every single-valued field of a module has a partial expression index
+//   (module_id, json_extract(data, '$.<name>') [COLLATE NOCASE], id)
+//   WHERE module_id = <moduleId> AND deleted_at IS NULL
+// created when the module is created or edited. Queries use the very same expressions (through
+// `valueExpr`/`compareExpr`) and the very same live condition (`liveContentWhere`), so SQLite's
+// planner matches them to those indexes. Field names are spliced into SQL only after they were
+// matched against the module definition (they match ^[A-Za-z][A-Za-z0-9_]{0,63}$); module IDs only
+// as validated safe integers. Values are always bound parameters.
+import { and, eq, isNull, sql, type SQL } from "drizzle-orm";
+import { content } from "../db/schema";
+import { fieldKinds, isMultiField, type FieldDefinition } from "../fields/registry";
+
+const SAFE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+function safeName(name: string): string {
+  if (!SAFE_NAME.test(name)) throw new Error(`unsafe field name ${JSON.stringify(name)}`);
+  return name;
+}
+
+function safeId(id: number): string {
+  if (!Number.isSafeInteger(id) || id <= 0) throw new Error(`unsafe module id ${id}`);
+  return String(id);
+}
+
+/** The JSON path literal of a field (`'$.country'`), as written in queries and index definitions. */
+const pathLiteral = (name: string) => `'$.${safeName(name)}'`;
+
+/** Whether text comparisons (and the index) of this field are case-insensitive (NOCASE). */
+export const isTextField = (field: FieldDefinition) => fieldKinds.get(field.kind)?.comparison === "text";
+
+/**
+ * The field's stored value in a row of `content`: a string, number, 1/0 for bool, integer for
+ * related; for multi fields the JSON array text. NULL when the item has no value.
+ */
+export function valueExpr(field: FieldDefinition | string): SQL {
+  const name = typeof field === "string" ? field : field.name;
+  return sql`json_extract(${content.data}, ${sql.raw(pathLiteral(name))})`;
+}
+
+/**
+ * The expression to compare, sort and group by: `valueExpr` with `COLLATE NOCASE` for text kinds
+ * (text, textarea, email, url, enum, hidden), which is exactly the expression the field's index
+ * holds, so ORDER BY / GROUP BY / WHERE on it are answered from the index.
+ */
+export function compareExpr(field: FieldDefinition): SQL {
+  return isTextField(field) ? sql`${valueExpr(field)} COLLATE NOCASE` : valueExpr(field);
+}
+
+/**
+ * Non-deleted items of a module. The module ID is a literal (a validated integer), not a bound
+ * parameter, so the condition matches the WHERE clause of the module's partial indexes.
+ */
+export function liveContentWhere(moduleId: number): SQL {
+  return sql`${content.moduleId} = ${sql.raw(safeId(moduleId))} and ${content.deletedAt} is null`;
+}
+
+/** The same condition with a bound module ID, for statements where no field index matters. */
+export const liveContentBound = (moduleId: number) => and(eq(content.moduleId, moduleId), isNull(content.deletedAt))!;
+
+// ---------------------------------------------------------------------------------------------
+// Stored form <-> API form
+
+/** Converts a checked API value (as `checkFieldValue` answers it) into its stored form. */
+export function toStored(field: FieldDefinition, value: unknown): unknown {
+  if (field.kind === "related" || field.kind === "related_multi") {
+    return Array.isArray(value) ? value.map(Number) : Number(value);
+  }
+  return value;
+}
+
+/** Converts a stored value into the API form (IDs as decimal strings). */
+export function toPresented(field: FieldDefinition, value: unknown): unknown {
+  if (field.kind === "related" || field.kind === "related_multi") {
+    return Array.isArray(value) ? value.map((v) => String(v)) : String(value);
+  }
+  return value;
+}
+
+/** Whether a value counts as "no value": missing, null, "" or []. */
+export const isEmptyValue = (value: unknown) =>
+  value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0);
+
+// ---------------------------------------------------------------------------------------------
+// Search text
+
+const FIELD_START = "\u001e";
+const FIELD_END = "\u001f";
+
+/**
+ * A field's marker in the `search` column. The name is spelled in upper-case letters only, which a
+ * (lower-cased) query word never contains, so words cannot match markers.
+ */
+export function searchMarker(name: string): string {
+  let out = "";
+  for (const ch of safeName(name)) {
+    const code = ch.charCodeAt(0);
+    out += String.fromCharCode(65 + (code >> 4), 65 + (code & 15));
+  }
+  return FIELD_START + out + FIELD_END;
+}
+
+/** Lower-cases for search (full Unicode, NFC); marker characters become spaces. */
+export const searchFold = (text: string) => text.normalize("NFC").toLowerCase().replace(/[\u001e\u001f]/g, " ");
+
+/**
+ * The `search` column of an item: for each text-like field with a value, its marker followed by
+ * the lower-cased value (multi values joined by newlines).
+ */
+export function searchText(fields: FieldDefinition[], data: Record<string, unknown>): string {
+  let out = "";
+  for (const field of fields) {
+    if (!fieldKinds.get(field.kind)?.textLike) continue;
+    const value = data[field.name];
+    if (isEmptyValue(value)) continue;
+    const text = Array.isArray(value) ? value.map(String).join("\n") : String(value);
+    out += searchMarker(field.name) + searchFold(text);
+  }
+  return out;
+}
+
+/** SQL that removes one field's segment from the `search` column. */
+export function searchWithout(name: string): SQL {
+  const marker = searchMarker(name);
+  const col = sql`${sql.identifier("search")}`;
+  const at = sql`instr(${col}, ${marker})`;
+  const rest = sql`substr(${col}, ${at} + 1)`;
+  return sql`case when ${at} = 0 then ${col} else substr(${col}, 1, ${at} - 1) || (case when instr(${rest}, char(30)) = 0 then '' else substr(${rest}, instr(${rest}, char(30))) end) end`;
+}
+
+/** SQL that appends one field's segment (ASCII lower-casing; used for values that are ASCII). */
+export function searchWith(field: FieldDefinition): SQL {
+  const col = sql`${sql.identifier("search")}`;
+  const path = sql.raw(pathLiteral(field.name));
+  const text = isMultiField(field)
+    ? sql`(select group_concat(lower(value), char(10)) from json_each(${sql.identifier("data")}, ${path}))`
+    : sql`lower(json_extract(${sql.identifier("data")}, ${path}))`;
+  return sql`case when ${text} is null or ${text} = '' then ${col} else ${col} || ${searchMarker(field.name)} || ${text} end`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-field indexes (dynamic DDL)
+
+/**
+ * The index name of a field: module, lower-cased name, and a hash of the exact expression (name
+ * and collation), so a field renamed in case or changed between text and non-text gets a new index.
+ */
+export function indexName(moduleId: number, field: FieldDefinition): string {
+  const key = `${safeName(field.name)}:${isTextField(field) ? "nocase" : "binary"}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return `cx_${safeId(moduleId)}_${field.name.toLowerCase()}_${h.toString(36)}`;
+}
+
+/** Single-valued fields get an index; multi fields are JSON arrays, which an index cannot serve. */
+export const isIndexed = (field: FieldDefinition) => !isMultiField(field);
+
+export function createIndexSql(moduleId: number, field: FieldDefinition): SQL {
+  const expr = `json_extract("data", ${pathLiteral(field.name)})${isTextField(field) ? " COLLATE NOCASE" : ""}`;
+  return sql.raw(
+    `CREATE INDEX IF NOT EXISTS "${indexName(moduleId, field)}" ON "content" ("module_id", ${expr}, "id") ` +
+      `WHERE "module_id" = ${safeId(moduleId)} AND "deleted_at" IS NULL`,
+  );
+}
+
+export const dropIndexSql = (name: string) => sql.raw(`DROP INDEX IF EXISTS "${name.replace(/[^A-Za-z0-9_]/g, "")}"`);
+
+/** DDL that brings a module's field indexes from `before` to `after` (both may be empty). */
+export function indexDdl(moduleId: number, before: FieldDefinition[], after: FieldDefinition[]): SQL[] {
+  const wanted = new Map(after.filter(isIndexed).map((f) => [indexName(moduleId, f), f]));
+  const had = new Set(before.filter(isIndexed).map((f) => indexName(moduleId, f)));
+  const out: SQL[] = [];
+  for (const name of had) if (!wanted.has(name)) out.push(dropIndexSql(name));
+  for (const [, field] of wanted) out.push(createIndexSql(moduleId, field));
+  return out;
+}
