@@ -270,8 +270,9 @@ export async function reorderPages(db: Db, selfId: number, pageIds: number[]): P
 
   const order = JSON.stringify(pageIds);
   const now = nowIso();
-  const [result] = await db.batch([
-    db.run(sql`
+  // One statement (so one implicit transaction) whatever the number of children: the new order
+  // travels as a single JSON parameter, well inside D1's 100 bound parameters per statement.
+  const result = await db.run(sql`
       update pages
       set weight = o.key + 1,
           updated_at = case when pages.weight <> o.key + 1 then ${now} else pages.updated_at end
@@ -279,8 +280,7 @@ export async function reorderPages(db: Db, selfId: number, pageIds: number[]): P
       where pages.id = o.value and pages.self_id = ${selfId}
         and (select count(*) from pages c where c.self_id = ${selfId}) = ${pageIds.length}
         and (select count(*) from pages c
-             where c.self_id = ${selfId} and c.id in (select value from json_each(${order}))) = ${pageIds.length}`),
-  ]);
+             where c.self_id = ${selfId} and c.id in (select value from json_each(${order}))) = ${pageIds.length}`);
   if ((result.meta?.changes ?? 0) !== pageIds.length) {
     // The children changed between the check and the write: the guard stopped every row.
     throw raceConflict(`The children of ${selfId === 0 ? "the top level" : `page ${selfId}`}`);
