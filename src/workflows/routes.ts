@@ -1,4 +1,69 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { z, type OpenAPIHono } from "@hono/zod-openapi";
+import { getDb } from "../db/client";
+import { created, ok, success } from "../http/envelope";
+import { defineRoute } from "../http/route";
+import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
+import { workflowBody, workflowSchema } from "./schemas";
+import { createWorkflow, deleteWorkflow, getWorkflow, listWorkflows, presentWorkflow, updateWorkflow } from "./service";
 
-export function registerWorkflowsRoutes(_app: OpenAPIHono<AppEnv>) {}
+const tag = "Workflows";
+
+export function registerWorkflowsRoutes(app: OpenAPIHono<AppEnv>) {
+  defineRoute(
+    app,
+    { method: "get", path: "/workflow/", tag, summary: "List workflows, oldest first", response: responseOf(z.array(workflowSchema)) },
+    async (c) => ok(c, (await listWorkflows(getDb(c.env))).map(presentWorkflow)),
+  );
+  defineRoute(
+    app,
+    {
+      method: "post",
+      path: "/workflow/",
+      tag,
+      summary: "Create a workflow",
+      scope: "admin",
+      body: workflowBody,
+      status: 201,
+      response: responseOf(workflowSchema),
+    },
+    async (c, { body }) => created(c, presentWorkflow(await createWorkflow(getDb(c.env), body, c.env.HTTP_TASK_ALLOW_HOSTS))),
+  );
+  defineRoute(
+    app,
+    { method: "get", path: "/workflow/{workflowID}", tag, summary: "Read a workflow", ids: ["workflowID"], response: responseOf(workflowSchema) },
+    async (c, { ids }) => ok(c, presentWorkflow(await getWorkflow(getDb(c.env), ids.workflowID))),
+  );
+  defineRoute(
+    app,
+    {
+      method: "post",
+      path: "/workflow/{workflowID}",
+      tag,
+      summary: "Replace a workflow (jobs already created keep the version they started with)",
+      scope: "admin",
+      ids: ["workflowID"],
+      body: workflowBody,
+      response: responseOf(workflowSchema),
+    },
+    async (c, { ids, body }) =>
+      ok(c, presentWorkflow(await updateWorkflow(getDb(c.env), ids.workflowID, body, c.env.HTTP_TASK_ALLOW_HOSTS))),
+  );
+  defineRoute(
+    app,
+    {
+      method: "delete",
+      path: "/workflow/{workflowID}",
+      tag,
+      summary: "Delete a workflow",
+      scope: "admin",
+      ids: ["workflowID"],
+      response: successSchema,
+      errors: { 409: "The workflow has queued or running jobs" },
+    },
+    async (c, { ids }) => {
+      await deleteWorkflow(getDb(c.env), ids.workflowID);
+      return success(c);
+    },
+  );
+}

@@ -1,0 +1,127 @@
+// Workflows: validation, storage and the snapshot jobs take of them.
+import type { z } from "@hono/zod-openapi";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { modules, workflows } from "../db/schema";
+import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
+import { idOut, nowIso } from "../http/ids";
+import type { workflowBody } from "./schemas";
+import type { TaskDefinition, WorkflowSnapshot } from "./tasks";
+import { validateTasks } from "./validate";
+
+export type WorkflowRow = typeof workflows.$inferSelect;
+export type Workflow = Omit<WorkflowRow, "tasks" | "onError"> & { tasks: TaskDefinition[]; onError: TaskDefinition[] };
+export type WorkflowInput = z.output<typeof workflowBody>;
+
+/** Job statuses during which a workflow cannot be deleted. */
+export const ACTIVE_JOB_STATUSES = ["queued", "running"] as const;
+
+/** The workflow as the API answers it. */
+export const presentWorkflow = (w: Workflow) => ({
+  workflowID: idOut(w.id),
+  name: w.name,
+  timeout: w.timeout,
+  tasks: w.tasks,
+  onError: w.onError,
+  createdAt: w.createdAt,
+  updatedAt: w.updatedAt,
+});
+
+/** What a job runs: a deep copy of the workflow as it is now. */
+export function snapshotOf(w: Workflow): WorkflowSnapshot {
+  return structuredClone({ workflowID: idOut(w.id), name: w.name, timeout: w.timeout, tasks: w.tasks, onError: w.onError });
+}
+
+export async function findWorkflow(db: Db, id: number): Promise<Workflow | undefined> {
+  return (await db.select().from(workflows).where(eq(workflows.id, id)).get()) as Workflow | undefined;
+}
+
+/** The workflow, or a 404 ApiError. */
+export async function getWorkflow(db: Db, id: number): Promise<Workflow> {
+  const found = await findWorkflow(db, id);
+  if (!found) throw notFound(`Workflow ${id}`);
+  return found;
+}
+
+export async function listWorkflows(db: Db): Promise<Workflow[]> {
+  return (await db.select().from(workflows).orderBy(asc(workflows.id)).all()) as Workflow[];
+}
+
+/**
+ * Checks the whole input (every task of both lists, templates, literal module IDs and literal
+ * http targets) and answers the normalised task lists, or throws one 400 naming every problem.
+ */
+export async function validateWorkflow(db: Db, input: WorkflowInput, allowHosts?: string) {
+  const { tasks, onError, details, moduleRefs } = validateTasks(input.tasks, input.onError, allowHosts);
+  if (moduleRefs.length) {
+    const ids = [...new Set(moduleRefs.map((r) => r.moduleId))];
+    const existing = new Set((await db.select({ id: modules.id }).from(modules).where(inArray(modules.id, ids)).all()).map((r) => r.id));
+    for (const ref of moduleRefs) {
+      if (!existing.has(ref.moduleId)) details.push({ path: ref.path, message: `module ${ref.moduleId} does not exist` });
+    }
+  }
+  throwIfDetails(details);
+  return { tasks, onError };
+}
+
+function throwIfDetails(details: ErrorDetail[]) {
+  if (details.length) throw badRequest(`Invalid workflow: ${details[0].path}: ${details[0].message}`, details, "invalid_workflow");
+}
+
+export async function createWorkflow(db: Db, input: WorkflowInput, allowHosts?: string): Promise<Workflow> {
+  const { tasks, onError } = await validateWorkflow(db, input, allowHosts);
+  const now = nowIso();
+  return (await db
+    .insert(workflows)
+    .values({ name: input.name, timeout: input.timeout, tasks, onError, createdAt: now, updatedAt: now })
+    .returning()
+    .get()) as Workflow;
+}
+
+/** Replaces the workflow; jobs already created keep the snapshot they took. */
+export async function updateWorkflow(db: Db, id: number, input: WorkflowInput, allowHosts?: string): Promise<Workflow> {
+  await getWorkflow(db, id);
+  const { tasks, onError } = await validateWorkflow(db, input, allowHosts);
+  const row = await db
+    .update(workflows)
+    .set({ name: input.name, timeout: input.timeout, tasks, onError, updatedAt: nowIso() })
+    .where(eq(workflows.id, id))
+    .returning()
+    .get();
+  if (!row) throw notFound(`Workflow ${id}`); // deleted meanwhile
+  return row as Workflow;
+}
+
+/** Number of queued or running jobs of a workflow (from the D1 job mirror). */
+export async function activeJobCount(db: Db, id: number): Promise<number> {
+  const row = await db.get<{ n: number }>(
+    sql`select count(*) as n from jobs where workflow_id = ${id} and status in ('queued', 'running')`,
+  );
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * Deletes the workflow unless it has queued or running jobs (409). The check and the delete are
+ * one statement, so a job that appears between them cannot be orphaned by this request.
+ */
+export async function deleteWorkflow(db: Db, id: number): Promise<void> {
+  await getWorkflow(db, id);
+  const deleted = await db
+    .delete(workflows)
+    .where(
+      and(
+        eq(workflows.id, id),
+        sql`not exists (select 1 from jobs where jobs.workflow_id = ${id} and jobs.status in ('queued', 'running'))`,
+      ),
+    )
+    .returning({ id: workflows.id })
+    .all();
+  if (deleted.length) return;
+  const active = await activeJobCount(db, id);
+  if (active === 0) throw notFound(`Workflow ${id}`); // deleted by someone else meanwhile
+  throw conflict(
+    `Workflow ${id} has ${active} queued or running job${active === 1 ? "" : "s"}; cancel or wait for them first`,
+    [{ path: "workflowID", message: `${active} queued or running job${active === 1 ? "" : "s"}` }],
+    "workflow_in_use",
+  );
+}

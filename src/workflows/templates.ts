@@ -1,0 +1,184 @@
+// Templates inside task option strings: `{{params.NAME}}`, `{{job.jobID}}` and
+// `{{tasks.TASK.PATH}}` (a dotted path into an earlier task's result).
+//
+// Syntax: `{{` expression `}}`, spaces allowed inside the braces. An expression is a root
+// (`params`, `job`, `tasks`) followed by `.`-separated segments; an array index may also be
+// written `[2]` (`tasks.fetch.body.items[0].id` = `tasks.fetch.body.items.0.id`). A `{{` with
+// no closing `}}` is plain text. Only string values are templated, never object keys.
+//
+// Rendering rule (`renderTemplates`):
+// - a string that is exactly one template (nothing else, not even spaces) becomes the referenced
+//   value itself, keeping its type (number, boolean, object, array, null);
+// - any other string has each template replaced by the value's text: strings as they are,
+//   numbers and booleans in their JSON spelling, null as an empty string, objects and arrays as
+//   JSON;
+// - a template whose value does not exist (a parameter the job was not given, a task that has
+//   no result, a path that leads nowhere) throws a TemplateError, a TaskFailure: the attempt
+//   fails with a message naming the template rather than sending an empty value;
+// - rendering is one pass: text produced by a template is never rendered again.
+import { TaskFailure, type TemplateScope } from "./tasks";
+
+export const TEMPLATE_ROOTS = ["params", "job", "tasks"] as const;
+export type TemplateRoot = (typeof TEMPLATE_ROOTS)[number];
+
+/** Fields of `job` a template may name. */
+export const JOB_FIELDS = ["jobID"] as const;
+
+export type TemplateRef = {
+  /** The template as written, braces included. */
+  source: string;
+  root: TemplateRoot;
+  /** Segments after the root: `["leadID"]`, `["jobID"]`, `["notify", "body", "id"]`. */
+  path: string[];
+};
+
+export type TemplateProblem = { source: string; message: string };
+
+const TEMPLATE = /\{\{([^{}]*)\}\}/g;
+const SEGMENT = /^[^.\s[\]{}]+$/;
+
+/** Splits `a.b[0].c` into segments; null when malformed. */
+function splitPath(expr: string): string[] | null {
+  const normalised = expr.replace(/\[(\d+)\]/g, ".$1");
+  const parts = normalised.split(".");
+  return parts.every((p) => SEGMENT.test(p)) ? parts : null;
+}
+
+function parseExpression(source: string, inner: string): TemplateRef | TemplateProblem {
+  const expr = inner.trim();
+  if (expr === "") return { source, message: `empty template ${source}` };
+  const parts = splitPath(expr);
+  if (!parts) return { source, message: `malformed template ${source}: expected a dotted path such as {{params.NAME}}` };
+  const [root, ...path] = parts;
+  if (!(TEMPLATE_ROOTS as readonly string[]).includes(root)) {
+    return { source, message: `unknown template root '${root}' in ${source}: use params, job or tasks` };
+  }
+  if (root === "params" && path.length !== 1) {
+    return { source, message: `${source}: write {{params.NAME}} (parameters are strings, with no deeper path)` };
+  }
+  if (root === "job" && (path.length !== 1 || !(JOB_FIELDS as readonly string[]).includes(path[0]))) {
+    return { source, message: `${source}: the job's only template field is {{job.jobID}}` };
+  }
+  if (root === "tasks" && path.length < 1) {
+    return { source, message: `${source}: write {{tasks.TASKNAME}} or {{tasks.TASKNAME.PATH}}` };
+  }
+  return { source, root: root as TemplateRoot, path };
+}
+
+const isProblem = (x: TemplateRef | TemplateProblem): x is TemplateProblem => "message" in x;
+
+/** Every template in a string, with the ones that do not parse reported as problems. */
+export function parseTemplates(text: string): { refs: TemplateRef[]; problems: TemplateProblem[] } {
+  const refs: TemplateRef[] = [];
+  const problems: TemplateProblem[] = [];
+  for (const match of text.matchAll(TEMPLATE)) {
+    const parsed = parseExpression(match[0], match[1]);
+    if (isProblem(parsed)) problems.push(parsed);
+    else refs.push(parsed);
+  }
+  return { refs, problems };
+}
+
+/** Whether a string holds at least one `{{...}}`. */
+export const hasTemplate = (text: string) => /\{\{[^{}]*\}\}/.test(text);
+
+/** Calls `visit` for every string inside a JSON-like value, with its path segments. */
+export function walkStrings(value: unknown, visit: (text: string, path: (string | number)[]) => void, path: (string | number)[] = []) {
+  if (typeof value === "string") visit(value, path);
+  else if (Array.isArray(value)) value.forEach((v, i) => walkStrings(v, visit, [...path, i]));
+  else if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) walkStrings(v, visit, [...path, k]);
+  }
+}
+
+/** A template that names something the scope does not hold. */
+export class TemplateError extends TaskFailure {}
+
+const MISSING = Symbol("missing");
+
+function lookup(ref: TemplateRef, scope: TemplateScope): unknown {
+  let current: unknown;
+  let rest: string[];
+  if (ref.root === "params") {
+    const name = ref.path[0];
+    return Object.prototype.hasOwnProperty.call(scope.params ?? {}, name) ? scope.params[name] : MISSING;
+  }
+  if (ref.root === "job") {
+    current = scope.job;
+    rest = ref.path;
+  } else {
+    const [task, ...path] = ref.path;
+    if (!Object.prototype.hasOwnProperty.call(scope.tasks ?? {}, task)) return MISSING;
+    current = scope.tasks[task];
+    rest = path;
+  }
+  for (const segment of rest) {
+    if (Array.isArray(current) && /^\d+$/.test(segment)) {
+      const i = Number(segment);
+      if (i >= current.length) return MISSING;
+      current = current[i];
+    } else if (current !== null && typeof current === "object" && !Array.isArray(current) && Object.prototype.hasOwnProperty.call(current, segment)) {
+      current = (current as Record<string, unknown>)[segment];
+    } else {
+      return MISSING;
+    }
+  }
+  return current === undefined ? MISSING : current;
+}
+
+function missingMessage(ref: TemplateRef, scope: TemplateScope): string {
+  if (ref.root === "params") return `template ${ref.source}: the job has no parameter '${ref.path[0]}'`;
+  if (ref.root === "tasks" && !Object.prototype.hasOwnProperty.call(scope.tasks ?? {}, ref.path[0])) {
+    return `template ${ref.source}: task '${ref.path[0]}' has no result (it has not run, or failed)`;
+  }
+  return `template ${ref.source}: no value at that path`;
+}
+
+/** The text a value contributes inside a longer string. */
+export function templateText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value === null || value === undefined) return "";
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return JSON.stringify(value);
+}
+
+function renderString(text: string, scope: TemplateScope): unknown {
+  const whole = /^\{\{([^{}]*)\}\}$/.exec(text);
+  if (whole) {
+    const parsed = parseExpression(text, whole[1]);
+    if (isProblem(parsed)) throw new TemplateError(parsed.message);
+    const value = lookup(parsed, scope);
+    if (value === MISSING) throw new TemplateError(missingMessage(parsed, scope));
+    return structuredClone(value);
+  }
+  return text.replace(TEMPLATE, (source, inner: string) => {
+    const parsed = parseExpression(source, inner);
+    if (isProblem(parsed)) throw new TemplateError(parsed.message);
+    const value = lookup(parsed, scope);
+    if (value === MISSING) throw new TemplateError(missingMessage(parsed, scope));
+    return templateText(value);
+  });
+}
+
+/**
+ * Resolves the templates inside every string of `value` (an options object, an array, a string)
+ * against `scope`; answers a new value, `value` itself is not changed. Throws a TemplateError
+ * (a TaskFailure) when a template names something the scope does not hold.
+ */
+export function renderTemplates<T = unknown>(value: T, scope: TemplateScope): T {
+  return renderValue(value, scope) as T;
+}
+
+function renderValue(value: unknown, scope: TemplateScope): unknown {
+  if (typeof value === "string") return renderString(value, scope);
+  if (Array.isArray(value)) return value.map((v) => renderValue(v, scope));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      // defineProperty, so that a key named `__proto__` stays a plain key
+      Object.defineProperty(out, k, { value: renderValue(v, scope), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  return value;
+}
