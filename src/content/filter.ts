@@ -19,9 +19,10 @@ import { badRequest } from "../http/errors";
 import type { Module } from "../modules/service";
 import { compareExpr, isTextField, valueExpr } from "./storage";
 
-/** Most bound values one filter may hold (D1 allows 100 per statement, paging and search need some). */
+/** Most comparisons one filter may hold: each binds one value; D1 allows 100 per statement. */
 export const MAX_FILTER_VALUES = 60;
-export const MAX_FILTER_LENGTH = 4000;
+export const MAX_FILTER_LENGTH = 10000;
+export const MAX_IN_VALUES = 1000;
 
 type Token =
   | { t: "word"; text: string; pos: number }
@@ -194,6 +195,8 @@ class Parser {
   private comparison(): SQL {
     const nameTok = this.next();
     if (nameTok.t !== "word") this.fail(nameTok, "a field name");
+    // Each comparison binds one parameter (an `in` list binds one JSON array); D1 allows 100.
+    if (++this.values > MAX_FILTER_VALUES) throw positionError("filter", nameTok.pos, `at most ${MAX_FILTER_VALUES} comparisons`);
     const ref = resolveName(this.module, nameTok.text);
     if (!ref) {
       throw positionError("filter", nameTok.pos, `unknown field '${nameTok.text}'; known: ${knownNames(this.module).join(", ")}`);
@@ -216,6 +219,7 @@ class Parser {
       this.next();
       const values: unknown[] = [];
       for (;;) {
+        if (values.length >= MAX_IN_VALUES) this.fail(this.peek(), `at most ${MAX_IN_VALUES} values in a list`);
         values.push(this.coerce(ref, this.literal(), "in"));
         const sep = this.next();
         if (sep.t === ")") break;
@@ -230,8 +234,6 @@ class Parser {
 
   private literal(): Literal {
     const tok = this.next();
-    this.values++;
-    if (this.values > MAX_FILTER_VALUES) throw positionError("filter", tok.pos, `at most ${MAX_FILTER_VALUES} values`);
     if (tok.t === "string") return { value: tok.value, pos: tok.pos, kind: "string" };
     if (tok.t === "number") return { value: tok.value, pos: tok.pos, kind: "number" };
     if (this.isWord(tok, "true", "false")) return { value: tok.t === "word" && tok.text.toLowerCase() === "true", pos: tok.pos, kind: "bool" };
@@ -286,19 +288,22 @@ function nullCheck(ref: FieldRef, negate: boolean): SQL {
 
 /** One comparison; for multi fields it holds when any element matches (`ne`: when none equals). */
 function compare(ref: FieldRef, op: string, values: unknown[]): SQL {
-  const nocase = ref.field ? isTextField(ref.field) : false;
+  // A single field's `expr` already carries COLLATE NOCASE for text; json_each's `value` needs it.
+  const nocase = ref.field ? isTextField(ref.field) && ref.multi : false;
   const collate = sql.raw(nocase ? " collate nocase" : "");
   const test = (x: SQL): SQL => {
     switch (op) {
       case "in":
-        return sql`${x} in (${sql.join(values.map((v) => sql`${v}${collate}`), sql`, `)})`;
+        // One bound JSON array, however long the list.
+        return sql`${x}${collate} in (select value from json_each(${JSON.stringify(values)}))`;
       case "ne":
       case "eq":
         return sql`${x} = ${values[0]}${collate}`;
       case "contains":
         return sql`instr(lower(${x}), lower(${values[0]})) > 0`;
       case "startswith":
-        return sql`substr(lower(${x}), 1, ${[...(values[0] as string)].length}) = lower(${values[0]})`;
+        // The length is a number computed here, not client text.
+        return sql`lower(substr(${x}, 1, ${sql.raw(String([...(values[0] as string)].length))})) = lower(${values[0]})`;
       default:
         return sql`${x} ${sql.raw(SQL_OPS[op])} ${values[0]}${collate}`;
     }

@@ -4,7 +4,7 @@ import { content, modules, pages } from "../db/schema";
 import type { FieldDefinition } from "../fields/registry";
 import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
-import { assertContentFitsFields, removedFieldStatements } from "../content/module-hooks";
+import { assertContentFitsFields, moduleCreatedStatements, moduleDeletedStatements, removedFieldStatements } from "../content/module-hooks";
 import { normaliseFields, relatedTargets } from "./fields";
 import type { z } from "@hono/zod-openapi";
 import type { moduleBody } from "./schemas";
@@ -84,6 +84,8 @@ export async function createModule(db: Db, input: ModuleInput): Promise<Module> 
     .values({ name: input.name, fields, createdAt: now, updatedAt: now })
     .returning()
     .get();
+  const ddl = moduleCreatedStatements(db, row.id, fields); // per-field content indexes
+  if (ddl.length) await db.batch(ddl as [any, ...any[]]);
   return row as Module;
 }
 
@@ -101,7 +103,7 @@ export async function updateModule(db: Db, id: number, input: ModuleInput): Prom
 }
 
 export async function deleteModule(db: Db, id: number): Promise<void> {
-  await getModule(db, id);
+  const module = await getModule(db, id);
   const referring = await db
     .select({ id: modules.id, name: modules.name })
     .from(modules)
@@ -123,5 +125,9 @@ export async function deleteModule(db: Db, id: number): Promise<void> {
   }
   const page = await db.select({ id: pages.id }).from(pages).where(eq(pages.moduleId, id)).get();
   if (page) throw conflict(`Module ${id} has a record page (page ${page.id}); delete the page first`, undefined, "module_in_use");
-  await db.batch([db.delete(content).where(eq(content.moduleId, id)), db.delete(modules).where(eq(modules.id, id))]);
+  await db.batch([
+    db.delete(content).where(eq(content.moduleId, id)),
+    db.delete(modules).where(eq(modules.id, id)),
+    ...moduleDeletedStatements(db, id, module.fields),
+  ]);
 }

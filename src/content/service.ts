@@ -1,0 +1,157 @@
+// The content service: what the routes and the job engine's content.* tasks call. Every write
+// validates through `validateContentFields` and is one SQL statement, so a refused request
+// changes nothing.
+import { and, count, eq, isNull, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { content } from "../db/schema";
+import { notFound } from "../http/errors";
+import { idOut, nowIso } from "../http/ids";
+import type { Paging } from "../http/paging";
+import { getModule, type Module } from "../modules/service";
+import { compileFilter } from "./filter";
+import { compileQuery, compileSort, DEFAULT_SORT } from "./listing";
+import { isEmptyValue, liveContentWhere, searchText, toPresented } from "./storage";
+import { validateContentFields } from "./validate";
+
+export type ContentRow = typeof content.$inferSelect;
+
+/** A content item as the API answers it. */
+export type ContentItem = {
+  contentID: string;
+  moduleID: string;
+  userID: string;
+  fields: { name: string; value: unknown }[];
+  createdAt: string;
+  updatedAt: string;
+};
+
+function parseData(text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text);
+    return value && typeof value === "object" && !Array.isArray(value) ? value : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The API form of a row: `fields` in the module's field order, only fields holding a value. */
+export function presentContent(module: Module, row: ContentRow): ContentItem {
+  const data = parseData(row.data);
+  const fields: ContentItem["fields"] = [];
+  for (const field of module.fields) {
+    const value = data[field.name];
+    if (!isEmptyValue(value)) fields.push({ name: field.name, value: toPresented(field, value) });
+  }
+  return {
+    contentID: idOut(row.id),
+    moduleID: idOut(row.moduleId),
+    userID: row.userId,
+    fields,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+const liveItem = (moduleId: number, contentId: number) =>
+  and(eq(content.id, contentId), eq(content.moduleId, moduleId), isNull(content.deletedAt));
+
+async function findRow(db: Db, moduleId: number, contentId: number): Promise<ContentRow> {
+  const row = await db.select().from(content).where(liveItem(moduleId, contentId)).get();
+  if (!row) throw notFound(`Content ${contentId} of module ${moduleId}`);
+  return row;
+}
+
+/** Accepts a module or its ID (the ID: 404 when the module does not exist). */
+async function moduleOf(db: Db, module: Module | number): Promise<Module> {
+  return typeof module === "number" ? getModule(db, module) : module;
+}
+
+/** Creates an item; `fieldsInput` is the `[{name, value}]` array or a name → value object. */
+export async function createContent(db: Db, moduleId: number | Module, userId: string, fieldsInput: unknown): Promise<ContentItem> {
+  const module = await moduleOf(db, moduleId);
+  const data = await validateContentFields(db, module, fieldsInput, "create");
+  const now = nowIso();
+  const row = await db
+    .insert(content)
+    .values({
+      moduleId: module.id,
+      userId,
+      data: JSON.stringify(data),
+      search: searchText(module.fields, data),
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning()
+    .get();
+  return presentContent(module, row);
+}
+
+/** Replaces an item's fields (no defaults applied); keeps `createdAt` and `userID`. */
+export async function updateContent(db: Db, moduleId: number | Module, contentId: number, fieldsInput: unknown): Promise<ContentItem> {
+  const module = await moduleOf(db, moduleId);
+  await findRow(db, module.id, contentId);
+  const data = await validateContentFields(db, module, fieldsInput, "update");
+  const row = await db
+    .update(content)
+    .set({ data: JSON.stringify(data), search: searchText(module.fields, data), updatedAt: nowIso() })
+    .where(liveItem(module.id, contentId))
+    .returning()
+    .get();
+  if (!row) throw notFound(`Content ${contentId} of module ${module.id}`); // deleted meanwhile
+  return presentContent(module, row);
+}
+
+/** Soft-deletes an item: it then answers 404 and drops out of listings and charts. */
+export async function deleteContent(db: Db, moduleId: number | Module, contentId: number): Promise<void> {
+  const module = await moduleOf(db, moduleId);
+  const now = nowIso();
+  const row = await db
+    .update(content)
+    .set({ deletedAt: now, updatedAt: now })
+    .where(liveItem(module.id, contentId))
+    .returning({ id: content.id })
+    .get();
+  if (!row) throw notFound(`Content ${contentId} of module ${module.id}`);
+}
+
+export async function getContent(db: Db, moduleId: number | Module, contentId: number): Promise<ContentItem> {
+  const module = await moduleOf(db, moduleId);
+  return presentContent(module, await findRow(db, module.id, contentId));
+}
+
+export type ListParams = { query?: string; filter?: string; sort?: string };
+
+export type ContentList = {
+  meta: { query: string; filter: string; sort: string; page: number; perPage: number; count: number };
+  contents: ContentItem[];
+};
+
+/** The SQL condition of a listing (live items of the module, filter, query words). */
+export function listingWhere(module: Module, params: ListParams): SQL {
+  const parts: SQL[] = [liveContentWhere(module.id)];
+  if (params.filter !== undefined && params.filter.trim() !== "") parts.push(compileFilter(module, params.filter));
+  parts.push(...compileQuery(params.query));
+  return sql.join(parts, sql` and `);
+}
+
+/** Search, filter, sort and page in one D1 round trip (the page and the count in one batch). */
+export async function listContent(db: Db, moduleId: number | Module, params: ListParams, paging: Paging): Promise<ContentList> {
+  const module = await moduleOf(db, moduleId);
+  const where = listingWhere(module, params);
+  const order = compileSort(module, params.sort);
+  const [rows, total] = await db.batch([
+    db.select().from(content).where(where).orderBy(...order).limit(paging.perPage).offset(paging.offset),
+    db.select({ n: count() }).from(content).where(where),
+  ]);
+  return {
+    meta: {
+      query: params.query ?? "",
+      filter: params.filter ?? "",
+      sort: params.sort === undefined || params.sort.trim() === "" ? DEFAULT_SORT : params.sort,
+      page: paging.page,
+      perPage: paging.perPage,
+      count: total[0]?.n ?? 0,
+    },
+    contents: rows.map((r) => presentContent(module, r)),
+  };
+}
