@@ -19,7 +19,10 @@ const text = (max: number) =>
 export const blockInput = z
   .object(
     {
-      kind: z.string({ error: typeError("must be a string") }).trim().min(1, "must not be empty").max(100, "at most 100 characters"),
+      kind: z
+        .string({ error: typeError("must be a string") })
+        .max(100, "at most 100 characters")
+        .refine((k) => k.trim() !== "", "must not be empty"),
       title: text(MAX_TITLE).default(""),
       description: text(MAX_DESCRIPTION).default(""),
       options: z.record(z.string(), z.unknown(), { error: "must be an object" }).default({}),
@@ -78,8 +81,8 @@ export const reorderBody = z.object({
 });
 
 export const pageListQuery = z.object({
-  selfID: optionalRef()
-    .optional()
+  selfID: z
+    .preprocess((v) => (v === "" ? undefined : v), optionalRef().optional()) // `?selfID=` = the default
     .openapi({ description: "the parent whose children are listed; 0 or absent: top level", example: "0" }),
 });
 

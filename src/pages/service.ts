@@ -131,7 +131,13 @@ async function countChildren(db: Db, pageId: number): Promise<number> {
   return row?.n ?? 0;
 }
 
-const isUniqueViolation = (err: unknown) => /UNIQUE constraint failed/i.test(String((err as Error)?.message ?? err));
+/** Drizzle wraps D1's error ("Failed query: ..."), so the constraint message may sit in a cause. */
+function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (/UNIQUE constraint failed/i.test(String((e as Error).message ?? e))) return true;
+  }
+  return false;
+}
 
 const raceConflict = (what: string) =>
   conflict(`${what} changed while this request ran; nothing was changed, retry`, undefined, "concurrent_change");
