@@ -28,7 +28,14 @@ export type WorkflowSnapshot = {
 /** What templates (`{{params.X}}`, `{{job.jobID}}`, `{{tasks.NAME.PATH}}`) can see. */
 export type TemplateScope = {
   params: Record<string, string>;
-  job: { jobID: string };
+  job: {
+    jobID: string;
+    /**
+     * The `sub` of the token that created the job, when the engine knows it: content.create
+     * stores it as the new item's `userID` (default "0"). Not readable by templates.
+     */
+    userID?: string;
+  };
   /** Results of tasks that already finished, by task name. */
   tasks: Record<string, unknown>;
 };

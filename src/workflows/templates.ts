@@ -162,10 +162,11 @@ function renderString(text: string, scope: TemplateScope): unknown {
 
 /**
  * Resolves the templates inside every string of `value` (an options object, an array, a string)
- * against `scope`; answers a new value, `value` itself is not changed. Throws a TemplateError
+ * against `scope`; answers a new value (typed `T` at the caller's word: an exact template may
+ * change a string into any JSON type), `value` itself is not changed. Throws a TemplateError
  * (a TaskFailure) when a template names something the scope does not hold.
  */
-export function renderTemplates<T = unknown>(value: T, scope: TemplateScope): T {
+export function renderTemplates<T = unknown>(value: unknown, scope: TemplateScope): T {
   return renderValue(value, scope) as T;
 }
 
