@@ -1,4 +1,121 @@
+// /job/: create, list (from the D1 mirror), read, logs, update, cancel.
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { created, ok, success } from "../http/envelope";
+import { badRequest, notFound } from "../http/errors";
+import { paging } from "../http/paging";
+import { defineRoute } from "../http/route";
+import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
+import type { LogLine } from "./model";
+import { jobStub } from "./queue";
+import { createJobBody, jobListQuery, jobListSchema, jobLogsQuery, jobLogsSchema, jobSchema, updateJobBody } from "./schemas";
+import { createJob, getJob, listJobs, unwrap, updateJob } from "./service";
 
-export function registerJobsRoutes(_app: OpenAPIHono<AppEnv>) {}
+const tag = "Jobs";
+
+export function registerJobsRoutes(app: OpenAPIHono<AppEnv>) {
+  defineRoute(
+    app,
+    {
+      method: "get",
+      path: "/job/",
+      tag,
+      summary: "List jobs, newest first (from the D1 mirror)",
+      query: jobListQuery,
+      response: responseOf(jobListSchema),
+    },
+    async (c, { query }) => {
+      const page = paging(query);
+      const { count, jobs } = await listJobs(c.env, query, page);
+      return ok(c, { meta: { page: page.page, perPage: page.perPage, count }, jobs });
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      method: "post",
+      path: "/job/",
+      tag,
+      summary: "Create a job: a run of a snapshot of the workflow, status queued",
+      description:
+        "Requires the `write` scope. An `Idempotency-Key` header makes a repeat of the same request within 24 h answer the first job (200); the same key with a different body is a 409.",
+      body: createJobBody,
+      status: 201,
+      response: responseOf(jobSchema),
+      errors: { 409: "Idempotency-Key reused with a different request" },
+    },
+    async (c, { body }) => {
+      const { job, created: isNew } = await createJob(c.env, c.get("user").sub, body, c.req.header("idempotency-key"));
+      return isNew ? created(c, job) : ok(c, job);
+    },
+  );
+
+  defineRoute(
+    app,
+    { method: "get", path: "/job/{jobID}", tag, summary: "Read a job", ids: ["jobID"], response: responseOf(jobSchema) },
+    async (c, { ids }) => ok(c, await getJob(c.env, ids.jobID)),
+  );
+
+  defineRoute(
+    app,
+    {
+      method: "get",
+      path: "/job/{jobID}/logs",
+      tag,
+      summary: "A job's log, oldest first; `after` for tailing",
+      ids: ["jobID"],
+      query: jobLogsQuery,
+      response: responseOf(jobLogsSchema),
+    },
+    async (c, { ids, query }) => {
+      const page = paging(query);
+      let after = 0;
+      if (query.after !== undefined && query.after.trim() !== "") {
+        if (!/^\d{1,15}$/.test(query.after.trim())) throw badRequest(`Invalid after '${query.after}': must be a log seq (an integer ≥ 0)`, [{ path: "after", message: "must be an integer ≥ 0" }]);
+        after = Number(query.after.trim());
+      }
+      const found = (await jobStub(c.env, String(ids.jobID)).logs({ offset: page.offset, limit: page.perPage, after })) as {
+        count: number;
+        logs: LogLine[];
+      } | null;
+      if (!found) throw notFound(`Job ${ids.jobID}`);
+      return ok(c, { meta: { page: page.page, perPage: page.perPage, count: found.count }, logs: found.logs });
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      method: "post",
+      path: "/job/{jobID}",
+      tag,
+      summary: "Append log lines, change status, or (while queued) workflowID, startAt, parameters",
+      ids: ["jobID"],
+      body: updateJobBody,
+      response: responseOf(jobSchema),
+      errors: { 409: "Transition not allowed, or the job is no longer queued" },
+    },
+    async (c, { ids, body }) => {
+      const startAt = body.startAt === null ? Date.now() : body.startAt;
+      return ok(c, await updateJob(c.env, ids.jobID, { ...body, startAt }));
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      method: "delete",
+      path: "/job/{jobID}",
+      tag,
+      summary: "Cancel a queued or running job",
+      ids: ["jobID"],
+      response: successSchema,
+      errors: { 409: "The job is already final" },
+    },
+    async (c, { ids }) => {
+      unwrap(await jobStub(c.env, String(ids.jobID)).cancel());
+      return success(c);
+    },
+  );
+}

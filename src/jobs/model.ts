@@ -1,0 +1,71 @@
+// Types shared by the job's Durable Object, the routes, the queue consumer and the sweep.
+import type { ErrorDetail } from "../http/errors";
+import type { TaskDefinition, TaskLogLine, TemplateScope, WorkflowSnapshot } from "../workflows/tasks";
+import type { JobStatus } from "./states";
+
+export type Progress = { task: string | null; done: number; total: number };
+
+/** The job as the API shows it (the contract's JSON). */
+export type JobView = {
+  jobID: string;
+  workflowID: string;
+  status: JobStatus;
+  startAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  parameters: Record<string, string>;
+  progress: Progress;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+};
+
+export type LogLevel = "info" | "warn" | "error";
+export type LogLine = { seq: number; time: string; level: LogLevel; task: string | null; message: string; data: unknown };
+export type LogInput = { level: LogLevel; message: string; data?: unknown };
+
+/** What the Worker hands the DO to create a job (validated already). */
+export type CreateInput = {
+  jobID: string;
+  workflowID: string;
+  snapshot: WorkflowSnapshot;
+  parameters: Record<string, string>;
+  /** ms since the epoch; absent: now. */
+  startAt: number | null;
+  /** ms since the epoch; the mirror row's createdAt, so both agree. */
+  createdAt: number;
+};
+
+/** A validated `POST /job/{jobID}`. */
+export type UpdateInput = {
+  log?: LogInput[];
+  status?: JobStatus;
+  workflowID?: string;
+  snapshot?: WorkflowSnapshot;
+  startAt?: number;
+  parameters?: Record<string, string>;
+};
+
+/** DO answers cross the RPC boundary as data, not thrown errors (custom error fields do not survive RPC). */
+export type Refusal = { status: 404 | 409 | 400; code: string; message: string; details?: ErrorDetail[] };
+export type DoResult<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
+
+/** The body of a TASKS queue message: one task attempt of one job. */
+export type AttemptMessage = { jobID: string; attemptId: string };
+
+/** What the consumer gets when it claims an attempt. */
+export type ClaimedAttempt = {
+  jobID: string;
+  attemptId: string;
+  number: number;
+  task: TaskDefinition;
+  scope: TemplateScope;
+  /** ms since the epoch: abort the attempt at this time. */
+  deadline: number;
+};
+
+export type AttemptReport =
+  | { ok: true; durationMs: number; result?: unknown; logs?: TaskLogLine[] }
+  | { ok: false; durationMs: number; message: string; data?: unknown };
+
+export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

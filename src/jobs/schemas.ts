@@ -1,0 +1,115 @@
+// Request and response schemas of /job/.
+import { z } from "@hono/zod-openapi";
+import { idString, idValue, jsonParam, listMeta, paging, timestamp } from "../http/schemas";
+import { JOB_STATUSES } from "./states";
+
+/** RFC 3339 date-time with any offset (or Z); normalised to UTC ms by `parseStartAt`. */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** ms since the epoch, or null when the text is not a real RFC 3339 date-time. */
+export function parseStartAt(text: string): number | null {
+  const m = RFC3339.exec(text.trim());
+  if (!m) return null;
+  const [, y, mo, d, h, mi, s] = m.map(Number);
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 60) return null;
+  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  if (d > daysInMonth) return null;
+  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return null;
+  const ms = Date.parse(text.trim().replace(" ", "T").toUpperCase());
+  return Number.isFinite(ms) ? ms : null;
+}
+
+const startAtParam = () =>
+  z
+    .union([z.string(), z.null()], { error: "must be an RFC 3339 date-time string" })
+    .transform((v, ctx) => {
+      if (v === null || v.trim() === "") return null; // absent: start now
+      const ms = parseStartAt(v);
+      if (ms === null) {
+        ctx.addIssue({ code: "custom", message: "must be an RFC 3339 date-time, e.g. 2026-11-27T20:18:49Z or 2026-11-27T21:18:49+01:00" });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .openapi({ type: "string", format: "date-time", example: "2026-11-27T20:18:49.000Z" });
+
+const parametersParam = () =>
+  jsonParam(z.record(z.string(), z.string({ error: "must be a string" }), { error: "must be an object of strings" })).openapi({
+    type: "object",
+    additionalProperties: { type: "string" },
+    example: { leadID: "42" },
+    description: "a map of strings (a JSON string in a form)",
+  });
+
+const statusParam = () =>
+  z.enum(JOB_STATUSES, { error: `must be one of ${JOB_STATUSES.join(", ")}` });
+
+export const logLineInput = z.object({
+  message: z.string({ error: (i) => (i.input === undefined ? "is required" : "must be a string") }).min(1, "must not be empty"),
+  level: z.enum(["info", "warn", "error"], { error: "must be info, warn or error" }).default("info"),
+  data: z.unknown().optional(),
+});
+
+export const MAX_LOG_LINES_PER_REQUEST = 100;
+
+export const createJobBody = z.object({
+  workflowID: idValue(),
+  startAt: startAtParam().optional(),
+  parameters: parametersParam().optional(),
+});
+
+export const updateJobBody = z.object({
+  log: jsonParam(
+    z.union([logLineInput.transform((l) => [l]), z.array(logLineInput).max(MAX_LOG_LINES_PER_REQUEST, `at most ${MAX_LOG_LINES_PER_REQUEST} lines`)], {
+      error: "must be a log line object or an array of them",
+    }),
+  )
+    .optional()
+    .openapi({ description: "a line {message, level?, data?} or an array of lines (a JSON string in a form)" }),
+  status: statusParam().optional(),
+  workflowID: idValue().optional(),
+  startAt: startAtParam().optional(),
+  parameters: parametersParam().optional(),
+});
+
+export const jobListQuery = z.object({
+  status: z.string().optional().openapi({ description: `one of ${JOB_STATUSES.join(", ")}` }),
+  workflowID: z.string().optional().openapi({ description: "only jobs of this workflow" }),
+  ...paging,
+});
+
+export const jobLogsQuery = z.object({
+  ...paging,
+  after: z.string().optional().openapi({ description: "only lines after this seq (for tailing)", example: "0" }),
+});
+
+export const jobSchema = z
+  .object({
+    jobID: idString,
+    workflowID: idString,
+    status: z.enum(JOB_STATUSES),
+    startAt: timestamp,
+    startedAt: timestamp.nullable(),
+    finishedAt: timestamp.nullable(),
+    parameters: z.record(z.string(), z.string()),
+    progress: z.object({ task: z.string().nullable(), done: z.number(), total: z.number() }),
+    error: z.string().nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .openapi("Job");
+
+export const jobListSchema = z.object({ meta: listMeta, jobs: z.array(jobSchema) });
+
+export const logLineSchema = z
+  .object({
+    seq: z.number(),
+    time: timestamp,
+    level: z.enum(["info", "warn", "error"]),
+    task: z.string().nullable(),
+    message: z.string(),
+    data: z.unknown(),
+  })
+  .openapi("JobLogLine");
+
+export const jobLogsSchema = z.object({ meta: listMeta, logs: z.array(logLineSchema) });

@@ -1,0 +1,25 @@
+// The job status machine of the contract, in one place. Everything that changes a job's status
+// (the API, the engine, the cron sweep) goes through `canTransition` inside the job's Durable Object.
+
+export const JOB_STATUSES = ["queued", "running", "ok", "error", "cancelled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/**
+ *   queued ──► running ──► ok
+ *     │           │ └────► error
+ *     └───────────┴──────► cancelled
+ */
+export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  queued: ["running", "cancelled"],
+  running: ["ok", "error", "cancelled"],
+  ok: [],
+  error: [],
+  cancelled: [],
+};
+
+export const isJobStatus = (value: unknown): value is JobStatus =>
+  typeof value === "string" && (JOB_STATUSES as readonly string[]).includes(value);
+
+export const isFinal = (status: JobStatus) => TRANSITIONS[status].length === 0;
+
+export const canTransition = (from: JobStatus, to: JobStatus) => TRANSITIONS[from].includes(to);

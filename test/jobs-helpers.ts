@@ -1,0 +1,91 @@
+// Helpers for the job tests: workflows, jobs, waiting for the engine, peeking into the DO and mirror.
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import type { JobObject } from "../src/jobs/job-object";
+import { call } from "./helpers";
+
+export type TaskIn = { name: string; kind: string; options?: Record<string, unknown>; retries?: number[]; timeout?: number };
+
+export async function makeWorkflow(tasks: TaskIn[], onError: TaskIn[] = [], timeout = 3600, name = "wf") {
+  const res = await call("/workflow/", { body: { name, timeout, tasks: tasks.map((t) => ({ options: {}, ...t })), onError: onError.map((t) => ({ options: {}, ...t })) } });
+  if (res.status !== 201) throw new Error(`workflow create failed: ${res.status} ${res.text}`);
+  return res.json.response.workflowID as string;
+}
+
+export async function createJob(body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  return call("/job/", { body, headers });
+}
+
+export async function makeJob(workflowID: string, extra: Record<string, unknown> = {}) {
+  const res = await createJob({ workflowID, ...extra });
+  if (res.status !== 201) throw new Error(`job create failed: ${res.status} ${res.text}`);
+  return res.json.response as Record<string, any>;
+}
+
+export const stubOf = (jobID: string) => env.JOBS.get(env.JOBS.idFromName(jobID));
+
+export async function inspect(jobID: string) {
+  return (await stubOf(jobID).inspect()) as { state: any; alarm: number | null };
+}
+
+export async function getJob(jobID: string) {
+  const res = await call(`/job/${jobID}`);
+  expect(res.status).toBe(200);
+  return res.json.response as Record<string, any>;
+}
+
+export async function logsOf(jobID: string, query = "perPage=100") {
+  const res = await call(`/job/${jobID}/logs?${query}`);
+  expect(res.status).toBe(200);
+  return res.json.response.logs as Array<{ seq: number; level: string; task: string | null; message: string; data: any }>;
+}
+
+export async function mirrorRow(jobID: string) {
+  return env.DB.prepare("SELECT * FROM jobs WHERE id = ?").bind(Number(jobID)).first<Record<string, any>>();
+}
+
+/** The mirror row, as the listing presents it, equals the DO's job. */
+export async function expectMirrorMatches(jobID: string) {
+  const job = await getJob(jobID);
+  const res = await call(`/job/?perPage=100`);
+  const listed = res.json.response.jobs.find((j: any) => j.jobID === jobID);
+  expect(listed).toEqual(job);
+  return job;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until the predicate holds on the job (engine progress comes from real alarms and the real queue). */
+export async function waitForJob(jobID: string, predicate: (job: Record<string, any>) => boolean, timeoutMs = 8000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await getJob(jobID);
+    if (predicate(job)) return job;
+    if (Date.now() > until) throw new Error(`timed out waiting for job ${jobID}: ${JSON.stringify(job)}`);
+    await sleep(15);
+  }
+}
+
+export const isFinal = (job: Record<string, any>) => ["ok", "error", "cancelled"].includes(job.status);
+
+/** Waits until the engine has nothing in flight (no attempt, no pending dispatch). */
+export async function waitIdle(jobID: string, timeoutMs = 8000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const { state } = await inspect(jobID);
+    if (!state.phase || (state.attempt && state.attempt.mode === "delay") || (!state.attempt && state.waitUntil !== null)) return state;
+    if (Date.now() > until) throw new Error(`timed out waiting for job ${jobID} to idle: ${JSON.stringify(state)}`);
+    await sleep(10);
+  }
+}
+
+/** Fires the job's alarm now (simulating that its time has come) once nothing is in flight. */
+export async function fireAlarm(jobID: string) {
+  await waitIdle(jobID);
+  return runDurableObjectAlarm(stubOf(jobID));
+}
+
+export async function inDO<R>(jobID: string, fn: (instance: JobObject, state: DurableObjectState) => R | Promise<R>) {
+  return runInDurableObject(stubOf(jobID), fn);
+}
