@@ -1,0 +1,197 @@
+// The chart aggregates as SQL run inside D1: GROUP BY / COUNT / total() over the module's live
+// items, never loading items into the Worker. Field values come from content's own `valueExpr`,
+// so its indexes serve these queries; `liveContentWhere` and `compileFilter` are content's too.
+import { and, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { content } from "../db/schema";
+import { badRequest } from "../http/errors";
+import type { Module } from "../modules/service";
+import { compareExpr, compileFilter, liveContentWhere, valueExpr } from "./content-api";
+import { MAX_POINTS, type Bound, type ChartField, type ChartPlan, type FieldRef } from "./params";
+
+export type CategoryRow = { cat: unknown; val: number };
+export type SeriesPoint = { x: unknown; y: number };
+
+export type Aggregate =
+  | { shape: "rows"; rows: CategoryRow[] }
+  | { shape: "series"; points: SeriesPoint[] }
+  | { shape: "total"; total: number };
+
+/** Alias of the json_each table that explodes a multi-value category, one row per element. */
+const EACH = sql.raw("chart_each");
+
+/** The stored value of a field in the current `content` row. */
+export function fieldExpr(field: ChartField): SQL {
+  switch (field.builtin) {
+    case "id":
+      return sql`${content.id}`;
+    case "userID":
+      return sql`${content.userId}`;
+    case "createdAt":
+      return sql`${content.createdAt}`;
+    case "updatedAt":
+      return sql`${content.updatedAt}`;
+  }
+  return valueExpr(field.definition!);
+}
+
+/** A date bucket of a `YYYY-MM-DD...` value (dates, and stamps stored in UTC): its sortable label. */
+export function bucketExpr(v: SQL, bucket: FieldRef["bucket"]): SQL {
+  switch (bucket) {
+    case "year":
+      return sql`substr(${v}, 1, 4)`;
+    case "quarter":
+      return sql`(substr(${v}, 1, 4) || '-Q' || ((cast(substr(${v}, 6, 2) as integer) + 2) / 3))`;
+    case "month":
+      return sql`substr(${v}, 1, 7)`;
+    case "day":
+      return sql`substr(${v}, 1, 10)`;
+    case "week": {
+      // ISO 8601 week: the week (Monday..Sunday) belongs to the year of its Thursday, and is
+      // numbered by that Thursday's day of the year. `-3 days, weekday 4` finds the Thursday.
+      const thursday = sql`date(substr(${v}, 1, 10), '-3 days', 'weekday 4')`;
+      return sql`(strftime('%Y', ${thursday}) || '-W' || printf('%02d', (cast(strftime('%j', ${thursday}) as integer) - 1) / 7 + 1))`;
+    }
+    default:
+      return v;
+  }
+}
+
+/**
+ * What a category is grouped and ordered by. Text kinds compare case-insensitively (as in
+ * filter and sort): content's `compareExpr`, the very expression its per-field index holds.
+ */
+function groupExpr(ref: FieldRef, source: SQL, exploded: boolean): SQL {
+  if (ref.bucket) return bucketExpr(source, ref.bucket);
+  if (ref.field.comparison !== "text") return source;
+  if (exploded || !ref.field.definition) return sql`${source} collate nocase`;
+  return compareExpr(ref.field.definition);
+}
+
+/** ORDER BY terms for a category (or x) value of this field: ascending by the field's kind. */
+function orderTerms(v: SQL, ref: FieldRef): SQL {
+  if (ref.bucket) return v;
+  switch (ref.field.comparison) {
+    case "id":
+      return sql`cast(${v} as integer), ${v}`;
+    case "text":
+      return sql`${v} collate nocase, ${v}`;
+    default:
+      return v;
+  }
+}
+
+/** The SQL comparison `v op bound` by the x field's kind. */
+function compare(v: SQL, op: ">=" | "<=", bound: Bound, field: ChartField): SQL {
+  const o = sql.raw(op);
+  switch (field.comparison) {
+    case "id":
+      return sql`cast(${v} as integer) ${o} ${bound}`;
+    case "text":
+      return sql`${v} collate nocase ${o} ${bound}`;
+    default:
+      return sql`${v} ${o} ${bound}`;
+  }
+}
+
+function boundsOn(v: SQL, plan: ChartPlan): SQL[] {
+  const x = plan.x!.field;
+  const out: SQL[] = [];
+  if (plan.xMin !== undefined) out.push(compare(v, ">=", plan.xMin, x));
+  if (plan.xMax !== undefined) out.push(compare(v, "<=", plan.xMax, x));
+  return out;
+}
+
+/** WHERE: live items of the module, the filter, and xMin/xMax on xAxis. */
+function whereClause(module: Module, plan: ChartPlan, explodedX: boolean): SQL {
+  const parts: SQL[] = [liveContentWhere(module.id)];
+  if (plan.filter) parts.push(compileFilter(module, plan.filter));
+  if (plan.x && (plan.xMin !== undefined || plan.xMax !== undefined)) {
+    const x = plan.x.field;
+    if (explodedX) {
+      parts.push(...boundsOn(sql`${EACH}.value`, plan));
+    } else if (x.multi) {
+      // An item with several x values is in bounds when one of them is.
+      const inner = and(...boundsOn(sql`chart_bound.value`, plan));
+      parts.push(sql`exists (select 1 from json_each(${fieldExpr(x)}) as chart_bound where ${inner})`);
+    } else {
+      parts.push(...boundsOn(fieldExpr(x), plan));
+    }
+  }
+  return and(...parts)!;
+}
+
+/** Whether a field has a value in the current row (a non-empty array for multi fields). */
+function hasValue(field: ChartField): SQL {
+  const v = fieldExpr(field);
+  return field.multi ? sql`json_array_length(${v}) > 0` : sql`${v} is not null`;
+}
+
+/** The aggregate of one category, or of everything for a gauge (`total`). */
+function aggregateExpr(plan: ChartPlan, exploded: boolean, total = false): SQL {
+  if (plan.case === "series") return sql`total(${fieldExpr(plan.y!.field)})`;
+  if (plan.case !== "count" && plan.sum) return sql`total(${fieldExpr(plan.sum.field)})`;
+  // Case 1 counts the items of each category holding `count` (all items without it); case 2
+  // counts the items of each value of `count` (its null category: the items without one), and its
+  // gauge total is the number of items holding a value.
+  const counted = plan.case === "count" ? (total && !plan.countAll ? plan.category : undefined) : plan.countField;
+  if (!counted) return exploded ? sql`count(distinct ${content.id})` : sql`count(*)`;
+  return exploded
+    ? sql`count(distinct case when ${hasValue(counted.field)} then ${content.id} end)`
+    : sql`count(case when ${hasValue(counted.field)} then 1 end)`;
+}
+
+const tooMany = (param: string, what: string) =>
+  badRequest(
+    `The chart has more than ${MAX_POINTS} ${what}; narrow it with xMin/xMax or filter`,
+    [{ path: param, message: `more than ${MAX_POINTS} ${what}` }],
+    "too_many_points",
+  );
+
+export async function runAggregate(db: Db, module: Module, plan: ChartPlan): Promise<Aggregate> {
+  if (plan.kind === "gauge") {
+    const seriesWhere = plan.case === "series" ? [plan.x ? hasValue(plan.x.field) : undefined, hasValue(plan.y!.field)] : [];
+    const where = and(whereClause(module, plan, false), ...seriesWhere);
+    const row = await db.get<{ val: number | null }>(sql`select ${aggregateExpr(plan, false, true)} as val from ${content} where ${where}`);
+    return { shape: "total", total: Number(row?.val ?? 0) };
+  }
+
+  if (plan.case === "series") {
+    const x = plan.x!;
+    const xv = fieldExpr(x.field);
+    const yv = fieldExpr(plan.y!.field);
+    const where = and(whereClause(module, plan, false), sql`${xv} is not null`, sql`${yv} is not null`);
+    const points = await db.all<SeriesPoint>(
+      sql`select ${xv} as x, ${yv} as y from ${content} where ${where}
+          order by ${orderTerms(sql.raw("x"), x)}, ${content.id} limit ${MAX_POINTS + 1}`,
+    );
+    if (points.length > MAX_POINTS) throw tooMany("xAxis", "points in the raw series");
+    return { shape: "series", points };
+  }
+
+  if (plan.case === "count" && plan.countAll) {
+    const row = await db.get<{ val: number }>(sql`select count(*) as val from ${content} where ${whereClause(module, plan, false)}`);
+    return { shape: "rows", rows: [{ cat: undefined, val: Number(row?.val ?? 0) }] };
+  }
+
+  const category = plan.category!;
+  const exploded = category.field.multi;
+  const source = exploded ? sql`${EACH}.value` : fieldExpr(category.field);
+  const group = groupExpr(category, source, exploded);
+  // Spellings that differ only in case share a category, named by its first spelling (binary order).
+  const label = !category.bucket && category.field.comparison === "text" ? sql`min(${source})` : group;
+  const order = category.field.comparison === "id" && !category.bucket ? sql`cast(${group} as integer)` : group;
+  const from = exploded
+    ? sql`${content} left join json_each(${fieldExpr(category.field)}) as ${EACH}`
+    : sql`${content}`;
+  const explodedX = exploded && plan.case === "sum"; // case 3: the category is xAxis itself
+  const rows = await db.all<CategoryRow>(
+    sql`select ${label} as cat, ${aggregateExpr(plan, exploded)} as val from ${from}
+        where ${whereClause(module, plan, explodedX)}
+        group by ${group}
+        order by (${group} is null), ${order}
+        limit ${MAX_POINTS + 1}`,
+  );
+  if (rows.length > MAX_POINTS) throw tooMany(category.param, "categories");
+  return { shape: "rows", rows };
+}
