@@ -123,6 +123,11 @@ describe("reorder refusals change nothing", () => {
     await expectRefused(() => reorder(parent, [kids[0], kids[1], kids[1]]), 400, { path: "pageIDs[2]" });
     await expectRefused(() => reorder(parent, [kids[0], parent, kids[1], kids[2]]), 400, { path: "pageIDs[1]" });
     await expectRefused(() => reorder(parent, []), 400, { path: "pageIDs" });
+    // the top level takes exactly the top-level pages
+    const top = await childIDs(0);
+    const notTop = await expectRefused(() => reorder(0, [...top, kids[0]]), 400, { path: `pageIDs[${top.length}]` });
+    expect(notTop.json.error.details[0].message).toBe(`page ${kids[0]} is a child of page ${parent}, not a top-level page`);
+    await expectRefused(() => reorder(0, top.slice(1)), 400, { path: "pageIDs" });
   });
 
   it("refuses malformed pageIDs and selfID", async () => {

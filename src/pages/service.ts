@@ -247,7 +247,7 @@ export async function reorderPages(db: Db, selfId: number, pageIds: number[]): P
   if (selfId !== 0) await getPage(db, selfId);
   const children = await db.select({ id: pages.id }).from(pages).where(eq(pages.selfId, selfId)).all();
   const childIds = new Set(children.map((c) => c.id));
-  const parentName = selfId === 0 ? "a top-level page" : `a child of page ${selfId}`;
+  const wanted = selfId === 0 ? "not a top-level page" : `not a child of page ${selfId}`;
   const details: ErrorDetail[] = [];
   const seen = new Map<number, number>();
   const foreign: { index: number; id: number }[] = [];
@@ -264,8 +264,11 @@ export async function reorderPages(db: Db, selfId: number, pageIds: number[]): P
     );
     for (const { index, id } of foreign) {
       const parent = found.get(id);
-      const where = parent === undefined ? "does not exist" : parent === 0 ? "is a top-level page" : `is a child of page ${parent}`;
-      details.push({ path: `pageIDs[${index}]`, message: `page ${id} ${where}, not ${parentName}` });
+      const message =
+        parent === undefined
+          ? `page ${id} does not exist`
+          : `page ${id} is ${parent === 0 ? "a top-level page" : `a child of page ${parent}`}, ${wanted}`;
+      details.push({ path: `pageIDs[${index}]`, message });
     }
   }
   for (const child of children) {
