@@ -1,10 +1,226 @@
+// Runs one attempt of a task. The engine (src/jobs) owns retries, the workflow timeout, `delay`
+// and what is logged around an attempt; this file only does the task's own work.
+import { createContent, deleteContent, updateContent } from "../content/service";
+import { getDb } from "../db/client";
+import { normaliseId } from "../fields/registry";
+import { ApiError } from "../http/errors";
+import { checkOutbound } from "./outbound-guard";
+import { DEFAULT_EXPECT_STATUS, describeExpectStatus, HTTP_METHODS, parseExpectStatus, type StatusRange } from "./schemas";
 import type { TaskDefinition, TaskOutcome, TemplateScope } from "./tasks";
 import { TaskFailure } from "./tasks";
+import { renderTemplates, templateText } from "./templates";
+
+/** Bytes of an http answer's body kept in the task result. */
+export const HTTP_BODY_LIMIT = 64 * 1024;
+
+/** The `userID` of items that content.create makes when the engine gives no job owner. */
+export const SYSTEM_USER_ID = "0";
+
+/** What an `http` task answers as its result. */
+export type HttpResult = {
+  status: number;
+  headers: Record<string, string>;
+  /** Parsed JSON when the answer says it is JSON (and was not cut), else text. */
+  body: unknown;
+  /** Present (true) when the body was cut at HTTP_BODY_LIMIT bytes. */
+  truncated?: true;
+};
 
 /**
  * Runs one attempt of a task (any kind but `delay`, which the engine schedules itself).
  * Resolves with the outcome, or rejects with a TaskFailure. `signal` aborts it (timeout, cancel).
+ *
+ * Options are rendered with `renderTemplates(task.options, scope)` first; a template naming a
+ * missing value fails the attempt (a TemplateError, which is a TaskFailure). Errors that are not
+ * TaskFailures (a D1 outage, a bug) are thrown as they are.
  */
-export async function executeTask(_env: Env, task: TaskDefinition, _scope: TemplateScope, _signal: AbortSignal): Promise<TaskOutcome> {
-  throw new TaskFailure(`task kind '${task.kind}' is not implemented yet`);
+export async function executeTask(env: Env, task: TaskDefinition, scope: TemplateScope, signal: AbortSignal): Promise<TaskOutcome> {
+  throwIfAborted(signal);
+  if (task.kind === "delay") throw new Error("delay tasks are scheduled by the job engine, not executed by executeTask");
+  const options = renderTemplates(task.options, scope) as Record<string, unknown>;
+  switch (task.kind) {
+    case "log":
+      return { logs: [{ level: "info", message: templateText(options.message) }] };
+    case "fail":
+      throw new TaskFailure(templateText(options.message) || `task '${task.name}' failed`);
+    case "http":
+      return { result: await runHttp(env, task, options, signal) };
+    case "content.create":
+    case "content.update":
+    case "content.delete":
+      return runContent(env, task, options, scope);
+    default:
+      throw new TaskFailure(`unknown task kind '${String((task as TaskDefinition).kind)}'`);
+  }
+}
+
+function throwIfAborted(signal: AbortSignal) {
+  if (signal.aborted) throw new TaskFailure(`the attempt was aborted: ${reasonText(signal.reason)}`);
+}
+
+function reasonText(reason: unknown): string {
+  if (reason instanceof Error) return reason.name === "TimeoutError" ? "timed out" : reason.message || reason.name;
+  return reason === undefined ? "aborted" : String(reason);
+}
+
+// ---------------------------------------------------------------- http
+
+/** Rejects when `signal` aborts, so a stalled body read cannot outlive the attempt. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+async function readCapped(res: Response, limit: number, signal: AbortSignal): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+  if (!res.body) return { bytes: new Uint8Array(0), truncated: false };
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  try {
+    for (;;) {
+      const { done, value } = await abortable(reader.read(), signal);
+      if (done) break;
+      if (size + value.byteLength > limit) {
+        chunks.push(value.subarray(0, limit - size));
+        size = limit;
+        truncated = true;
+        break;
+      }
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    if (truncated || signal.aborted) reader.cancel().catch(() => {});
+    else reader.releaseLock();
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.byteLength;
+  }
+  return { bytes, truncated };
+}
+
+const isJsonType = (contentType: string | null) => {
+  const type = (contentType ?? "").split(";")[0].trim().toLowerCase();
+  return type === "application/json" || /^[\w.-]+\/[\w.-]+\+json$/.test(type);
+};
+
+/** `origin + path` of a URL, for messages: the query string may hold secrets. */
+const shortUrl = (url: URL) => `${url.origin}${url.pathname}`;
+
+async function runHttp(env: Env, task: TaskDefinition, options: Record<string, unknown>, engineSignal: AbortSignal): Promise<HttpResult> {
+  const method = templateText(options.method ?? "GET").trim().toUpperCase();
+  if (!(HTTP_METHODS as readonly string[]).includes(method)) {
+    throw new TaskFailure(`method '${method}' is not one of ${HTTP_METHODS.join(", ")}`);
+  }
+  const rawUrl = templateText(options.url);
+  const verdict = checkOutbound(rawUrl, env.HTTP_TASK_ALLOW_HOSTS);
+  if (!verdict.ok) throw new TaskFailure(`http request not sent: ${verdict.reason}`);
+  const url = verdict.url;
+
+  const headers = new Headers();
+  const given = options.headers && typeof options.headers === "object" ? (options.headers as Record<string, unknown>) : {};
+  for (const [name, value] of Object.entries(given)) {
+    try {
+      headers.set(name, templateText(value));
+    } catch {
+      throw new TaskFailure(`header '${name}' has a value that cannot be sent`);
+    }
+  }
+
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    if (method === "GET" || method === "HEAD") throw new TaskFailure(`a ${method} request cannot have a body`);
+    if (typeof options.body === "string") body = options.body;
+    else {
+      body = JSON.stringify(options.body);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    }
+  }
+
+  const expect: StatusRange[] = options.expectStatus === undefined ? DEFAULT_EXPECT_STATUS : (parseExpectStatus(options.expectStatus) ?? []);
+  if (expect.length === 0) throw new TaskFailure(`expectStatus ${JSON.stringify(options.expectStatus)} is not a status, a range or a list of them`);
+
+  // The engine's signal (its own timeout, cancellation) and the task's timeout, whichever first.
+  const signal = AbortSignal.any([engineSignal, AbortSignal.timeout(task.timeout * 1000)]);
+  const where = `${method} ${shortUrl(url)}`;
+  const failed = (err: unknown): never => {
+    if (err instanceof TaskFailure) throw err;
+    if (engineSignal.aborted) throw new TaskFailure(`${where} aborted: ${reasonText(engineSignal.reason)}`);
+    if (signal.aborted) throw new TaskFailure(`${where} timed out after ${task.timeout} s`);
+    throw new TaskFailure(`${where} failed: ${err instanceof Error ? err.message : String(err)}`);
+  };
+
+  let res: Response;
+  try {
+    res = await globalThis.fetch(url.toString(), { method, headers, body, redirect: "manual", signal });
+  } catch (err) {
+    return failed(err);
+  }
+  let bytes: Uint8Array;
+  let truncated: boolean;
+  try {
+    ({ bytes, truncated } = method === "HEAD" ? { bytes: new Uint8Array(0), truncated: false } : await readCapped(res, HTTP_BODY_LIMIT, signal));
+  } catch (err) {
+    return failed(err);
+  }
+  const text = new TextDecoder().decode(bytes);
+  let parsed: unknown = text;
+  if (!truncated && text !== "" && isJsonType(res.headers.get("content-type"))) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text; // says JSON, is not: keep the text
+    }
+  }
+  const result: HttpResult = { status: res.status, headers: Object.fromEntries(res.headers), body: parsed };
+  if (truncated) result.truncated = true;
+  if (!expect.some(([lo, hi]) => res.status >= lo && res.status <= hi)) {
+    throw new TaskFailure(`${where} answered ${res.status}; expected ${describeExpectStatus(expect)}`, result);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------- content.*
+
+function idOption(options: Record<string, unknown>, name: string): number {
+  const id = normaliseId(typeof options[name] === "string" ? (options[name] as string).trim() : options[name]);
+  if (id === null) throw new TaskFailure(`${name} ${JSON.stringify(options[name])} is not a positive integer ID`);
+  return Number(id);
+}
+
+async function runContent(env: Env, task: TaskDefinition, options: Record<string, unknown>, scope: TemplateScope): Promise<TaskOutcome> {
+  const moduleId = idOption(options, "moduleID");
+  const db = getDb(env);
+  try {
+    if (task.kind === "content.create") {
+      const userId = scope.job?.userID || SYSTEM_USER_ID;
+      return { result: await createContent(db, moduleId, userId, options.fields) };
+    }
+    const contentId = idOption(options, "contentID");
+    if (task.kind === "content.update") return { result: await updateContent(db, moduleId, contentId, options.fields) };
+    await deleteContent(db, moduleId, contentId);
+    return {};
+  } catch (err) {
+    if (err instanceof ApiError) {
+      throw new TaskFailure(err.message, { code: err.code, status: err.status, ...(err.details ? { details: err.details } : {}) });
+    }
+    throw err;
+  }
 }
