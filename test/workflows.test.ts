@@ -196,6 +196,9 @@ describe("workflow CRUD", () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/workflow/", "/workflow/{workflowID}"]));
     expect(doc.components.schemas).toHaveProperty("Workflow");
     expect(doc.components.schemas).toHaveProperty("WorkflowTask");
+    const body = doc.paths["/workflow/"].post.requestBody.content["application/json"].schema;
+    expect(body.required).toEqual(["name"]);
+    expect(body.properties.tasks.items).toEqual({ $ref: "#/components/schemas/WorkflowTask" });
   });
 });
 
@@ -366,6 +369,16 @@ describe("workflow validation", () => {
       { name: "x", tasks: [log("a", "x")], onError: [log("h1", "{{tasks.h2.body}}"), http("h2", "https://example.com")] },
       ["onError[0].options.message"],
     );
+    // a name in both lists means the task of `tasks`, as the engine resolves it
+    expect(
+      (await call("/workflow/", { body: { name: "x", tasks: [http("a", "https://example.com")], onError: [log("a", "x"), log("b", "{{tasks.a.status}}")] } }))
+        .status,
+    ).toBe(201);
+    d = await expectInvalid(
+      { name: "x", tasks: [log("a", "x")], onError: [http("a", "https://example.com"), log("b", "{{tasks.a.status}}")] },
+      ["onError[1].options.message"],
+    );
+    expect(d[0].message).toContain("log task has no result");
   });
 
   it("reports every problem at once and changes nothing", async () => {

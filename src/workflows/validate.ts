@@ -149,8 +149,8 @@ function earlier(input: unknown[], checked: Checked[], index: number, into = new
 
 /**
  * Validates both lists. Templates of `tasks` may name earlier tasks of `tasks`; templates of
- * `onError` may name any task of `tasks` and earlier tasks of `onError` (an onError task named
- * like a task of `tasks` hides it for the onError tasks after it).
+ * `onError` may name any task of `tasks` and earlier tasks of `onError`; where an onError task
+ * has the name of a task of `tasks`, the template means the task of `tasks`.
  */
 export function validateTasks(tasksInput: unknown[], onErrorInput: unknown[], allowHosts?: string): ValidatedTasks {
   const details: ErrorDetail[] = [];
@@ -164,7 +164,8 @@ export function validateTasks(tasksInput: unknown[], onErrorInput: unknown[], al
   checkTemplates(
     "onError",
     handlers,
-    (i) => earlier(onErrorInput, handlers, i, earlier(tasksInput, main, tasksInput.length)),
+    // a name in both lists means the task of `tasks` (as the engine's scope has it)
+    (i) => earlier(tasksInput, main, tasksInput.length, earlier(onErrorInput, handlers, i)),
     details,
     new Set([...mainNames, ...handlerNames]),
   );
