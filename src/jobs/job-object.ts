@@ -329,7 +329,7 @@ export class JobObject extends DurableObject<Env> {
       const task = this.taskOf(s, a);
       a.claimedAt = now;
       a.deadline = now + task.timeout * 1000 + REPORT_GRACE_MS;
-      this.log(now, "info", task.name, `attempt ${a.number} of task '${task.name}' (${task.kind}) started`, { attempt: a.number, kind: task.kind });
+      this.log(now, "info", task.name, `attempt ${a.number} of task '${task.name}' (${task.kind}) started`, { attempt: a.number, attemptId: a.id, kind: task.kind });
       this.save(s);
       return { jobID: s.jobID, attemptId: a.id, number: a.number, task, scope: this.scope(s), deadline: now + task.timeout * 1000 };
     });
@@ -505,7 +505,7 @@ export class JobObject extends DurableObject<Env> {
     }
     if (INLINE_KINDS.has(task.kind)) {
       s.attempt = { ...base, mode: "inline", claimedAt: now, deadline: now + task.timeout * 1000 + REPORT_GRACE_MS };
-      this.log(now, "info", task.name, `attempt ${base.number} of task '${task.name}' (${task.kind}) started`, { attempt: base.number, kind: task.kind });
+      this.log(now, "info", task.name, `attempt ${base.number} of task '${task.name}' (${task.kind}) started`, { attempt: base.number, attemptId: base.id, kind: task.kind });
       return {
         type: "inline",
         claimed: { jobID: s.jobID, attemptId: base.id, number: base.number, task, scope: this.scope(s), deadline: now + task.timeout * 1000 },
@@ -660,7 +660,7 @@ export class JobObject extends DurableObject<Env> {
     if (s.phase) {
       if (s.attempt) times.push(s.attempt.deadline);
       if (s.waitUntil !== null) times.push(s.waitUntil);
-      if (!s.attempt && s.waitUntil === null) times.push(0); // something to dispatch: now
+      if (!s.attempt && s.waitUntil === null) times.push(Date.now()); // something to dispatch: now
       if (s.phase === "onError" && s.onErrorDeadline !== null) times.push(s.onErrorDeadline);
     }
     if (s.mirrored < s.version && s.mirrorRetryAt !== null) times.push(s.mirrorRetryAt);
