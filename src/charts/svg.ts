@@ -38,23 +38,24 @@ export function formatNumber(n: number): string {
 }
 
 /** Evenly spaced round tick values covering [lo, hi] (the d3 "nice" steps 1, 2, 5). */
-export function niceTicks(lo: number, hi: number, count = 5): number[] {
+export function niceTicks(lo: number, hi: number, count = 5, integer = false): number[] {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;
   const power = 10 ** Math.floor(Math.log10(raw));
   const err = raw / power;
-  const step = (err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1) * power;
+  let step = (err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1) * power;
+  if (integer) step = Math.max(1, step); // counts have no fractional ticks
   const out: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
   return out;
 }
 
 /** A value domain that includes 0 and ends on round ticks. */
-function valueDomain(values: number[]): [number, number] {
+function valueDomain(values: number[], integer: boolean): [number, number] {
   let lo = Math.min(0, ...values);
   let hi = Math.max(0, ...values);
   if (lo === hi) hi = lo + 1;
-  const ticks = niceTicks(lo, hi);
+  const ticks = niceTicks(lo, hi, 5, integer);
   const step = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
   lo = Math.floor(lo / step) * step;
   hi = Math.ceil(hi / step) * step;
@@ -119,8 +120,9 @@ function noData(s: Svg, box: Box) {
 function drawXY(s: Svg, p: ChartPicture, area: Box) {
   const items = pairs(p);
   const values = items.map((i) => i.value);
-  const [lo, hi] = valueDomain(values);
-  const yTicks = niceTicks(lo, hi);
+  const integer = values.every(Number.isInteger);
+  const [lo, hi] = valueDomain(values, integer);
+  const yTicks = niceTicks(lo, hi, 5, integer);
   const tickLabelW = Math.max(...yTicks.map((t) => formatNumber(t).length)) * 7;
   const continuous = p.shape === "series" && p.xScale !== "category" && p.kind !== "bar";
 
@@ -154,13 +156,14 @@ function drawXY(s: Svg, p: ChartPicture, area: Box) {
     let xhi = Math.max(...raw);
     if (!items.length) [xlo, xhi] = [0, 1];
     if (xlo === xhi) [xlo, xhi] = [xlo - 1, xhi + 1];
-    const xOf = (v: number) => plot.x + ((v - xlo) / (xhi - xlo)) * plot.w;
+    const pad = Math.min(16, plot.w / 10); // points at the ends stay clear of the axes
+    const xOf = (v: number) => plot.x + pad + ((v - xlo) / (xhi - xlo)) * (plot.w - 2 * pad);
     points = items.map((i, n) => ({ pos: xOf(raw[n]), value: i.value, name: i.name, color: PALETTE[0] }));
     const ticks = p.xScale === "time" ? spread(xlo, xhi, Math.max(2, Math.min(6, Math.floor(plot.w / 110)))) : niceTicks(xlo, xhi, Math.max(2, Math.floor(plot.w / 90)));
     xTicks = ticks.map((t) => ({ pos: xOf(t), label: p.xScale === "time" ? timeLabel(t, xhi - xlo) : formatNumber(t) }));
   } else {
     points = items.map((i, n) => ({ pos: plot.x + slot * (n + 0.5), value: i.value, name: i.name, color: PALETTE[0] }));
-    const every = Math.max(1, Math.ceil(items.length / Math.max(1, Math.floor(plot.w / (rotate ? 14 : 40)))));
+    const every = Math.max(1, Math.ceil(items.length / Math.max(1, Math.floor(plot.w / (rotate ? 20 : 40)))));
     xTicks = points.filter((_, n) => n % every === 0).map((pt) => ({ pos: pt.pos, label: clip(pt.name, 24) }));
   }
 
@@ -169,10 +172,12 @@ function drawXY(s: Svg, p: ChartPicture, area: Box) {
   s.add(`<g class="axis x-axis">`);
   s.add(`<line x1="${plot.x}" x2="${r2(plot.x + plot.w)}" y1="${r2(baseY)}" y2="${r2(baseY)}" stroke="${MUTED}"/>`);
   const labelY = plot.y + plot.h + 16;
-  for (const t of xTicks) {
+  xTicks.forEach((t, n) => {
+    // End labels of a continuous axis lean inwards so they stay inside the picture.
+    const anchor = continuous && xTicks.length > 1 && n === 0 ? "start" : continuous && n === xTicks.length - 1 && n > 0 ? "end" : "middle";
     if (rotate) s.text(t.pos, labelY, t.label, `class="category-label" text-anchor="end" transform="rotate(-40 ${r2(t.pos)} ${r2(labelY)})"`);
-    else s.text(t.pos, labelY, t.label, `class="${continuous ? "tick-label" : "category-label"}" text-anchor="middle"`);
-  }
+    else s.text(t.pos, labelY, t.label, `class="${continuous ? "tick-label" : "category-label"}" text-anchor="${anchor}"`);
+  });
   s.text(plot.x + plot.w / 2, area.y + area.h - 4, clip(p.xTitle, 60), `class="axis-title" text-anchor="middle"`);
   s.add(`</g>`);
 
@@ -278,7 +283,7 @@ function drawGauge(s: Svg, p: ChartPicture, area: Box) {
   s.add(
     `<path class="mark gauge-value" d="${shape({ startAngle: start, endAngle: start + Math.PI * ratio }) ?? ""}" fill="${PALETTE[0]}"><title>${esc(`${g.label}: ${formatNumber(g.value)}`)}</title></path>`,
   );
-  s.text(0, -8, formatNumber(g.value), `class="gauge-total" text-anchor="middle" font-size="${r2(Math.max(14, outer / 4))}" font-weight="600"`);
+  s.text(0, -8, formatNumber(g.value), `class="gauge-total" text-anchor="middle" font-size="${r2(Math.max(14, Math.min(40, outer / 5)))}" font-weight="600"`);
   s.text(-(inner + outer) / 2, 18, formatNumber(g.min), `class="gauge-min" text-anchor="middle" fill="${MUTED}"`);
   s.text((inner + outer) / 2, 18, formatNumber(g.max), `class="gauge-max" text-anchor="middle" fill="${MUTED}"`);
   s.text(0, 40, clip(g.label, 60), `class="gauge-label" text-anchor="middle" font-size="14"`);
