@@ -165,6 +165,13 @@ describe("edit", () => {
     expect(after.createdAt).toBe(before.createdAt);
     expect(after.updatedAt > before.updatedAt).toBe(true);
     expect(await childIDs(parent)).toEqual(kids);
+    // weight is not a parameter: ignored like any unknown one
+    const ignored = await edit(kids[1], { weight: 99, color: "red" });
+    expect(ignored.status).toBe(200);
+    expect(ignored.json.response.weight).toBe(before.weight);
+    const made = await call("/page/", { body: { title: "w", blocks: [], selfID: parent, weight: 0 } });
+    expect(made.json.response.weight).toBe(4);
+    await call(`/page/${made.json.response.pageID}`, { method: "DELETE" });
     // naming the current parent again is not a move
     const same = await edit(kids[1], { selfID: parent, description: "d" });
     expect(same.json.response).toMatchObject({ weight: before.weight, description: "d", title: "Renamed" });

@@ -123,6 +123,7 @@ describe("refused creates change nothing", () => {
       [[{ kind: "A", x: -1 }], "blocks[0].x"],
       [[{ kind: "A", y: 1.5 }], "blocks[0].y"],
       [[{ kind: "A", x: "1" }], "blocks[0].x"],
+      [[{ kind: "A", x: 1e20 }], "blocks[0].x"],
       [[{ kind: "A", width: 0 }], "blocks[0].width"],
       [[{ kind: "A", height: -3 }], "blocks[0].height"],
       [[{ kind: "A", title: 1 }], "blocks[0].title"],
