@@ -1,5 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { getDb } from "../src/db/client";
+import { ApiError } from "../src/http/errors";
+import { findWorkflow, getWorkflow, snapshotOf } from "../src/workflows/service";
 import { call, makeModule } from "./helpers";
 
 const notify = {
@@ -326,6 +329,12 @@ describe("workflow validation", () => {
     await expectInvalid(one("content.update", { moduleID: m.moduleID, contentID: 0, fields: {} }), ["tasks[0].options.contentID"]);
     await expectInvalid(one("content.update", { moduleID: m.moduleID, contentID: "1" }), ["tasks[0].options.fields"]);
     await expectInvalid(one("content.delete", { contentID: "1" }), ["tasks[0].options.moduleID"]);
+    await expectInvalid(one("content.create", { moduleID: m.moduleID, fields: "title={{params.t}}" }), ["tasks[0].options.fields"]);
+    const whole = await call("/workflow/", {
+      body: { name: "x", tasks: [{ name: "get", kind: "http", options: { url: "https://e.com" } }, { name: "a", kind: "content.create", options: { moduleID: m.moduleID, fields: "{{tasks.get.body}}" } }] },
+    });
+    expect(whole.status, whole.text).toBe(201);
+    await expectInvalid(one("content.create", { moduleID: m.moduleID, fields: "{{tasks.nope.body}}" }), ["tasks[0].options.fields"]);
     const ok = await call("/workflow/", { body: one("content.update", { moduleID: Number(m.moduleID), contentID: "{{params.id}}", fields: { title: "x" } }) });
     expect(ok.status, ok.text).toBe(201);
     expect(ok.json.response.tasks[0].options.moduleID).toBe(m.moduleID);
@@ -411,5 +420,28 @@ describe("workflow validation", () => {
     expect(replace.length).toBe(7);
     expect(await count()).toBe(before);
     expect((await call(`/workflow/${w.workflowID}`)).json.response).toEqual(w);
+  });
+});
+
+describe("workflow service for the job engine", () => {
+  it("getWorkflow + snapshotOf give a deep copy typed WorkflowSnapshot", async () => {
+    const w = await makeWorkflow({ name: "Snap", timeout: 60, tasks: [notify], onError: [{ name: "m", kind: "log", options: { message: "x" } }] });
+    const db = getDb(env);
+    const found = await getWorkflow(db, Number(w.workflowID));
+    const snapshot = snapshotOf(found);
+    expect(snapshot).toEqual({ workflowID: w.workflowID, name: "Snap", timeout: 60, tasks: w.tasks, onError: w.onError });
+    (snapshot.tasks[0].options as any).url = "changed";
+    expect((found.tasks[0].options as any).url).toBe(notify.options.url);
+    // replacing the workflow does not change a snapshot taken before
+    await call(`/workflow/${w.workflowID}`, { body: { name: "Snap 2" } });
+    expect(snapshotOf(found).name).toBe("Snap");
+    expect((await getWorkflow(db, Number(w.workflowID))).tasks).toEqual([]);
+  });
+
+  it("getWorkflow throws a 404 ApiError, findWorkflow answers undefined", async () => {
+    const db = getDb(env);
+    await expect(getWorkflow(db, 987654)).rejects.toBeInstanceOf(ApiError);
+    await expect(getWorkflow(db, 987654)).rejects.toMatchObject({ status: 404, code: "not_found" });
+    expect(await findWorkflow(db, 987654)).toBeUndefined();
   });
 });

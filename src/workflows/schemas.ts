@@ -70,13 +70,18 @@ const idOrTemplate = () =>
     return id;
   });
 
-/** Content fields as the content API takes them: an object by name, or an array of {name, value}. */
+/**
+ * Content fields as the content API takes them: an object by name, or an array of {name, value};
+ * or a string that is exactly one template (`"{{tasks.fetch.body.fields}}"`), checked when the
+ * task runs.
+ */
 const contentFields = () =>
   z.unknown().superRefine((value, ctx) => {
     if (value === undefined) {
       ctx.addIssue({ code: "custom", message: "is required" });
       return;
     }
+    if (typeof value === "string" && /^\{\{[^{}]*\}\}$/.test(value)) return;
     if (Array.isArray(value)) {
       value.forEach((item, i) => {
         const ok = item !== null && typeof item === "object" && !Array.isArray(item) && typeof (item as any).name === "string" && (item as any).name !== "";
