@@ -23,6 +23,8 @@ import { compareExpr, isTextField, valueExpr } from "./storage";
 export const MAX_FILTER_VALUES = 60;
 export const MAX_FILTER_LENGTH = 10000;
 export const MAX_IN_VALUES = 1000;
+/** `in` lists up to this long bind one parameter per value. */
+const SHORT_IN = 10;
 
 type Token =
   | { t: "word"; text: string; pos: number }
@@ -195,8 +197,9 @@ class Parser {
   private comparison(): SQL {
     const nameTok = this.next();
     if (nameTok.t !== "word") this.fail(nameTok, "a field name");
-    // Each comparison binds one parameter (an `in` list binds one JSON array); D1 allows 100.
-    if (++this.values > MAX_FILTER_VALUES) throw positionError("filter", nameTok.pos, `at most ${MAX_FILTER_VALUES} comparisons`);
+    // Each comparison binds one parameter (a short `in` list one per value, a long one a single
+    // JSON array); D1 allows 100 per statement.
+    if (++this.values > MAX_FILTER_VALUES) throw positionError("filter", nameTok.pos, `too long: at most ${MAX_FILTER_VALUES} bound values`);
     const ref = resolveName(this.module, nameTok.text);
     if (!ref) {
       throw positionError("filter", nameTok.pos, `unknown field '${nameTok.text}'; known: ${knownNames(this.module).join(", ")}`);
@@ -224,6 +227,10 @@ class Parser {
         const sep = this.next();
         if (sep.t === ")") break;
         if (sep.t !== ",") this.fail(sep, "',' or ')'");
+      }
+      if (values.length <= SHORT_IN && values.length > 1) {
+        this.values += values.length - 1;
+        if (this.values > MAX_FILTER_VALUES) throw positionError("filter", nameTok.pos, `too long: at most ${MAX_FILTER_VALUES} bound values`);
       }
       return compare(ref, "in", values);
     }
@@ -294,8 +301,10 @@ function compare(ref: FieldRef, op: string, values: unknown[]): SQL {
   const test = (x: SQL): SQL => {
     switch (op) {
       case "in":
-        // One bound JSON array, however long the list.
-        return sql`${x}${collate} in (select value from json_each(${JSON.stringify(values)}))`;
+        // A short list binds each value (the planner estimates it well); a long one binds one JSON array.
+        return values.length <= SHORT_IN
+          ? sql`${x}${collate} in (${sql.join(values.map((v) => sql`${v}`), sql`, `)})`
+          : sql`${x}${collate} in (select value from json_each(${JSON.stringify(values)}))`;
       case "ne":
       case "eq":
         return sql`${x} = ${values[0]}${collate}`;
