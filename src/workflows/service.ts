@@ -106,22 +106,28 @@ export async function activeJobCount(db: Db, id: number): Promise<number> {
  */
 export async function deleteWorkflow(db: Db, id: number): Promise<void> {
   await getWorkflow(db, id);
-  const deleted = await db
-    .delete(workflows)
-    .where(
-      and(
-        eq(workflows.id, id),
-        sql`not exists (select 1 from jobs where jobs.workflow_id = ${id} and jobs.status in ('queued', 'running'))`,
-      ),
-    )
-    .returning({ id: workflows.id })
-    .all();
-  if (deleted.length) return;
-  const active = await activeJobCount(db, id);
-  if (active === 0) throw notFound(`Workflow ${id}`); // deleted by someone else meanwhile
-  throw conflict(
-    `Workflow ${id} has ${active} queued or running job${active === 1 ? "" : "s"}; cancel or wait for them first`,
-    [{ path: "workflowID", message: `${active} queued or running job${active === 1 ? "" : "s"}` }],
-    "workflow_in_use",
-  );
+  // Jobs may finish between the guarded delete and the count: then try again (twice at most).
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const deleted = await db
+      .delete(workflows)
+      .where(
+        and(
+          eq(workflows.id, id),
+          sql`not exists (select 1 from jobs where jobs.workflow_id = ${id} and jobs.status in ('queued', 'running'))`,
+        ),
+      )
+      .returning({ id: workflows.id })
+      .all();
+    if (deleted.length) return;
+    if (!(await findWorkflow(db, id))) throw notFound(`Workflow ${id}`); // deleted by someone else meanwhile
+    const active = await activeJobCount(db, id);
+    if (active > 0) {
+      throw conflict(
+        `Workflow ${id} has ${active} queued or running job${active === 1 ? "" : "s"}; cancel them or wait for them to end first`,
+        [{ path: "workflowID", message: `${active} queued or running job${active === 1 ? "" : "s"}` }],
+        "workflow_in_use",
+      );
+    }
+  }
+  throw conflict(`Workflow ${id} has jobs starting and ending right now; retry`, undefined, "workflow_in_use");
 }
