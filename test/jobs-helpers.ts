@@ -86,6 +86,11 @@ export async function fireAlarm(jobID: string) {
   return runDurableObjectAlarm(stubOf(jobID));
 }
 
+/** Fires the job's alarm now, whatever is in flight (e.g. to trip the attempt watchdog). */
+export async function forceAlarm(jobID: string) {
+  return runDurableObjectAlarm(stubOf(jobID));
+}
+
 export async function inDO<R>(jobID: string, fn: (instance: JobObject, state: DurableObjectState) => R | Promise<R>) {
   return runInDurableObject(stubOf(jobID), fn);
 }
