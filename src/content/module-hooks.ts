@@ -1,5 +1,5 @@
 // How module edits reach existing content. Kept here, beside the content storage it protects.
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { content } from "../db/schema";
 import { checkFieldValue, fieldKinds, type FieldDefinition } from "../fields/registry";
@@ -109,20 +109,23 @@ export function removedFieldStatements(db: Db, moduleId: number, before: FieldDe
   const removed = before.filter((f) => !after.some((a) => a.name === f.name));
   if (removed.length) {
     const paths = sql.join(removed.map((f) => path(f.name)), sql`, `);
-    out.push(db.run(sql`update ${content} set data = json_remove(data, ${paths}) where module_id = ${moduleId}`));
+    out.push(db.update(content).set({ data: sql`json_remove(${sql.identifier("data")}, ${paths})` }).where(eq(content.moduleId, moduleId)));
   }
   for (const old of before) {
     const now = after.find((a) => a.name === old.name);
     if (textLike(old) && (!now || !textLike(now))) {
-      out.push(db.run(sql`update ${content} set search = ${searchWithout(old.name)} where module_id = ${moduleId}`));
+      out.push(db.update(content).set({ search: searchWithout(old.name) }).where(eq(content.moduleId, moduleId)));
     } else if (now && !textLike(old) && textLike(now)) {
       // Values that fit a text-like kind after a non-text one (dates, stamps) are ASCII, so SQL lower() folds them fully.
-      out.push(db.run(sql`update ${content} set search = ${searchWith(now)} where module_id = ${moduleId}`));
+      out.push(db.update(content).set({ search: searchWith(now) }).where(eq(content.moduleId, moduleId)));
     }
   }
   for (const ddl of indexDdl(moduleId, before, after)) out.push(db.run(ddl));
   return out;
 }
+
+// DDL has no bound parameters, so `db.run` works inside `db.batch` (drizzle's D1 batch cannot
+// bind parameters of raw `run` statements; the updates above use the query builder for that).
 
 /** DDL run after a module is created: its per-field indexes. */
 export const moduleCreatedStatements = (db: Db, moduleId: number, fields: FieldDefinition[]): any[] =>
