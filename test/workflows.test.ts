@@ -30,8 +30,10 @@ async function insertJob(workflowId: number, status: string) {
 
 /** Asserts a 400 with the envelope and a details entry at each path; answers the details. */
 async function expectInvalid(body: unknown, paths: string[], init: { path?: string } = {}) {
+  const before = (await call("/workflow/")).text;
   const res = await call(init.path ?? "/workflow/", { body });
   expect(res.status, res.text).toBe(400);
+  expect((await call("/workflow/")).text, "a refused request changes nothing").toBe(before);
   expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
   expect(res.json.error.code).toMatch(/^invalid_/);
   expect(typeof res.json.error.message).toBe("string");
