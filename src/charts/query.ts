@@ -178,8 +178,10 @@ export async function runAggregate(db: Db, module: Module, plan: ChartPlan): Pro
   const exploded = category.field.multi;
   const source = exploded ? sql`${EACH}.value` : fieldExpr(category.field);
   const group = groupExpr(category, source, exploded);
-  // Spellings that differ only in case share a category, named by its first spelling (binary order).
-  const label = !category.bucket && category.field.comparison === "text" ? sql`min(${source})` : group;
+  // Spellings that differ only in case share a category, named by one of them (the group key as
+  // SQLite keeps it: from the field's index, the newest item's). Selecting the key itself keeps
+  // the query answered from content's per-field index alone, several times faster than min().
+  const label = group;
   const order = category.field.comparison === "id" && !category.bucket ? sql`cast(${group} as integer)` : group;
   const from = exploded
     ? sql`${content} left join json_each(${fieldExpr(category.field)}) as ${EACH}`
