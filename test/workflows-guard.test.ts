@@ -44,6 +44,8 @@ describe("outbound guard", () => {
       "http://[::ffff:7f00:1]/",
       "http://[0:0:0:0:0:ffff:7f00:1]/",
       "http://[::127.0.0.1]/", // IPv4-compatible
+      "http://example.com@127.0.0.1/", // userinfo that looks like a host
+      "http://user:pass@127.0.0.1:80/",
     ]) {
       expect(refused(url), url).toContain("loopback");
     }
