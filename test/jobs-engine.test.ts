@@ -63,7 +63,7 @@ describe("running tasks", () => {
     expect(done.startedAt).not.toBeNull();
     expect(done.finishedAt).not.toBeNull();
     expect(calls.map((c) => c.task)).toEqual(["first", "note", "second"]);
-    expect(calls[2].scope).toEqual({ params: { leadID: "42" }, job: { jobID: job.jobID }, tasks: { first: { status: 200, from: "first" } } });
+    expect(calls[2].scope).toEqual({ params: { leadID: "42" }, job: { jobID: job.jobID, userID: "7" }, tasks: { first: { status: 200, from: "first" } } });
     const logs = await logsOf(job.jobID);
     expect(logs.map((l) => l.seq)).toEqual(logs.map((_, i) => i + 1));
     for (const name of ["first", "note", "second"]) {

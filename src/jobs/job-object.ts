@@ -63,6 +63,8 @@ type Attempt = {
 export type JobState = {
   jobID: string;
   workflowID: string;
+  /** The token subject that created the job. */
+  userID: string | null;
   status: JobStatus;
   startAt: number;
   startedAt: number | null;
@@ -180,7 +182,8 @@ export class JobObject extends DurableObject<Env> {
     const main: Record<string, unknown> = {};
     const onError: Record<string, unknown> = {};
     for (const r of rows) (r.phase === "main" ? main : onError)[r.name] = JSON.parse(r.value);
-    return { params: s.parameters, job: { jobID: s.jobID }, tasks: s.phase === "onError" ? { ...onError, ...main } : main };
+    const job = s.userID ? { jobID: s.jobID, userID: s.userID } : { jobID: s.jobID };
+    return { params: s.parameters, job, tasks: s.phase === "onError" ? { ...onError, ...main } : main };
   }
 
   // ---------------------------------------------------------------- API (called by the routes)
@@ -194,6 +197,7 @@ export class JobObject extends DurableObject<Env> {
       const s: JobState = {
         jobID: input.jobID,
         workflowID: input.workflowID,
+        userID: input.userID ?? null,
         status: "queued",
         startAt: input.startAt ?? now,
         startedAt: null,

@@ -34,6 +34,8 @@ export type CreateInput = {
   startAt: number | null;
   /** ms since the epoch; the mirror row's createdAt, so both agree. */
   createdAt: number;
+  /** The token subject that created the job (content.create stores it as the item's userID). */
+  userID?: string;
 };
 
 /** A validated `POST /job/{jobID}`. */

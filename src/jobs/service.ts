@@ -77,7 +77,7 @@ export async function createJob(env: Env, sub: string, body: CreateBody, keyHead
     throw badRequest("Invalid Idempotency-Key header: 1 to 255 visible ASCII characters", [{ path: "Idempotency-Key", message: "1 to 255 visible ASCII characters" }]);
   }
   const snapshot = await loadSnapshot(env, body.workflowID);
-  if (keyHeader === undefined) return { job: await insertJob(env, body, snapshot), created: true };
+  if (keyHeader === undefined) return { job: await insertJob(env, body, snapshot, sub), created: true };
 
   const key = `${sub}:${keyHeader}`;
   const hash = await requestHash(body);
@@ -90,7 +90,7 @@ export async function createJob(env: Env, sub: string, body: CreateBody, keyHead
       .run();
     if (claimed.meta.changes === 1) {
       try {
-        const job = await insertJob(env, body, snapshot);
+        const job = await insertJob(env, body, snapshot, sub);
         await env.DB.prepare("UPDATE idempotency_keys SET job_id = ? WHERE key = ?").bind(Number(job.jobID), key).run();
         return { job, created: true };
       } catch (err) {
@@ -129,6 +129,7 @@ export async function createJob(env: Env, sub: string, body: CreateBody, keyHead
         parameters: body.parameters ?? {},
         startAt: body.startAt ?? null,
         createdAt: Date.parse(mirror.createdAt),
+        userID: sub,
       });
       return { job: made.job, created: false };
     }
@@ -138,7 +139,7 @@ export async function createJob(env: Env, sub: string, body: CreateBody, keyHead
 }
 
 /** The mirror row first (its autoincrement id is the jobID), then the job's DO. */
-async function insertJob(env: Env, body: CreateBody, snapshot: WorkflowSnapshot): Promise<JobView> {
+async function insertJob(env: Env, body: CreateBody, snapshot: WorkflowSnapshot, sub: string): Promise<JobView> {
   const now = Date.now();
   const nowIso = new Date(now).toISOString();
   const parameters = body.parameters ?? {};
@@ -170,6 +171,7 @@ async function insertJob(env: Env, body: CreateBody, snapshot: WorkflowSnapshot)
       parameters,
       startAt: body.startAt ?? null,
       createdAt: now,
+      userID: sub,
     });
     return job;
   } catch (err) {
