@@ -82,6 +82,16 @@ describe("case 1: groupBy", () => {
   });
 });
 
+describe("multi-value fields", () => {
+  it("count by a multi-value field counts each element", async () => {
+    expect(await chartData(deals, "kind=pie&count=tags")).toEqual([["new", 2], ["vip", 2], [null, 2]]);
+  });
+
+  it("bounds on a multi-value x keep the items with one value in bounds", async () => {
+    expect(await chartData(deals, "kind=bar&groupBy=country&xAxis=tags&xMin=v")).toEqual([["France", 1], [null, 1]]);
+  });
+});
+
 describe("case 2: count", () => {
   it("counts the items holding each value of the field; the null category counts those without", async () => {
     expect(await chartData(deals, "kind=pie&count=country")).toEqual([["France", 2], ["Slovenia", 2], [null, 1]]);
@@ -348,6 +358,15 @@ describe("the answer", () => {
     expect((await call(`/module/${deals}/chart?kind=bar&groupBy=country`, { scope: "write" })).status).toBe(403);
     expect((await call(`/module/${deals}/chart?kind=bar&groupBy=country`, { token: null })).status).toBe(401);
     expect((await call(`/module/${deals}/chart?kind=bar&groupBy=country`, { method: "POST" })).status).toBe(405);
+  });
+
+  it("is documented in /openapi.json with its parameters", async () => {
+    const doc = (await call("/openapi.json", { token: null })).json;
+    const op = doc.paths["/module/{moduleID}/chart"].get;
+    const names = op.parameters.map((p: any) => p.name);
+    for (const n of ["moduleID", "kind", "xAxis", "yAxis", "xMin", "xMax", "groupBy", "sum", "count", "filter", "name", "description", "format", "width", "height"]) {
+      expect(names).toContain(n);
+    }
   });
 
   it("accepts a trailing slash", async () => {
