@@ -92,6 +92,22 @@ describe("multi-value fields", () => {
   });
 });
 
+describe("stored values the chart did not expect", () => {
+  it("never answer a 500: a multi-value field holding plain text is read as one value", async () => {
+    const m = (await makeModule("Odd", [{ name: "tags", kind: "text", isMulti: true }, { name: "n", kind: "number" }])).moduleID;
+    await env.DB.prepare(
+      `insert into content (module_id, user_id, data, search, created_at, updated_at)
+       values (?, '7', '{"tags": "oops", "n": 2}', '', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+    )
+      .bind(Number(m))
+      .run();
+    await addItems(m, [{ tags: ["a"], n: 1 }]);
+    expect(await chartData(m, "kind=bar&groupBy=tags")).toEqual([["a", 1], ["oops", 1]]);
+    expect(await chartData(m, "kind=bar&groupBy=n&count=tags")).toEqual([["1", 1], ["2", 1]]);
+    expect(await chartData(m, "kind=bar&groupBy=n&xAxis=tags&xMin=b")).toEqual([["2", 1]]);
+  });
+});
+
 describe("case 2: count", () => {
   it("counts the items holding each value of the field; the null category counts those without", async () => {
     expect(await chartData(deals, "kind=pie&count=country")).toEqual([["France", 2], ["Slovenia", 2], [null, 1]]);

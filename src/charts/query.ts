@@ -113,7 +113,7 @@ function whereClause(module: Module, plan: ChartPlan, explodedX: boolean): SQL {
     } else if (x.multi) {
       // An item with several x values is in bounds when one of them is.
       const inner = and(...boundsOn(sql`chart_bound.value`, plan));
-      parts.push(sql`exists (select 1 from json_each(${fieldExpr(x)}) as chart_bound where ${inner})`);
+      parts.push(sql`exists (select 1 from json_each(${arrayExpr(x)}) as chart_bound where ${inner})`);
     } else {
       parts.push(...boundsOn(fieldExpr(x), plan));
     }
@@ -121,10 +121,18 @@ function whereClause(module: Module, plan: ChartPlan, explodedX: boolean): SQL {
   return and(...parts)!;
 }
 
+/**
+ * A multi-value field's array, safe to expand: content stores arrays, but json_each() and
+ * json_array_length() raise on text that is not JSON, and no stored value may turn into a 500.
+ */
+function arrayExpr(field: ChartField): SQL {
+  const v = fieldExpr(field);
+  return sql`(case when ${v} is null then null when json_valid(${v}) then ${v} else json_array(${v}) end)`;
+}
+
 /** Whether a field has a value in the current row (a non-empty array for multi fields). */
 function hasValue(field: ChartField): SQL {
-  const v = fieldExpr(field);
-  return field.multi ? sql`json_array_length(${v}) > 0` : sql`${v} is not null`;
+  return field.multi ? sql`json_array_length(${arrayExpr(field)}) > 0` : sql`${fieldExpr(field)} is not null`;
 }
 
 /** The aggregate of one category, or of everything for a gauge (`total`). */
@@ -184,7 +192,7 @@ export async function runAggregate(db: Db, module: Module, plan: ChartPlan): Pro
   const label = group;
   const order = category.field.comparison === "id" && !category.bucket ? sql`cast(${group} as integer)` : group;
   const from = exploded
-    ? sql`${content} left join json_each(${fieldExpr(category.field)}) as ${EACH}`
+    ? sql`${content} left join json_each(${arrayExpr(category.field)}) as ${EACH}`
     : sql`${content}`;
   const explodedX = exploded && plan.case === "sum"; // case 3: the category is xAxis itself
   const rows = await db.all<CategoryRow>(
