@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TRANSITIONS, JOB_STATUSES } from "../src/jobs/states";
 import { call, token } from "./helpers";
-import { createJob, expectMirrorMatches, getJob, inspect, logsOf, makeJob, makeWorkflow, mirrorRow, waitForJob } from "./jobs-helpers";
+import { createJob, expectMirrorMatches, getJob, inDO, inspect, logsOf, makeJob, makeWorkflow, mirrorRow, waitForJob } from "./jobs-helpers";
 
 const FUTURE = "2099-01-01T10:00:00+02:00";
 const FUTURE_MS = Date.parse("2099-01-01T08:00:00Z");
@@ -213,6 +213,9 @@ describe("GET /job/{jobID}", () => {
     expect((await call("/job/987654", { method: "DELETE" })).status).toBe(404);
     expect((await call("/job/abc")).status).toBe(400);
     expect((await call("/job/0/logs")).status).toBe(400);
+    // Probing an unknown ID leaves no storage behind in its Durable Object.
+    const tables = await inDO("987654", (_i, state) => state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'").toArray());
+    expect(tables).toEqual([]);
   });
 });
 

@@ -110,9 +110,21 @@ const byteLength = (text: string) => new TextEncoder().encode(text).byteLength;
 export class JobObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
+  /** True once this DO holds a job (its tables exist). */
+  private ready = false;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+  }
+
+  // ---------------------------------------------------------------- storage
+
+  /**
+   * Tables are made only when a job is created, so addressing an unknown jobID (a 404) leaves
+   * no storage behind: the `state` row doubles as the "this job exists" flag.
+   */
+  private ensureSchema() {
     this.sql.exec("CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)");
     this.sql.exec(
       "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, level TEXT NOT NULL, task TEXT, message TEXT NOT NULL, data TEXT)",
@@ -120,11 +132,16 @@ export class JobObject extends DurableObject<Env> {
     this.sql.exec(
       "CREATE TABLE IF NOT EXISTS results (phase TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (phase, name))",
     );
+    this.ready = true;
   }
 
-  // ---------------------------------------------------------------- storage
+  private hasTables() {
+    if (!this.ready) this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state'").toArray().length > 0;
+    return this.ready;
+  }
 
   private load(): JobState | null {
+    if (!this.hasTables()) return null;
     const row = this.sql.exec<{ data: string }>("SELECT data FROM state WHERE id = 1").toArray()[0];
     return row ? (JSON.parse(row.data) as JobState) : null;
   }
@@ -192,6 +209,7 @@ export class JobObject extends DurableObject<Env> {
   async create(input: CreateInput): Promise<{ job: JobView; created: boolean }> {
     const now = Date.now();
     const result = this.tx(() => {
+      this.ensureSchema();
       const existing = this.load();
       if (existing) return { job: this.view(existing), created: false };
       const s: JobState = {
