@@ -83,6 +83,13 @@ describe("filter", () => {
     ["name contains '_'", []],
     ["note contains 'e_x'", ["Épée 100%"]],
     ["name startswith 'g'", ["Gamma"]],
+    ["name startswith 'Épée 1'", ["Épée 100%"]],
+    ["name startswith 'épée'", []], // ASCII-only case folding in filters, as for eq and sort
+    ["name startswith '%'", []],
+    ["name startswith '_'", []],
+    ["name contains '0%'", ["Épée 100%"]],
+    ["note contains 'brûlée'", []],
+    ["note contains 'BRÛLÉE'", ["Épée 100%"]],
     ["name startswith 'O''B'", ["O'Brien"]],
     ["name eq 'O''Brien'", ["O'Brien"]],
     ['name eq "O\'Brien"', ["O'Brien"]],
@@ -178,6 +185,32 @@ describe("filter", () => {
     expect((await list({ filter: sixty })).status).toBe(200);
     const longIn = `value in (${Array.from({ length: 500 }, (_, i) => i).join(",")})`;
     expect(await filtered(longIn)).toEqual(expectNames("beta"));
+  });
+
+  it("contains and startswith take long values (over D1's 50-byte LIKE limit) and special characters literally", async () => {
+    const m = await makeModule("LongText", [{ name: "t", kind: "textarea" }]);
+    const long = `Ünïcode ${"100% _literal_ back\\slash ".repeat(3)}`;
+    const other = long.replace("%", "x");
+    for (const t of [long, other, "short"]) await call(`/module/${m.moduleID}/content`, { body: { fields: { t } } });
+    const count = async (filter: string) => {
+      const res = await call(`/module/${m.moduleID}/content?${new URLSearchParams({ filter })}`);
+      expect(res.status, res.text).toBe(200);
+      return res.json.response.meta.count;
+    };
+    const quoted = (v: string) => `'${v.replace(/'/g, "''")}'`;
+    const ascii = long.slice(8); // from "100% ..." on: ASCII only, over 50 bytes
+    expect(new TextEncoder().encode(`%${ascii}%`).length).toBeGreaterThan(50);
+    expect(await count(`t contains ${quoted(ascii.toUpperCase())}`)).toBe(1);
+    expect(await count(`t contains ${quoted(long.toUpperCase())}`)).toBe(0); // ï/Ï do not fold
+    expect(await count(`t contains ${quoted(long)}`)).toBe(1);
+    expect(await count(`t startswith ${quoted(long.slice(0, 70))}`)).toBe(1);
+    expect(await count(`t startswith ${quoted(long.slice(0, 11))}`)).toBe(2);
+    expect(await count(`t startswith ${quoted(long.slice(0, 12))}`)).toBe(1);
+    expect(await count(`t startswith ${quoted(ascii.slice(0, 60))}`)).toBe(0);
+    expect(await count("t contains '\\slash'")).toBe(2);
+    expect(await count("t contains '_l'")).toBe(2);
+    expect(await count("t contains 'x_'")).toBe(0);
+    expect(await count("t startswith 'SHO'")).toBe(1);
   });
 
   it("treats a blank filter as none", async () => {
@@ -332,6 +365,7 @@ describe("storage", () => {
     const ranged = await plan("value ge 100 and value lt 2000", "value desc");
     expect(ranged).toContain(`INDEX ${value}`);
     expect(ranged).not.toContain("TEMP B-TREE");
+    expect(await plan("name startswith 'gam'", "id desc")).toContain(`INDEX ${await name("name")}`);
     const text = await plan("", "name asc");
     expect(text).toContain(`INDEX ${await name("name")}`);
     expect(text).not.toContain("TEMP B-TREE");

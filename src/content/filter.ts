@@ -23,6 +23,8 @@ import { compareExpr, isTextField, valueExpr } from "./storage";
 export const MAX_FILTER_VALUES = 60;
 export const MAX_FILTER_LENGTH = 10000;
 export const MAX_IN_VALUES = 1000;
+/** D1's limit on the length of a LIKE pattern. */
+const MAX_LIKE_BYTES = 50;
 /** `in` lists up to this long bind one parameter per value. */
 const SHORT_IN = 10;
 
@@ -309,10 +311,17 @@ function compare(ref: FieldRef, op: string, values: unknown[]): SQL {
       case "eq":
         return sql`${x} = ${values[0]}${collate}`;
       case "contains":
-        return sql`instr(lower(${x}), lower(${values[0]})) > 0`;
-      case "startswith":
+      case "startswith": {
+        // LIKE folds ASCII case like NOCASE, and a prefix LIKE is answered from the field's NOCASE
+        // index. D1 refuses LIKE patterns over 50 bytes: longer values use instr/substr, which
+        // fold the same way (lower() is ASCII-only too).
+        const needle = values[0] as string;
+        const pattern = `${op === "contains" ? "%" : ""}${needle.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        if (new TextEncoder().encode(pattern).length <= MAX_LIKE_BYTES) return sql`${x} like ${pattern} escape '\\'`;
+        if (op === "contains") return sql`instr(lower(${x}), lower(${needle})) > 0`;
         // The length is a number computed here, not client text.
-        return sql`lower(substr(${x}, 1, ${sql.raw(String([...(values[0] as string)].length))})) = lower(${values[0]})`;
+        return sql`lower(substr(${x}, 1, ${sql.raw(String([...needle].length))})) = lower(${needle})`;
+      }
       default:
         return sql`${x} ${sql.raw(SQL_OPS[op])} ${values[0]}${collate}`;
     }
