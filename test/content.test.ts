@@ -91,6 +91,17 @@ describe("create and read", () => {
     expect(valueOf(res.json.response, "country")).toBeUndefined();
   });
 
+  it("handles field names that are also Object.prototype members", async () => {
+    const m = await makeModule("Proto", [{ name: "constructor", kind: "text" }, { name: "toString", kind: "number" }, { name: "valueOf", kind: "text" }]);
+    const empty = await call(base(m), { body: { fields: {} } });
+    expect(empty.status).toBe(201);
+    expect(empty.json.response.fields).toEqual([]);
+    const full = await call(base(m), { body: { fields: { constructor: "c", toString: 2 } } });
+    expect(full.json.response.fields).toEqual([{ name: "constructor", value: "c" }, { name: "toString", value: 2 }]);
+    const list = await call(`${base(m)}?${new URLSearchParams({ query: "c", filter: "toString eq 2", sort: "constructor" })}`);
+    expect(list.json.response.meta.count).toBe(1);
+  });
+
   it("keeps related IDs as strings and accepts numbers", async () => {
     const res = await call(base(lead), { body: { fields: { title: "Rel", account: Number(accountId), accounts: [accountId, Number(accountId)] } } });
     expect(res.status).toBe(201);

@@ -39,7 +39,7 @@ export function presentContent(module: Module, row: ContentRow): ContentItem {
   const data = parseData(row.data);
   const fields: ContentItem["fields"] = [];
   for (const field of module.fields) {
-    const value = data[field.name];
+    const value = Object.hasOwn(data, field.name) ? data[field.name] : undefined; // not inherited (`constructor`)
     if (!isEmptyValue(value)) fields.push({ name: field.name, value: toPresented(field, value) });
   }
   return {

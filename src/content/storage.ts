@@ -115,7 +115,7 @@ export function searchText(fields: FieldDefinition[], data: Record<string, unkno
   let out = "";
   for (const field of fields) {
     if (!fieldKinds.get(field.kind)?.textLike) continue;
-    const value = data[field.name];
+    const value = Object.hasOwn(data, field.name) ? data[field.name] : undefined;
     if (isEmptyValue(value)) continue;
     const text = Array.isArray(value) ? value.map(String).join("\n") : String(value);
     out += searchMarker(field.name) + searchFold(text);
