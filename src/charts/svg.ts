@@ -128,10 +128,19 @@ function drawXY(s: Svg, p: ChartPicture, area: Box) {
 
   // Category labels turn 40° when they would collide, and thin out when there are too many.
   const longest = Math.min(24, Math.max(1, ...items.map((i) => [...i.name].length)));
-  const plotX = area.x + 28 + tickLabelW;
-  const plotW = Math.max(20, area.x + area.w - plotX - 8);
-  const slot = items.length ? plotW / items.length : plotW;
+  let plotX = area.x + 28 + tickLabelW;
+  let plotW = Math.max(20, area.x + area.w - plotX - 8);
+  let slot = items.length ? plotW / items.length : plotW;
   const rotate = !continuous && longest * 7 > slot;
+  if (rotate) {
+    // A turned label reaches left of its category by about cos 40° of its length: make room.
+    const reach = Math.min(area.w / 4, longest * 6.5 * 0.77) - slot / 2;
+    if (area.x + reach > plotX) {
+      plotX = area.x + reach;
+      plotW = Math.max(20, area.x + area.w - plotX - 8);
+      slot = items.length ? plotW / items.length : plotW;
+    }
+  }
   const labelH = continuous ? 18 : rotate ? Math.min(longest * 5 + 14, area.h / 3) : 18;
   const plot: Box = { x: plotX, y: area.y + 8, w: plotW, h: Math.max(20, area.h - 8 - labelH - 24) };
   const yOf = (v: number) => plot.y + plot.h - ((v - lo) / (hi - lo)) * plot.h;
@@ -243,7 +252,8 @@ function drawPie(s: Svg, p: ChartPicture, area: Box) {
     const d = shape(a) ?? "";
     const share = total > 0 ? Math.max(0, a.data.value) / total : 0;
     s.add(`<path class="mark slice" d="${d}" fill="${color}" stroke="#fff" stroke-width="1"><title>${esc(`${a.data.name}: ${formatNumber(a.data.value)} (${(share * 100).toFixed(1)}%)`)}</title></path>`);
-    if (share >= 0.05) {
+    // A share label only where the slice is wide enough to hold it.
+    if (share * 2 * Math.PI * ((inner + outer) / 2) >= 40) {
       const [lx, ly] = shape.centroid(a);
       s.text(lx, ly + 4, `${(share * 100).toFixed(share >= 0.1 ? 0 : 1)}%`, `class="slice-label" text-anchor="middle" fill="#fff" font-weight="600"`);
     }
@@ -255,15 +265,17 @@ function drawPie(s: Svg, p: ChartPicture, area: Box) {
   // Legend: a swatch, the category and its value; what does not fit is summed up in one line.
   const lx = area.x + area.w - legendW + 8;
   const rowH = 18;
-  const fits = Math.max(1, Math.floor((area.h - 8) / rowH));
+  const fits = Math.max(1, Math.floor((area.h - 22) / rowH));
   const shown = items.length > fits ? fits - 1 : items.length;
-  const top = area.y + Math.max(4, (area.h - Math.min(items.length, fits) * rowH) / 2);
+  const top = area.y + Math.max(18, (area.h - Math.min(items.length, fits) * rowH) / 2);
+  const chars = Math.max(4, Math.floor((legendW - 34) / 6.5)); // what fits beside the swatch
   s.add(`<g class="legend">`);
-  s.text(lx, top - 6, clip(p.xTitle, 36), `class="legend-title" font-weight="600"`);
+  s.text(lx, top - 6, clip(p.xTitle, chars), `class="legend-title" font-weight="600"`);
   for (let n = 0; n < shown; n++) {
     const y = top + n * rowH;
     s.add(`<rect class="legend-swatch" x="${r2(lx)}" y="${r2(y)}" width="12" height="12" fill="${PALETTE[n % PALETTE.length]}"/>`);
-    s.text(lx + 18, y + 10, `${clip(items[n].name, 24)}: ${formatNumber(items[n].value)}`, `class="legend-label"`);
+    const value = `: ${formatNumber(items[n].value)}`;
+    s.text(lx + 18, y + 10, `${clip(items[n].name, Math.min(24, Math.max(3, chars - value.length)))}${value}`, `class="legend-label"`);
   }
   if (shown < items.length) s.text(lx + 18, top + shown * rowH + 10, `… and ${items.length - shown} more`, `class="legend-more" fill="${MUTED}"`);
   s.add(`</g>`);
