@@ -283,6 +283,12 @@ describe("paging", () => {
     expect((await list({ page: "-3" })).json.response.meta.page).toBe(0);
     expect((await list({})).json.response.meta.perPage).toBe(50);
   });
+  it("answers an empty page for a huge page number, not an error", async () => {
+    const res = await list({ page: "999999999999999", perPage: "100" });
+    expect(res.status).toBe(200);
+    expect(res.json.response.contents).toEqual([]);
+    expect(res.json.response.meta).toMatchObject({ page: 999999999999999, perPage: 100, count: 7 });
+  });
   it("refuses non-integer paging", async () => {
     expect((await list({ page: "x" })).status).toBe(400);
     expect((await list({ perPage: "1.5" })).status).toBe(400);
