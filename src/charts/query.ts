@@ -187,8 +187,8 @@ export async function runAggregate(db: Db, module: Module, plan: ChartPlan): Pro
   const source = exploded ? sql`${EACH}.value` : fieldExpr(category.field);
   const group = groupExpr(category, source, exploded);
   // Spellings that differ only in case share a category, named by one of them (the group key as
-  // SQLite keeps it: from the field's index, the newest item's). Selecting the key itself keeps
-  // the query answered from content's per-field index alone, several times faster than min().
+  // SQLite keeps it). Selecting the key itself, rather than min() of the spellings, keeps the
+  // query answered from content's per-field index alone: several times faster on large modules.
   const label = group;
   const order = category.field.comparison === "id" && !category.bucket ? sql`cast(${group} as integer)` : group;
   const from = exploded
