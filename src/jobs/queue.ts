@@ -47,13 +47,17 @@ async function reportWithRetry(env: Env, body: AttemptMessage, report: AttemptRe
 }
 
 export async function handleTaskBatch(batch: MessageBatch<unknown>, env: Env, _ctx: ExecutionContext) {
-  for (const message of batch.messages) {
-    try {
-      await processAttempt(env, message.body);
-      message.ack();
-    } catch (err) {
-      console.error(JSON.stringify({ level: "error", msg: "task message failed", id: message.id, error: String(err) }));
-      message.retry({ delaySeconds: Math.min(60, 2 ** Math.max(0, message.attempts - 1)) });
-    }
-  }
+  // Messages of one batch are independent attempts (of different jobs, or stale copies): run them
+  // side by side, and ack or retry each one on its own.
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      try {
+        await processAttempt(env, message.body);
+        message.ack();
+      } catch (err) {
+        console.error(JSON.stringify({ level: "error", msg: "task message failed", id: message.id, error: String(err) }));
+        message.retry({ delaySeconds: Math.min(60, 2 ** Math.max(0, message.attempts - 1)) });
+      }
+    }),
+  );
 }
