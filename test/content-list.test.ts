@@ -213,6 +213,19 @@ describe("filter", () => {
     expect(await count("t startswith 'SHO'")).toBe(1);
   });
 
+  it("refuses deep nesting with a 400, not a database error", async () => {
+    const deep = `${"(".repeat(40)}value eq 1${")".repeat(40)}`;
+    const res = await list({ filter: deep });
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toContain("position 33");
+    const nots = await list({ filter: `${"not ".repeat(2000)}value eq 1` });
+    expect(nots.status).toBe(400);
+    const ok = await list({ filter: `${"(".repeat(20)}value eq 300${")".repeat(20)}` });
+    expect(ok.json.response.meta.count).toBe(1);
+    const tooLong = await list({ filter: `name eq '${"x".repeat(10001)}'` });
+    expect(tooLong.status).toBe(400);
+  });
+
   it("treats a blank filter as none", async () => {
     expect(await filtered("  ")).toHaveLength(names.length);
   });

@@ -23,6 +23,8 @@ import { compareExpr, isTextField, valueExpr } from "./storage";
 export const MAX_FILTER_VALUES = 60;
 export const MAX_FILTER_LENGTH = 10000;
 export const MAX_IN_VALUES = 1000;
+/** Most nesting of parentheses and `not`. */
+const MAX_DEPTH = 32;
 /** D1's limit on the length of a LIKE pattern. */
 const MAX_LIKE_BYTES = 50;
 /** `in` lists up to this long bind one parameter per value. */
@@ -130,6 +132,7 @@ type Literal = { value: string | number | boolean; pos: number; kind: "string" |
 
 class Parser {
   private i = 0;
+  private depth = 0;
   values = 0;
   constructor(
     private readonly tokens: Token[],
@@ -176,6 +179,16 @@ class Parser {
 
   private unary(): SQL {
     const tok = this.peek();
+    // SQLite refuses expressions nested over 1000 deep; keep far below.
+    if (++this.depth > MAX_DEPTH) throw positionError("filter", tok.pos, `nested more than ${MAX_DEPTH} levels deep`);
+    try {
+      return this.unaryAt(tok);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private unaryAt(tok: Token): SQL {
     // `not` is the operator unless it is a field called "not" followed by an operator.
     if (this.isWord(tok, "not") && !this.isOperatorWord(this.peek(1))) {
       this.next();
