@@ -166,6 +166,13 @@ describe("Idempotency-Key", () => {
     expect(later.json.response.jobID).not.toBe(first.json.response.jobID);
     const bad = await createJob({ workflowID: wf }, { "idempotency-key": "x".repeat(300) });
     expect(bad.status).toBe(400);
+    // A key left without a job by a request that died is taken over after 30 s.
+    await env.DB.prepare("INSERT INTO idempotency_keys (key, job_id, request_hash, created_at) VALUES ('7:dead', 0, 'h', ?)").bind(new Date(Date.now() - 60_000).toISOString()).run();
+    const takeover = await createJob({ workflowID: wf, startAt: FUTURE }, { "idempotency-key": "dead" });
+    expect(takeover.status).toBe(201);
+    const repeat = await createJob({ workflowID: wf, startAt: FUTURE }, { "idempotency-key": "dead" });
+    expect(repeat.status).toBe(200);
+    expect(repeat.json.response.jobID).toBe(takeover.json.response.jobID);
   });
 });
 

@@ -60,6 +60,8 @@ export function checkLogLines(lines: LogInput[]) {
 type CreateBody = { workflowID: number; startAt?: number | null; parameters?: Record<string, string> };
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** A key still without its job after this long belongs to a request that died. */
+const ABANDONED_KEY_MS = 30_000;
 
 async function sha256(text: string) {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
@@ -104,6 +106,11 @@ export async function createJob(env: Env, sub: string, body: CreateBody, keyHead
     if (!row) continue; // expired and deleted meanwhile: claim it again
     if (Date.parse(row.created_at) <= now - IDEMPOTENCY_TTL_MS) {
       await env.DB.prepare("DELETE FROM idempotency_keys WHERE key = ? AND created_at = ?").bind(key, row.created_at).run();
+      continue;
+    }
+    if (row.job_id === 0 && Date.parse(row.created_at) < now - ABANDONED_KEY_MS) {
+      // The first request died before it made its job: take the key over.
+      await env.DB.prepare("DELETE FROM idempotency_keys WHERE key = ? AND job_id = 0 AND created_at = ?").bind(key, row.created_at).run();
       continue;
     }
     if (row.request_hash !== hash) {
