@@ -407,3 +407,15 @@ describe("transitions", () => {
     }
   });
 });
+
+describe("documentation", () => {
+  it("lists every job route in /openapi.json", async () => {
+    const res = await call("/openapi.json", { token: null });
+    expect(res.status).toBe(200);
+    const paths = res.json.paths;
+    expect(Object.keys(paths["/job/"])).toEqual(expect.arrayContaining(["get", "post"]));
+    expect(Object.keys(paths["/job/{jobID}"])).toEqual(expect.arrayContaining(["get", "post", "delete"]));
+    expect(Object.keys(paths["/job/{jobID}/logs"])).toEqual(["get"]);
+    expect(res.json.components.schemas.Job.required).toEqual(expect.arrayContaining(["jobID", "progress", "error"]));
+  });
+});
