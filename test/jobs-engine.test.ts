@@ -371,6 +371,38 @@ describe("exactly once", () => {
     expect(countLines(logs, /succeeded/)).toBe(1);
   });
 
+  it("re-sends an unclaimed attempt with a doubling wait, and the workflow timeout still ends the job", async () => {
+    const calls = fakeExecutor();
+    const wf = await makeWorkflow([http("work")], [], 60);
+    const job = await makeJob(wf, { startAt: FUTURE });
+    const sent = await captureQueue(job.jobID);
+    await fireAlarm(job.jobID);
+    const { state } = await inspect(job.jobID);
+    const started = state.startedAt as number;
+    expect(state.attempt.deadline).toBe(started + 15_000);
+    await forceAlarm(job.jobID); // +15 s: not claimed → sent again, next wait 30 s
+    expect(sent.length).toBe(2);
+    expect((await inspect(job.jobID)).state.attempt.deadline).toBe(started + 45_000);
+    await forceAlarm(job.jobID); // +45 s: sent again, next wait 60 s, past the deadline
+    expect(sent.length).toBe(3);
+    expect((await inspect(job.jobID)).alarm).toBe(started + 60_000);
+    await forceAlarm(job.jobID);
+    expect(await getJob(job.jobID)).toMatchObject({ status: "error", error: "workflow timed out after 60 s" });
+    const late = await deliver(sent);
+    expect(late.result.explicitAcks.length).toBe(3);
+    expect(calls.length).toBe(0);
+    await expectMirrorMatches(job.jobID);
+  });
+
+  it("moving startAt into the past starts the job at once", async () => {
+    const calls = fakeExecutor();
+    const wf = await makeWorkflow([http("go")]);
+    const job = await makeJob(wf, { startAt: FUTURE });
+    expect((await call(`/job/${job.jobID}`, { body: { startAt: "2020-01-01T00:00:00Z" } })).status).toBe(200);
+    expect((await waitForJob(job.jobID, isFinal)).status).toBe("ok");
+    expect(calls.length).toBe(1);
+  });
+
   it("a late report for a replaced attempt is ignored", async () => {
     const calls = fakeExecutor();
     const { jobID, sent } = await capturedJob([http("work")]);
