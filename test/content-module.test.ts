@@ -3,6 +3,16 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, makeModule } from "./helpers";
+import { indexDdl, indexName, MAX_FIELD_INDEXES } from "../src/content/storage";
+import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
+
+/** Renders raw DDL (no parameters) as text. */
+class DdlText {
+  private readonly dialect = new SQLiteSyncDialect();
+  sql(q: any) {
+    return this.dialect.sqlToQuery(q).sql;
+  }
+}
 
 const items = (m: any) => `/module/${m.moduleID}/content`;
 const snapshot = async () => (await env.DB.prepare("select * from content order by id").all()).results;
@@ -154,6 +164,30 @@ describe("module edit: removed fields", () => {
     expect(await indexNames(m)).toEqual(["a", "b"]);
     expect((await edit(m, [{ name: "b", kind: "text" }, { name: "d", kind: "date" }])).status).toBe(200);
     expect(await indexNames(m)).toEqual(["b", "d"]);
+  });
+});
+
+describe("index budget", () => {
+  const field = (name: string, kind = "text") => ({ name, kind, label: name, helpText: "", defaultValue: null, maxLength: 0, options: {}, isRequired: false, isPrivate: false, isVisible: true, isMulti: false });
+  const ddlText = (ddl: any[]) => ddl.map((d) => new DdlText().sql(d));
+
+  it("creates indexes in field order only while the global budget lasts, and drops what no field wants", () => {
+    const fields = [field("a"), field("b", "number"), field("c", "textarea"), field("d", "date")];
+    const others = Array.from({ length: MAX_FIELD_INDEXES - 2 }, (_, i) => `cx_999_f${i}_x`);
+    const ddl = ddlText(indexDdl(5, fields, others));
+    expect(ddl).toHaveLength(2);
+    expect(ddl[0]).toContain(`"${indexName(5, fields[0])}"`);
+    expect(ddl[1]).toContain(`"${indexName(5, fields[1])}"`);
+    const existing = [...others.slice(1), indexName(5, fields[0]), "cx_5_gone_abc"];
+    const again = ddlText(indexDdl(5, fields, existing));
+    expect(again).toEqual([`DROP INDEX IF EXISTS "cx_5_gone_abc"`, expect.stringContaining(`"${indexName(5, fields[1])}"`), expect.stringContaining(`"${indexName(5, fields[3])}"`)]);
+    expect(ddlText(indexDdl(5, [], existing))).toEqual([`DROP INDEX IF EXISTS "${indexName(5, fields[0])}"`, `DROP INDEX IF EXISTS "cx_5_gone_abc"`]);
+  });
+
+  it("gives a field renamed in case, or moved between text and non-text, a new index", () => {
+    expect(indexName(1, field("Name"))).not.toBe(indexName(1, field("name")));
+    expect(indexName(1, field("x", "text"))).not.toBe(indexName(1, field("x", "number")));
+    expect(indexName(1, field("x", "text"))).toBe(indexName(1, field("x", "enum")));
   });
 });
 

@@ -4,7 +4,7 @@ import type { Db } from "../db/client";
 import { content } from "../db/schema";
 import { checkFieldValue, fieldKinds, type FieldDefinition } from "../fields/registry";
 import { conflict, type ErrorDetail } from "../http/errors";
-import { indexDdl, liveContentBound, searchWith, searchWithout, toPresented, toStored } from "./storage";
+import { existingFieldIndexes, indexDdl, liveContentBound, searchWith, searchWithout, toPresented, toStored } from "./storage";
 
 const SCAN_CHUNK = 2000;
 
@@ -102,7 +102,7 @@ export async function assertContentFitsFields(db: Db, moduleId: number, before: 
 /**
  * Statements, run in the module update's batch, that drop removed fields' values from all of the
  * module's items (deleted ones too), keep the `search` column in step with fields that stopped or
- * started being text-like, and bring the per-field indexes up to date.
+ * started being text-like. (`fieldIndexStatements` adds the index DDL to the same batch.)
  */
 export function removedFieldStatements(db: Db, moduleId: number, before: FieldDefinition[], after: FieldDefinition[]): any[] {
   const out: any[] = [];
@@ -120,17 +120,21 @@ export function removedFieldStatements(db: Db, moduleId: number, before: FieldDe
       out.push(db.update(content).set({ search: searchWith(now) }).where(eq(content.moduleId, moduleId)));
     }
   }
-  for (const ddl of indexDdl(moduleId, before, after)) out.push(db.run(ddl));
   return out;
+}
+
+/** DDL, run in the module update's batch, that brings the per-field indexes up to date. */
+export async function fieldIndexStatements(db: Db, moduleId: number, after: FieldDefinition[]): Promise<any[]> {
+  return indexDdl(moduleId, after, await existingFieldIndexes(db)).map((ddl) => db.run(ddl));
 }
 
 // DDL has no bound parameters, so `db.run` works inside `db.batch` (drizzle's D1 batch cannot
 // bind parameters of raw `run` statements; the updates above use the query builder for that).
 
 /** DDL run after a module is created: its per-field indexes. */
-export const moduleCreatedStatements = (db: Db, moduleId: number, fields: FieldDefinition[]): any[] =>
-  indexDdl(moduleId, [], fields).map((ddl) => db.run(ddl));
+export const moduleCreatedStatements = (db: Db, moduleId: number, fields: FieldDefinition[]): Promise<any[]> =>
+  fieldIndexStatements(db, moduleId, fields);
 
 /** DDL run in a module delete's batch: drop its per-field indexes. */
-export const moduleDeletedStatements = (db: Db, moduleId: number, fields: FieldDefinition[]): any[] =>
-  indexDdl(moduleId, fields, []).map((ddl) => db.run(ddl));
+export const moduleDeletedStatements = async (db: Db, moduleId: number): Promise<any[]> =>
+  fieldIndexStatements(db, moduleId, []);

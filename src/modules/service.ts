@@ -4,7 +4,13 @@ import { content, modules, pages } from "../db/schema";
 import type { FieldDefinition } from "../fields/registry";
 import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
-import { assertContentFitsFields, moduleCreatedStatements, moduleDeletedStatements, removedFieldStatements } from "../content/module-hooks";
+import {
+  assertContentFitsFields,
+  fieldIndexStatements,
+  moduleCreatedStatements,
+  moduleDeletedStatements,
+  removedFieldStatements,
+} from "../content/module-hooks";
 import { normaliseFields, relatedTargets } from "./fields";
 import type { z } from "@hono/zod-openapi";
 import type { moduleBody } from "./schemas";
@@ -84,7 +90,7 @@ export async function createModule(db: Db, input: ModuleInput): Promise<Module> 
     .values({ name: input.name, fields, createdAt: now, updatedAt: now })
     .returning()
     .get();
-  const ddl = moduleCreatedStatements(db, row.id, fields); // per-field content indexes
+  const ddl = await moduleCreatedStatements(db, row.id, fields); // per-field content indexes
   if (ddl.length) await db.batch(ddl as [any, ...any[]]);
   return row as Module;
 }
@@ -98,12 +104,13 @@ export async function updateModule(db: Db, id: number, input: ModuleInput): Prom
     .set({ name: input.name, fields, updatedAt: nowIso() })
     .where(eq(modules.id, id))
     .returning();
-  const [rows] = await db.batch([update, ...removedFieldStatements(db, id, before.fields, fields)] as [typeof update]);
+  const contentStatements = [...removedFieldStatements(db, id, before.fields, fields), ...(await fieldIndexStatements(db, id, fields))];
+  const [rows] = await db.batch([update, ...contentStatements] as [typeof update]);
   return rows[0] as Module;
 }
 
 export async function deleteModule(db: Db, id: number): Promise<void> {
-  const module = await getModule(db, id);
+  await getModule(db, id);
   const referring = await db
     .select({ id: modules.id, name: modules.name })
     .from(modules)
@@ -128,6 +135,6 @@ export async function deleteModule(db: Db, id: number): Promise<void> {
   await db.batch([
     db.delete(content).where(eq(content.moduleId, id)),
     db.delete(modules).where(eq(modules.id, id)),
-    ...moduleDeletedStatements(db, id, module.fields),
+    ...(await moduleDeletedStatements(db, id)),
   ]);
 }
