@@ -225,6 +225,9 @@ describe("update", () => {
       const res = await call(`${base(lead)}/${made.contentID}`, { body: { fields } });
       expect(res.status).toBe(400);
     }
+    const none = await call(`${base(lead)}/${made.contentID}`, { body: {} });
+    expect(none.status).toBe(400);
+    expect(none.json.error.details).toEqual([{ path: "fields", message: expect.any(String) }]);
     expect(await snapshot()).toEqual(before);
     expect((await call(`${base(lead)}/${made.contentID}`)).json.response).toEqual(made);
   });

@@ -87,6 +87,10 @@ export async function checkRelated(db: Db, wanted: { field: FieldDefinition; pat
  */
 export async function validateContentFields(db: Db, module: Module, input: unknown, mode: Mode): Promise<Record<string, unknown>> {
   const details: ErrorDetail[] = [];
+  // A replace without `fields` would silently empty the item: it must say what the item holds.
+  if (mode === "update" && input === undefined) {
+    throw badRequest("Invalid content: fields: is required to replace an item's fields", [{ path: "fields", message: "is required to replace an item's fields" }], "invalid_content");
+  }
   const given = readInput(input, details);
   const byName = new Map(module.fields.map((f) => [f.name, f]));
   for (const [name, { path }] of given) {
