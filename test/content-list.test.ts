@@ -226,6 +226,14 @@ describe("filter", () => {
     expect(tooLong.status).toBe(400);
   });
 
+  it("stays within D1's 100 bound parameters at the limits of filter and query together", async () => {
+    const filter = Array.from({ length: 60 }, (_, i) => `name startswith 'n${i}'`).join(" or ");
+    const query = Array.from({ length: 20 }, (_, i) => `w${i}`).join(" ");
+    const res = await list({ filter, query, page: "1", perPage: "10", sort: "value desc, name asc" });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.response.meta.count).toBe(0);
+  });
+
   it("treats a blank filter as none", async () => {
     expect(await filtered("  ")).toHaveLength(names.length);
   });

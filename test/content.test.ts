@@ -107,6 +107,9 @@ describe("create and read", () => {
     expect(res.status).toBe(201);
     expect(valueOf(res.json.response, "account")).toBe(accountId);
     expect(valueOf(res.json.response, "accounts")).toEqual([accountId, accountId]);
+    const filter = `accounts eq ${accountId} and account in ('${accountId}') and title eq 'Rel'`;
+    const found = await call(`${base(lead)}?${new URLSearchParams({ filter })}`);
+    expect(found.json.response.contents.map((c: any) => c.contentID)).toEqual([res.json.response.contentID]);
   });
 });
 
