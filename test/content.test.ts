@@ -207,6 +207,18 @@ describe("validation per kind", () => {
   });
 });
 
+describe("search text", () => {
+  it("normalises Unicode (NFC) and folds case on both sides", async () => {
+    const m = await makeModule("Nfc", [{ name: "t", kind: "text" }, { name: "n", kind: "number" }]);
+    await call(base(m), { body: { fields: { t: "Cafe\u0301 ISTANBUL", n: 1 } } }); // decomposed é
+    const q = async (query: string) => (await call(`${base(m)}?${new URLSearchParams({ query })}`)).json.response.meta.count;
+    expect(await q("café")).toBe(1); // composed é
+    expect(await q("CAFÉ istanbul")).toBe(1);
+    expect(await q("cafe")).toBe(0);
+    expect(await q("1")).toBe(0); // numbers are not searched
+  });
+});
+
 describe("update", () => {
   it("replaces the fields, keeping createdAt and userID", async () => {
     const made = (await call(base(lead), { body: { fields: { title: "Old", value: 5, notes: "keep?" } } })).json.response;

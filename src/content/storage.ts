@@ -3,7 +3,8 @@
 // A content row keeps every field value in one JSON object (`data`, keyed by field name) in its
 // *stored form*: strings for text kinds, JSON numbers for `number`, `true`/`false` for `bool`,
 // `YYYY-MM-DD` for `date`, UTC `YYYY-MM-DDTHH:MM:SS.sssZ` for `stamp`, integers for `related`
-// (arrays for multi fields). Every single-valued field of a module has a partial expression index
+// (arrays for multi fields). Each single-valued field of a module (but textarea, and within a
+// global budget, see MAX_FIELD_INDEXES) has a partial expression index
 //   (module_id, json_extract(data, '$.<name>') [COLLATE NOCASE], id)
 //   WHERE module_id = <moduleId> AND deleted_at IS NULL
 // created when the module is created or edited. Queries use the very same expressions (through
