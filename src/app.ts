@@ -1,7 +1,7 @@
 // Builds the Hono app: request-wide middleware, every resource's routes, docs, errors.
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
-import { ok } from "./http/envelope";
+import { JSON_TYPE, ok } from "./http/envelope";
 import { corsFromConfig, handleError, handleNotFound, requestContext } from "./http/middleware";
 import { defineRoute } from "./http/route";
 import { responseOf } from "./http/schemas";
@@ -43,6 +43,10 @@ export function buildApp() {
   registerWorkflowsRoutes(app);
   registerJobsRoutes(app);
 
+  app.use("/openapi.json", async (c, next) => {
+    await next();
+    c.res.headers.set("content-type", JSON_TYPE); // every JSON answer names its charset
+  });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

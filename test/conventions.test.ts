@@ -152,3 +152,36 @@ describe("authentication", () => {
     expect((await call("/field/", { token: null })).status).toBe(401);
   });
 });
+
+describe("types of parameters", () => {
+  it("accepts the string spellings of booleans and JSON only in forms", async () => {
+    const json = await call("/module/", { body: { name: "Strict", fields: [{ name: "a", kind: "text", isRequired: "true" }] } });
+    expect(json.status).toBe(400);
+    expect(json.json.error.details[0].path).toBe("fields[0].isRequired");
+    const jsonString = await call("/module/", { body: { name: "Strict", fields: JSON.stringify([{ name: "a", kind: "text" }]) } });
+    expect(jsonString.status).toBe(400);
+    const form = await call("/module/", { form: { name: "Loose", fields: JSON.stringify([{ name: "a", kind: "text", isRequired: "true" }]) } });
+    expect(form.status).toBe(201);
+    expect(form.json.response.fields[0].isRequired).toBe(true);
+  });
+
+  it("names the problem with a module name precisely", async () => {
+    const long = await call("/module/", { body: { name: "x".repeat(201), fields: [{ name: "a", kind: "text" }] } });
+    expect(long.json.error.details[0]).toEqual({ path: "name", message: "must be at most 200 characters" });
+    const number = await call("/module/", { body: { name: 5, fields: [{ name: "a", kind: "text" }] } });
+    expect(number.json.error.details[0]).toEqual({ path: "name", message: "must be a string" });
+    const missing = await call("/module/", { body: { fields: [{ name: "a", kind: "text" }] } });
+    expect(missing.json.error.details[0]).toEqual({ path: "name", message: "is required" });
+  });
+
+  it("answers /openapi.json with the JSON charset", async () => {
+    const res = await call("/openapi.json", { token: null });
+    expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
+  });
+
+  it("refuses tokens whose sub is not a user ID", async () => {
+    for (const sub of ["0", "007", "9007199254740993", "abc"]) {
+      expect((await call("/module/", { token: await token("read", { sub }) })).status, sub).toBe(401);
+    }
+  });
+});

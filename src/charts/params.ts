@@ -116,7 +116,8 @@ const given = (v: string | undefined) => (v === undefined || v.trim() === "" ? u
 function moduleField(module: Module, name: string): ChartField | undefined {
   // Exact name first, then case-insensitively (names are unique case-insensitively), as `filter` does.
   const def = module.fields.find((f) => f.name === name) ?? module.fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
-  if (!def) return BUILTINS[name.toLowerCase()];
+  // Own keys only: a name like `constructor` or `__proto__` must not reach Object.prototype.
+  if (!def) return Object.hasOwn(BUILTINS, name.toLowerCase()) ? BUILTINS[name.toLowerCase()] : undefined;
   const kind = fieldKinds.get(def.kind);
   const options = def.options as { min?: unknown; max?: unknown; precision?: unknown };
   return {

@@ -95,7 +95,8 @@ function checkString(value: unknown, field: FieldDefinition, singleLine = false)
 const noOptions = z.object({}).passthrough() as unknown as z.ZodType<Record<string, unknown>>;
 
 const idOption = z
-  .union([z.string().regex(ID, "must be a module ID"), z.number().int().positive()])
+  .union([z.string().regex(ID, "must be a module ID"), z.number().int().positive()], { error: "must be a module ID" })
+  .refine((v) => Number(v) <= Number.MAX_SAFE_INTEGER, "must be a module ID below 2^53")
   .transform((v) => String(v));
 
 const kinds: FieldKind[] = [

@@ -20,7 +20,8 @@ export async function authenticate(c: Context<AppEnv>): Promise<User> {
   const { exp, scope } = claims;
   // `sub` is the user ID as a decimal string; a JSON number is accepted and written as one.
   const sub = typeof claims.sub === "number" && Number.isSafeInteger(claims.sub) ? String(claims.sub) : claims.sub;
-  if (typeof exp !== "number" || typeof sub !== "string" || !/^[0-9]{1,16}$/.test(sub)) throw unauthorized();
+  const validSub = typeof sub === "string" && /^[1-9][0-9]{0,15}$/.test(sub) && Number(sub) <= Number.MAX_SAFE_INTEGER;
+  if (typeof exp !== "number" || !validSub) throw unauthorized();
   const scopes = new Set<Scope>();
   if (typeof scope === "string") {
     for (const s of scope.split(" ")) if (KNOWN_SCOPES.has(s as Scope)) scopes.add(s as Scope);

@@ -15,9 +15,16 @@ async function readText(c: Context): Promise<string> {
   return new TextDecoder().decode(buffer);
 }
 
-export async function readBody(c: Context): Promise<Record<string, unknown>> {
+export type Body = { value: Record<string, unknown>; form: boolean };
+
+export async function readBody(c: Context): Promise<Body> {
   const contentType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();
-  if (contentType === "" ) {
+  const form = contentType === "application/x-www-form-urlencoded" || contentType === "multipart/form-data";
+  return { value: await readBodyValue(c, contentType), form };
+}
+
+async function readBodyValue(c: Context, contentType: string): Promise<Record<string, unknown>> {
+  if (contentType === "") {
     const text = await readText(c);
     if (text.trim() === "") return {};
     return parseJsonObject(text); // a body without a type is read as JSON, the common client mistake

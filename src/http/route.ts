@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { authenticate, rateLimit, requireScope } from "./auth";
 import { readBody } from "./body";
 import { badRequest, formatPath, type ErrorDetail } from "./errors";
-import { errorSchema } from "./schemas";
+import { errorSchema, withFormSpellings } from "./schemas";
 import type { AppEnv, Scope } from "./types";
 
 type Method = "get" | "post" | "delete";
@@ -148,7 +148,11 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
       ids[name] = Number(raw);
     }
     const query = spec.query ? parseOrThrow(spec.query, c.req.query(), "query parameters") : ({} as z.output<Q>);
-    const body = spec.body ? parseOrThrow(spec.body, await readBody(c), "request body") : ({} as z.output<B>);
+    let body = {} as z.output<B>;
+    if (spec.body) {
+      const { value, form } = await readBody(c);
+      body = withFormSpellings(form, () => parseOrThrow(spec.body!, value, "request body"));
+    }
     return handler(c, { ids, params, query, body });
   });
 }

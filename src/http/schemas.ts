@@ -1,12 +1,29 @@
-// Reusable zod pieces for the contract's conventions. Forms send every value as a string, so the
-// helpers below accept the string spelling of booleans, numbers and JSON structures too.
+// Reusable zod pieces for the contract's conventions. Forms send every value as a string, so
+// while a form body is parsed the helpers below accept the string spelling of booleans, numbers
+// and JSON structures too; in a JSON body a value of the wrong type stays a 400.
 import { z } from "@hono/zod-openapi";
 
 const MAX_ID = Number.MAX_SAFE_INTEGER; // IDs are below 2^53
 
+let parsingForm = false;
+
+/**
+ * Runs a (synchronous) schema parse with the form spellings allowed or not. zod's preprocessors
+ * run synchronously inside `safeParse`, so a module-level flag cannot leak into another request.
+ */
+export function withFormSpellings<T>(form: boolean, parse: () => T): T {
+  const previous = parsingForm;
+  parsingForm = form;
+  try {
+    return parse();
+  } finally {
+    parsingForm = previous;
+  }
+}
+
 /** Parses a JSON string (as a form sends a structured parameter); other values pass through. */
 function parseJsonString(value: unknown) {
-  if (typeof value !== "string") return value;
+  if (typeof value !== "string" || !parsingForm) return value;
   try {
     return JSON.parse(value);
   } catch {
@@ -19,15 +36,18 @@ export const jsonParam = <T extends z.ZodType>(schema: T) => z.preprocess(parseJ
 
 /** A boolean, or "true"/"false" as a form sends it. */
 export const boolParam = () =>
-  z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
+  z.preprocess((v) => (!parsingForm ? v : v === "true" ? true : v === "false" ? false : v), z.boolean());
 
 /** An integer, or its decimal spelling as a form sends it. */
 export const intParam = () =>
-  z.preprocess((v) => (typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int());
+  z.preprocess((v) => (parsingForm && typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int());
 
 /** A number, or its decimal spelling as a form sends it. */
 export const numberParam = () =>
-  z.preprocess((v) => (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : v), z.number());
+  z.preprocess(
+    (v) => (parsingForm && typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : v),
+    z.number(),
+  );
 
 /** An ID given as a decimal string or a number; yields the number. */
 export const idValue = () =>
@@ -39,11 +59,13 @@ export const idValue = () =>
 
 /** An optional reference where 0 (or "0") means "none", as `selfID` and `moduleID` of pages. */
 export const optionalRef = () =>
-  z
+  z.preprocess(
+    (v) => (v === null ? 0 : v), // null reads as absent: "0 or absent" means none
+    z
     .union([z.string().regex(/^(0|[1-9][0-9]{0,15})$/, "must be an ID or 0"), z.number().int().nonnegative()])
     .transform((v) => Number(v))
-    .refine((n) => n <= MAX_ID, "must be below 2^53")
-    .openapi({ type: "string", example: "0" });
+    .refine((n) => n <= MAX_ID, "must be below 2^53"),
+  ).openapi({ type: "string", example: "0" });
 
 /** A path ID; malformed ones are a 400 with code `invalid_id`, checked before anything else. */
 export const pathId = (name: string) =>

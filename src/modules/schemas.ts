@@ -5,11 +5,14 @@ export const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 export const RESERVED_NAMES = ["id", "contentid", "moduleid", "userid", "createdat", "updatedat", "deletedat"];
 export const MAX_FIELDS = 100;
 
+/** "is required" when absent, "must be a string" otherwise (a schema-wide message would hide both). */
+const requiredString = (issue: { input?: unknown }) => (issue.input === undefined ? "is required" : "must be a string");
+
 /** A field as the client sends it; kind-specific rules are checked by the service. */
 export const fieldInput = z
   .object({
-    name: z.string({ error: "is required" }).regex(FIELD_NAME, "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$"),
-    kind: z.string({ error: "is required" }),
+    name: z.string({ error: requiredString }).regex(FIELD_NAME, "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$"),
+    kind: z.string({ error: requiredString }),
     label: z.string().max(200).optional(),
     helpText: z.string().max(4000).default(""),
     defaultValue: z.unknown().optional(),
@@ -23,7 +26,7 @@ export const fieldInput = z
   .openapi("ModuleFieldInput");
 
 export const moduleBody = z.object({
-  name: z.string({ error: "is required" }).trim().min(1, "must not be empty").max(200),
+  name: z.string({ error: requiredString }).trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
   fields: jsonParam(
     z.array(fieldInput, { error: "must be an array of fields" }).min(1, "must hold at least one field").max(MAX_FIELDS, `at most ${MAX_FIELDS} fields`),
   ),

@@ -38,9 +38,15 @@ export async function getModule(db: Db, id: number): Promise<Module> {
   return found;
 }
 
+/**
+ * Modules are a configuration-sized set, so the name filter runs here, where lower-casing
+ * covers all of Unicode (SQLite's lower() folds ASCII only).
+ */
 export async function listModules(db: Db, query?: string): Promise<Module[]> {
-  const where = query ? sql`instr(lower(${modules.name}), lower(${query})) > 0` : undefined;
-  return (await db.select().from(modules).where(where).orderBy(asc(modules.id)).all()) as Module[];
+  const all = (await db.select().from(modules).orderBy(asc(modules.id)).all()) as Module[];
+  if (!query) return all;
+  const needle = query.toLowerCase();
+  return all.filter((m) => m.name.toLowerCase().includes(needle));
 }
 
 /** Validates the input fields, including targets of related fields and their defaults. */
