@@ -1,8 +1,9 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TRANSITIONS, JOB_STATUSES } from "../src/jobs/states";
 import { call, token } from "./helpers";
-import { createJob, expectMirrorMatches, getJob, inDO, inspect, logsOf, makeJob, makeWorkflow, mirrorRow, waitForJob } from "./jobs-helpers";
+import { createJob, expectMirrorMatches, getJob, inDO, inspect, logsOf, makeJob, makeWorkflow, mirrorRow, stubOf, waitForJob } from "./jobs-helpers";
 
 const FUTURE = "2099-01-01T10:00:00+02:00";
 const FUTURE_MS = Date.parse("2099-01-01T08:00:00Z");
@@ -114,6 +115,26 @@ describe("POST /job/", () => {
       expect(job.startAt, given).toBe(expected);
       expect((await inspect(job.jobID)).alarm).toBe(Date.parse(expected));
     }
+  });
+
+  it("starts a job with a startAt however far in the past at once, and refuses one from 2100 on (nothing created)", async () => {
+    const wf = await makeWorkflow([{ name: "a", kind: "log", options: { message: "hi" } }]);
+    for (const given of ["1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "0000-01-01T00:00:00Z"]) {
+      const res = await createJob({ workflowID: wf, startAt: given });
+      expect(res.status, given).toBe(201);
+      expect(res.json.response.startAt, given).toBe(new Date(Date.parse(given)).toISOString());
+      const done = await waitForJob(res.json.response.jobID, (j) => j.status === "ok");
+      expect(Date.parse(done.startedAt)).toBeGreaterThan(Date.now() - 60_000);
+      await expectMirrorMatches(res.json.response.jobID);
+    }
+    const before = await jobCount();
+    for (const given of ["2100-01-01T00:00:00Z", "2099-12-31T23:00:00-01:00", "2262-06-01T00:00:00Z", "9999-12-31T23:59:59Z"]) {
+      const res = await createJob({ workflowID: wf, startAt: given });
+      expect(res.status, given).toBe(400);
+      expect(res.json.error.details, given).toEqual([{ path: "startAt", message: "must be before 2100-01-01T00:00:00.000Z" }]);
+    }
+    expect(await jobCount()).toBe(before);
+    expect((await createJob({ workflowID: wf, startAt: "2099-12-31T23:59:59.999Z" })).status).toBe(201);
   });
 
   it("needs the write scope", async () => {
@@ -345,6 +366,36 @@ describe("POST /job/{jobID}: editing", () => {
     }
     expect(await getJob(job.jobID)).toEqual(running);
     expect(await logsOf(job.jobID)).toEqual(runningLogs);
+  });
+
+  it("moves startAt of a queued job into the far past (starts at once) but not to 2100 or later", async () => {
+    const wf = await makeWorkflow([{ name: "a", kind: "log", options: { message: "hi" } }]);
+    const job = await makeJob(wf, { startAt: FUTURE });
+    const far = await call(`/job/${job.jobID}`, { body: { startAt: "9999-12-31T23:59:59Z" } });
+    expect(far.status).toBe(400);
+    expect(far.json.error.details).toEqual([{ path: "startAt", message: "must be before 2100-01-01T00:00:00.000Z" }]);
+    expect((await getJob(job.jobID)).startAt).toBe("2099-01-01T08:00:00.000Z");
+    const past = await call(`/job/${job.jobID}`, { body: { startAt: "1960-01-01T00:00:00Z" } });
+    expect(past.status).toBe(200);
+    expect(past.json.response.startAt).toBe("1960-01-01T00:00:00.000Z");
+    expect((await waitForJob(job.jobID, (j) => j.status === "ok")).progress).toEqual({ task: null, done: 1, total: 1 });
+  });
+
+  it("never lets a stored startAt make the alarm throw: it is clamped to what alarms accept", async () => {
+    const wf = await longWorkflow();
+    const job = await makeJob(wf, { startAt: FUTURE });
+    const stub = stubOf(job.jobID);
+    const far = Date.UTC(3000, 0, 1);
+    const moved = await stub.update({ startAt: far });
+    expect(moved.ok).toBe(true);
+    const { state, alarm } = await inspect(job.jobID);
+    expect(state.startAt).toBe(far);
+    expect(alarm).toBe(Date.UTC(2189, 0, 1));
+    expect(await runDurableObjectAlarm(stub)).toBe(true); // woken early: still queued, the alarm set again
+    expect((await getJob(job.jobID)).status).toBe("queued");
+    expect((await inspect(job.jobID)).alarm).toBe(Date.UTC(2189, 0, 1));
+    expect((await stub.update({ startAt: -62_167_219_200_000 })).ok).toBe(true); // 0000-01-01: at once
+    expect((await waitForJob(job.jobID, (j) => j.status === "running")).startAt).toBe("0000-01-01T00:00:00.000Z");
   });
 
   it("needs the write scope to update or cancel", async () => {

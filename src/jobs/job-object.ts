@@ -45,6 +45,13 @@ const MAX_LOST = 3;
 /** Each log line (message + data as JSON) is capped at 16 KiB. */
 export const LOG_LINE_MAX_BYTES = 16 * 1024;
 const MIRROR_RETRY_MS = [2_000, 10_000, 30_000, 60_000, 300_000];
+/**
+ * setAlarm() refuses times <= 0 and (despite its message, "after 2189") past 2262. The API refuses
+ * a startAt from 2100 on, but whatever the state holds, the alarm is clamped into this range: a
+ * past time fires at once, a time beyond the range wakes the job early and the alarm is set again.
+ */
+const MIN_ALARM_MS = 1;
+const MAX_ALARM_MS = Date.UTC(2189, 0, 1);
 
 type Phase = "main" | "onError";
 
@@ -703,9 +710,10 @@ export class JobObject extends DurableObject<Env> {
       await this.ctx.storage.deleteAlarm();
       return;
     }
-    s.alarmAt = wake;
+    const at = Math.min(Math.max(wake, MIN_ALARM_MS), MAX_ALARM_MS);
+    s.alarmAt = at;
     this.save(s);
-    await this.ctx.storage.setAlarm(wake);
+    await this.ctx.storage.setAlarm(at);
   }
 
   /**

@@ -6,6 +6,15 @@ import { JOB_STATUSES } from "./states";
 /** RFC 3339 date-time with any offset (or Z); normalised to UTC ms by `parseStartAt`. */
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
+/**
+ * The latest accepted `startAt` (exclusive): 2100-01-01T00:00:00Z. Durable Object alarms refuse
+ * times past 2189 (and the engine clamps its alarm anyway), and a job scheduled further ahead
+ * is a mistake, not a plan. There is no lower bound: any past instant, year 0000 included, means
+ * "start at once" (the contract's rule for a past `startAt`).
+ */
+export const MAX_START_AT_MS = Date.UTC(2100, 0, 1);
+export const MAX_START_AT = new Date(MAX_START_AT_MS).toISOString();
+
 /** ms since the epoch, or null when the text is not a real RFC 3339 date-time. */
 export function parseStartAt(text: string): number | null {
   const m = RFC3339.exec(text.trim());
@@ -27,6 +36,10 @@ const startAtParam = () =>
       const ms = parseStartAt(v);
       if (ms === null) {
         ctx.addIssue({ code: "custom", message: "must be an RFC 3339 date-time, e.g. 2026-11-27T20:18:49Z or 2026-11-27T21:18:49+01:00" });
+        return z.NEVER;
+      }
+      if (ms >= MAX_START_AT_MS) {
+        ctx.addIssue({ code: "custom", message: `must be before ${MAX_START_AT}` });
         return z.NEVER;
       }
       return ms;
