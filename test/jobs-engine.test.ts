@@ -430,3 +430,60 @@ describe("exactly once", () => {
     expect(await getJob(job.jobID)).toEqual(before);
   });
 });
+
+describe("a slow attempt holds up no other job", () => {
+  /** An executor where task 'slow' waits for `release()` and every other task answers at once. */
+  function slowAndFast() {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const calls = fakeExecutor(async (task) => {
+      if (task.name === "slow") await gate;
+      return { from: task.name };
+    });
+    return { calls, release };
+  }
+
+  it("the consumer returns once the batch is claimed; the slow attempt runs on in waitUntil and is acked when it ends", async () => {
+    const { calls, release } = slowAndFast();
+    const wfA = await makeWorkflow([http("slow", { timeout: 60 })]);
+    const wfB = await makeWorkflow([http("fast")]);
+    const jobs = [];
+    for (const wf of [wfA, wfB]) {
+      const job = await makeJob(wf, { startAt: FUTURE });
+      const sent = await captureQueue(job.jobID);
+      await fireAlarm(job.jobID);
+      expect(sent.length).toBe(1);
+      jobs.push({ jobID: job.jobID as string, sent });
+    }
+    const [a, b] = jobs;
+    // The local queue delivers one batch at a time: A's batch, then B's.
+    const batchA = createMessageBatch("crm-tasks", [{ id: "slow-a", timestamp: Date.now(), attempts: 1, body: a.sent[0] }]);
+    const ctxA = createExecutionContext();
+    const returned = await Promise.race([handleTaskBatch(batchA, env, ctxA).then(() => "returned"), sleep(3000).then(() => "still waiting")]);
+    expect(returned).toBe("returned");
+    const startedAt = Date.now();
+    await deliver([b.sent[0]]);
+    expect((await waitForJob(b.jobID, isFinal)).status).toBe("ok");
+    expect(Date.now() - startedAt).toBeLessThan(2000);
+    expect((await getJob(a.jobID)).status).toBe("running");
+    expect(calls.map((c) => c.task)).toEqual(["slow", "fast"]);
+    release();
+    const result = await getQueueResult(batchA, ctxA);
+    expect(result.explicitAcks).toEqual(["slow-a"]);
+    expect((await waitForJob(a.jobID, isFinal)).status).toBe("ok");
+    expect(countLines(await logsOf(a.jobID), /^attempt 1 of task 'slow' succeeded/)).toBe(1);
+  });
+
+  it("through the real queue, a fast job finishes while another job's attempt is still running", async () => {
+    const { calls, release } = slowAndFast();
+    const slow = await makeJob(await makeWorkflow([http("slow", { timeout: 60 })]));
+    while (!calls.some((c) => c.task === "slow")) await sleep(10);
+    const fast = await makeJob(await makeWorkflow([http("fast")]));
+    expect((await waitForJob(fast.jobID, isFinal, 5000)).status).toBe("ok");
+    expect((await getJob(slow.jobID)).status).toBe("running");
+    release();
+    expect((await waitForJob(slow.jobID, isFinal)).status).toBe("ok");
+    const logs = await logsOf(fast.jobID);
+    expect(countLines(logs, /not picked up from the queue in time/)).toBe(0);
+  });
+});
