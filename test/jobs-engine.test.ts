@@ -487,3 +487,51 @@ describe("a slow attempt holds up no other job", () => {
     expect(countLines(logs, /not picked up from the queue in time/)).toBe(0);
   });
 });
+
+describe("heartbeat", () => {
+  it("a worker that dies mid-attempt is noticed ~5 s after its last heartbeat, not after the task timeout", async () => {
+    const calls = fakeExecutor();
+    const wf = await makeWorkflow([http("work", { timeout: 60 })]);
+    const job = await makeJob(wf, { startAt: FUTURE });
+    const sent = await captureQueue(job.jobID);
+    await fireAlarm(job.jobID);
+    const stub = stubOf(job.jobID);
+    expect(await stub.claimAttempt(sent[0].attemptId)).not.toBeNull();
+    expect(await stub.attemptAlive(sent[0].attemptId)).toBe(true); // it ran for a while...
+    const lastBeat = Date.now();
+    const { state, alarm } = await inspect(job.jobID);
+    expect(alarm).toBe(state.attempt.beatAt + 5000);
+    expect(state.attempt.deadline - alarm!).toBeGreaterThan(50_000);
+    // ...and then its worker was killed: the real alarm notices, and the attempt is sent again.
+    while (sent.length < 2) {
+      if (Date.now() - lastBeat > 8000) throw new Error("the lost attempt was not noticed");
+      await sleep(50);
+    }
+    expect(Date.now() - lastBeat).toBeGreaterThanOrEqual(4900);
+    await deliver([sent[1]]);
+    expect((await waitForJob(job.jobID, isFinal)).status).toBe("ok");
+    expect(calls.length).toBe(1);
+    const logs = await logsOf(job.jobID);
+    expect(countLines(logs, /^attempt 1 of task 'work' sent no heartbeat for 5 s; the worker running it was lost; running it again$/)).toBe(1);
+    expect(countLines(logs, /^attempt 2 of task 'work' \(http\) started$/)).toBe(1);
+    expect(countLines(logs, /succeeded/)).toBe(1);
+    // A late heartbeat or report of the lost attempt changes nothing.
+    expect(await stub.attemptAlive(sent[0].attemptId)).toBe(false);
+    expect(await stub.reportAttempt(sent[0].attemptId, { ok: true, durationMs: 1 })).toBe(false);
+    expect(await logsOf(job.jobID)).toEqual(logs);
+  });
+
+  it("an attempt that keeps its heartbeat is never called lost, however long it runs", async () => {
+    const calls = fakeExecutor(async () => {
+      await sleep(6500);
+      return { slow: true };
+    });
+    const job = await makeJob(await makeWorkflow([http("slowish", { timeout: 30 })]));
+    const done = await waitForJob(job.jobID, isFinal, 12_000);
+    expect(done.status).toBe("ok");
+    expect(calls.length).toBe(1);
+    const logs = await logsOf(job.jobID);
+    expect(countLines(logs, /lost|not picked up/)).toBe(0);
+    expect(countLines(logs, /^attempt 1 of task 'slowish' succeeded in \d+ ms$/)).toBe(1);
+  });
+});

@@ -23,7 +23,7 @@ export function jsonSafe(value: unknown): unknown {
 }
 
 export type RunOptions = {
-  /** Asked every `pollMs`; answering false aborts the attempt and discards its result. */
+  /** Asked at once and then every `pollMs`; answering false aborts the attempt and discards its result. */
   isAlive?: () => Promise<boolean>;
   pollMs?: number;
 };
@@ -68,7 +68,8 @@ export async function runAttempt(env: Env, claimed: ClaimedAttempt, options: Run
       }
       pollTimer = setTimeout(tick, options.pollMs ?? 1000);
     };
-    pollTimer = setTimeout(tick, options.pollMs ?? 1000);
+    // The first call right away: it is also the attempt's first heartbeat (see JobObject.attemptAlive).
+    pollTimer = setTimeout(tick, 0);
   }
 
   try {

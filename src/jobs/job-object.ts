@@ -40,6 +40,12 @@ const CLAIM_TIMEOUT_MS = 15_000;
 const MAX_CLAIM_TIMEOUT_MS = 300_000;
 /** Slack after an attempt's own timeout before the watchdog calls it lost. */
 const REPORT_GRACE_MS = 5_000;
+/**
+ * Heartbeat: a running queue attempt asks `attemptAlive` every second (ALIVE_POLL_MS in queue.ts),
+ * first right when it starts. Once it has, going this long without a call means its Worker is gone:
+ * the watchdog calls the attempt lost without waiting for its timeout.
+ */
+export const HEARTBEAT_TIMEOUT_MS = 5_000;
 /** Lost claimed attempts (worker died) re-run without using the task's retries, this many times. */
 const MAX_LOST = 3;
 /** Each log line (message + data as JSON) is capped at 16 KiB. */
@@ -65,6 +71,8 @@ type Attempt = {
   claimedAt: number | null;
   /** Watchdog: unclaimed → claim timeout; claimed → task timeout + grace; delay → its end. */
   deadline: number;
+  /** The last heartbeat (attemptAlive) of a claimed queue attempt; null/absent before the first. */
+  beatAt?: number | null;
 };
 
 export type JobState = {
@@ -358,6 +366,7 @@ export class JobObject extends DurableObject<Env> {
       const task = this.taskOf(s, a);
       a.claimedAt = now;
       a.deadline = now + task.timeout * 1000 + REPORT_GRACE_MS;
+      a.beatAt = null;
       this.log(now, "info", task.name, `attempt ${a.number} of task '${task.name}' (${task.kind}) started`, { attempt: a.number, attemptId: a.id, kind: task.kind });
       this.save(s);
       return { jobID: s.jobID, attemptId: a.id, number: a.number, task, scope: this.scope(s), deadline: now + task.timeout * 1000 };
@@ -367,10 +376,26 @@ export class JobObject extends DurableObject<Env> {
     return claimed;
   }
 
-  /** Queue consumer: is this attempt still the one the job waits for? (false: abort it). */
+  /**
+   * Queue consumer: is this attempt still the one the job waits for? (false: abort it). Each call
+   * is also the attempt's heartbeat: the watchdog calls a claimed attempt lost once it has gone
+   * HEARTBEAT_TIMEOUT_MS without one (after its first), instead of waiting for its timeout.
+   */
   async attemptAlive(attemptId: string): Promise<boolean> {
-    const s = this.load();
-    return !!s?.attempt && s.attempt.id === attemptId && s.attempt.claimedAt !== null && !this.pastDeadline(s, Date.now());
+    const now = Date.now();
+    const { alive, first } = this.tx(() => {
+      const s = this.load();
+      const a = s?.attempt;
+      if (!s || !a || a.id !== attemptId || a.mode !== "queue" || a.claimedAt === null || this.pastDeadline(s, now)) return { alive: false, first: false };
+      const first = a.beatAt == null;
+      a.beatAt = Math.max(now, a.beatAt ?? 0);
+      this.save(s);
+      return { alive: true, first };
+    });
+    // The first heartbeat brings the watchdog forward (later ones only push it back: the alarm,
+    // when it fires, finds the attempt not due and is set again).
+    if (first) await this.settle();
+    return alive;
   }
 
   /** Queue consumer: the outcome of a claimed attempt. Reports for any other attempt are ignored. */
@@ -428,6 +453,12 @@ export class JobObject extends DurableObject<Env> {
     await this.settle();
   }
 
+  /** When the watchdog acts on an attempt: its deadline, or for a heartbeating claimed queue attempt its heartbeat lapse. */
+  private attemptDue(a: Attempt) {
+    if (a.mode === "queue" && a.claimedAt !== null && a.beatAt != null) return Math.min(a.deadline, a.beatAt + HEARTBEAT_TIMEOUT_MS);
+    return a.deadline;
+  }
+
   private pastDeadline(s: JobState, now: number) {
     return (s.status === "running" && s.deadline !== null && now >= s.deadline) ||
       (s.phase === "onError" && s.onErrorDeadline !== null && now >= s.onErrorDeadline);
@@ -468,7 +499,7 @@ export class JobObject extends DurableObject<Env> {
 
     const a = s.attempt;
     if (a) {
-      if (now < a.deadline) return null;
+      if (now < this.attemptDue(a)) return null;
       const task = this.taskOf(s, a);
       if (a.mode === "delay") {
         this.succeed(s, { ok: true, durationMs: now - a.dispatchedAt }, now);
@@ -481,7 +512,10 @@ export class JobObject extends DurableObject<Env> {
       } else {
         s.lost += 1;
         s.attempt = null;
-        const message = `attempt ${a.number} of task '${task.name}' sent no report within its timeout (${task.timeout} s); the worker running it was lost`;
+        const silent = a.beatAt != null && now < a.deadline;
+        const message = silent
+          ? `attempt ${a.number} of task '${task.name}' sent no heartbeat for ${HEARTBEAT_TIMEOUT_MS / 1000} s; the worker running it was lost`
+          : `attempt ${a.number} of task '${task.name}' sent no report within its timeout (${task.timeout} s); the worker running it was lost`;
         if (s.lost > MAX_LOST) {
           this.fail(s, a, task, { ok: false, durationMs: now - (a.claimedAt ?? now), message: `no report from the worker (${s.lost} attempts lost)` }, now);
         } else {
@@ -687,7 +721,7 @@ export class JobObject extends DurableObject<Env> {
     if (s.status === "queued") times.push(s.startAt);
     if (s.status === "running" && s.deadline !== null) times.push(s.deadline);
     if (s.phase) {
-      if (s.attempt) times.push(s.attempt.deadline);
+      if (s.attempt) times.push(this.attemptDue(s.attempt));
       if (s.waitUntil !== null) times.push(s.waitUntil);
       if (!s.attempt && s.waitUntil === null) times.push(Date.now()); // something to dispatch: now
       if (s.phase === "onError" && s.onErrorDeadline !== null) times.push(s.onErrorDeadline);
