@@ -302,6 +302,35 @@ describe("logs", () => {
     expect((await call(`/job/${job.jobID}`, { body: { log: { message: "z".repeat(16 * 1024) } } })).status).toBe(200);
   });
 
+  it("points a refused line at its problem", async () => {
+    const wf = await longWorkflow();
+    const job = await makeJob(wf, { startAt: FUTURE });
+    const before = await logsOf(job.jobID);
+    const cases: Array<[unknown, Array<{ path: string; message: string }>]> = [
+      [{ level: "info" }, [{ path: "log.message", message: "is required" }]],
+      [{ message: "x", level: "debug" }, [{ path: "log.level", message: "must be info, warn or error" }]],
+      [{ message: "" }, [{ path: "log.message", message: "must not be empty" }]],
+      [[{ message: "x", level: "debug" }], [{ path: "log[0].level", message: "must be info, warn or error" }]],
+      [[{ message: "ok" }, { nope: 1 }, "text"], [
+        { path: "log[1].message", message: "is required" },
+        { path: "log[2]", message: "must be a log line object {message, level?, data?}" },
+      ]],
+      [Array.from({ length: 101 }, () => ({ message: "many" })), [{ path: "log", message: "at most 100 lines per request (got 101)" }]],
+      ["not json", [{ path: "log", message: "must be a log line object or an array of them" }]],
+      [42, [{ path: "log", message: "must be a log line object or an array of them" }]],
+    ];
+    for (const [log, details] of cases) {
+      const res = await call(`/job/${job.jobID}`, { body: { log } });
+      expect(res.status, JSON.stringify(log).slice(0, 80)).toBe(400);
+      expect(res.json.error.details, JSON.stringify(log).slice(0, 80)).toEqual(details);
+    }
+    const form = await call(`/job/${job.jobID}`, { form: { log: JSON.stringify([{ message: "a" }, { message: 5 }]) } });
+    expect(form.status).toBe(400);
+    expect(form.json.error.details).toEqual([{ path: "log[1].message", message: "must be a string" }]);
+    expect(await logsOf(job.jobID)).toEqual(before);
+    expect((await call(`/job/${job.jobID}`, { body: { log: Array.from({ length: 100 }, () => ({ message: "fits" })) } })).status).toBe(200);
+  });
+
   it("gives concurrent appends unique, gap-free seq numbers", async () => {
     const wf = await longWorkflow();
     const job = await makeJob(wf, { startAt: FUTURE });

@@ -71,14 +71,45 @@ export const createJobBody = z.object({
   parameters: parametersParam().optional(),
 });
 
-export const updateJobBody = z.object({
-  log: jsonParam(
-    z.union([logLineInput.transform((l) => [l]), z.array(logLineInput).max(MAX_LOG_LINES_PER_REQUEST, `at most ${MAX_LOG_LINES_PER_REQUEST} lines`)], {
-      error: "must be a log line object or an array of them",
+type LogLineInput = z.output<typeof logLineInput>;
+
+/**
+ * `log`: one line object or an array of at most 100. Checked by hand rather than as a union, so
+ * that a 400 points at the problem (`log.message`, `log[3].level`, "at most 100 lines") instead of
+ * saying only that the union did not match.
+ */
+const logParam = () =>
+  jsonParam(
+    z.unknown().transform((value, ctx): LogLineInput[] => {
+      const many = Array.isArray(value);
+      if (!many && (value === null || typeof value !== "object")) {
+        ctx.addIssue({ code: "custom", message: "must be a log line object or an array of them" });
+        return z.NEVER;
+      }
+      const lines: unknown[] = many ? value : [value];
+      if (lines.length > MAX_LOG_LINES_PER_REQUEST) {
+        ctx.addIssue({ code: "custom", message: `at most ${MAX_LOG_LINES_PER_REQUEST} lines per request (got ${lines.length})` });
+        return z.NEVER;
+      }
+      const out: LogLineInput[] = [];
+      lines.forEach((line, i) => {
+        const at = many ? [i] : [];
+        if (line === null || typeof line !== "object" || Array.isArray(line)) {
+          ctx.addIssue({ code: "custom", path: at, message: "must be a log line object {message, level?, data?}" });
+          return;
+        }
+        const parsed = logLineInput.safeParse(line);
+        if (parsed.success) out.push(parsed.data);
+        else for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", path: [...at, ...(issue.path as PropertyKey[])], message: issue.message });
+      });
+      return out;
     }),
-  )
+  );
+
+export const updateJobBody = z.object({
+  log: logParam()
     .optional()
-    .openapi({ description: "a line {message, level?, data?} or an array of lines (a JSON string in a form)" }),
+    .openapi({ description: "a line {message, level?, data?} or an array of at most 100 lines (a JSON string in a form)" }),
   status: statusParam().optional(),
   workflowID: idValue().optional(),
   startAt: startAtParam().optional(),
