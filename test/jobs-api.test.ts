@@ -104,6 +104,38 @@ describe("POST /job/", () => {
     expect(await jobCount()).toBe(before);
   });
 
+  it("says what is wrong with workflowID: 'is required' or 'must be a positive integer ID'", async () => {
+    const wf = await longWorkflow();
+    const before = await jobCount();
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{}, "is required"],
+      [{ workflowID: null }, "is required"],
+      [{ workflowID: "" }, "is required"],
+      [{ workflowID: 0 }, "must be a positive integer ID"],
+      [{ workflowID: "0" }, "must be a positive integer ID"],
+      [{ workflowID: -3 }, "must be a positive integer ID"],
+      [{ workflowID: 1.5 }, "must be a positive integer ID"],
+      [{ workflowID: "abc" }, "must be a positive integer ID"],
+      [{ workflowID: true }, "must be a positive integer ID"],
+      [{ workflowID: [wf] }, "must be a positive integer ID"],
+      [{ workflowID: 2 ** 53 }, "must be a positive integer ID below 2^53"],
+    ];
+    for (const [body, message] of cases) {
+      const res = await createJob({ startAt: FUTURE, ...body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.json.error.details, JSON.stringify(body)).toEqual([{ path: "workflowID", message }]);
+    }
+    const form = await call("/job/", { form: { startAt: FUTURE } });
+    expect(form.json.error.details).toEqual([{ path: "workflowID", message: "is required" }]);
+    expect(await jobCount()).toBe(before);
+    const job = await makeJob(wf, { startAt: FUTURE });
+    for (const workflowID of [0, null, "x"]) {
+      const res = await call(`/job/${job.jobID}`, { body: { workflowID } });
+      expect(res.status, String(workflowID)).toBe(400);
+      expect(res.json.error.details).toEqual([{ path: "workflowID", message: "must be a positive integer ID" }]);
+    }
+  });
+
   it("normalises startAt with any offset to UTC milliseconds", async () => {
     const wf = await longWorkflow();
     for (const [given, expected] of [

@@ -1,6 +1,6 @@
 // Request and response schemas of /job/.
 import { z } from "@hono/zod-openapi";
-import { idString, idValue, jsonParam, listMeta, paging, timestamp } from "../http/schemas";
+import { idString, jsonParam, listMeta, paging, timestamp } from "../http/schemas";
 import { JOB_STATUSES } from "./states";
 
 /** RFC 3339 date-time with any offset (or Z); normalised to UTC ms by `parseStartAt`. */
@@ -65,8 +65,30 @@ export const logLineInput = z.object({
 
 export const MAX_LOG_LINES_PER_REQUEST = 100;
 
+/**
+ * `workflowID`: a positive integer ID below 2^53, as a decimal string or a number. Missing (or
+ * null, or "" as an empty form field) in `POST /job/` is "is required"; anything else that is not
+ * an ID is "must be a positive integer ID", the words every other route uses.
+ */
+const workflowIdParam = (required: boolean) =>
+  z
+    .unknown()
+    .transform((v, ctx): number => {
+      if (required && (v === undefined || v === null || v === "")) {
+        ctx.addIssue({ code: "custom", message: "is required" });
+        return z.NEVER;
+      }
+      const n = typeof v === "number" ? v : typeof v === "string" && /^[1-9][0-9]{0,15}$/.test(v) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(n) || n <= 0) {
+        ctx.addIssue({ code: "custom", message: Number.isInteger(n) && n > 0 ? "must be a positive integer ID below 2^53" : "must be a positive integer ID" });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .openapi({ type: "string", example: "17", description: "a positive integer ID (a string or a number)" });
+
 export const createJobBody = z.object({
-  workflowID: idValue(),
+  workflowID: workflowIdParam(true),
   startAt: startAtParam().optional(),
   parameters: parametersParam().optional(),
 });
@@ -111,7 +133,7 @@ export const updateJobBody = z.object({
     .optional()
     .openapi({ description: "a line {message, level?, data?} or an array of at most 100 lines (a JSON string in a form)" }),
   status: statusParam().optional(),
-  workflowID: idValue().optional(),
+  workflowID: workflowIdParam(false).optional(),
   startAt: startAtParam().optional(),
   parameters: parametersParam().optional(),
 });
