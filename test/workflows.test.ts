@@ -219,6 +219,26 @@ describe("workflow validation", () => {
     expect((await call("/workflow/", { body: { name: "x", timeout: 366 * 86400 } })).status).toBe(201);
   });
 
+  it("takes the timeout's string spelling only from a form, never from a JSON body", async () => {
+    for (const timeout of ["10", " 120 ", "1e3"]) {
+      const details = await expectInvalid({ name: "x", timeout }, ["timeout"]);
+      expect(details, timeout).toEqual([{ path: "timeout", message: "must be an integer number of seconds" }]);
+    }
+    const made = await call("/workflow/", { body: { name: "x", timeout: 10 } });
+    expect(made.status).toBe(201);
+    const id = made.json.response.workflowID;
+    const replace = await call(`/workflow/${id}`, { body: { name: "x", timeout: "20" } });
+    expect(replace.status).toBe(400);
+    expect(replace.json.error.details).toEqual([{ path: "timeout", message: "must be an integer number of seconds" }]);
+    expect((await call(`/workflow/${id}`)).json.response.timeout).toBe(10);
+    const form = await call(`/workflow/${id}`, { form: { name: "x", timeout: "20" } });
+    expect(form.status, form.text).toBe(200);
+    expect(form.json.response.timeout).toBe(20);
+    const badForm = await call("/workflow/", { form: { name: "x", timeout: "1.5" } });
+    expect(badForm.json.error.details).toEqual([{ path: "timeout", message: "must be an integer number of seconds" }]);
+    expect((await call("/workflow/", { body: { name: "x" } })).json.response.timeout).toBe(3600);
+  });
+
   it("requires tasks and onError to be arrays of task objects", async () => {
     await expectInvalid({ name: "x", tasks: { a: 1 } }, ["tasks"]);
     await expectInvalid({ name: "x", onError: "nope" }, ["onError"]);

@@ -3,7 +3,7 @@
 // the per-field and per-kind schemas below, so that one 400 lists every problem of every task.
 import { z } from "@hono/zod-openapi";
 import { isHttpUrl, normaliseId } from "../fields/registry";
-import { idString, jsonParam, timestamp } from "../http/schemas";
+import { idString, intParam, jsonParam, timestamp } from "../http/schemas";
 import { hasTemplate } from "./templates";
 import { TASK_KINDS, type TaskKind } from "./tasks";
 
@@ -201,17 +201,29 @@ const taskList = (what: string) =>
       description: `${what} (a JSON string in a form); default []`,
     });
 
+/**
+ * The workflow `timeout`: an integer number of seconds. Its decimal spelling ("120") is accepted
+ * only in a form (through intParam, which honours withFormSpellings); in a JSON body a string is
+ * a 400, like any value of the wrong type.
+ */
 const workflowTimeout = () =>
   z
-    .preprocess(
-      (v) => (typeof v === "string" && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
-      z
-        .number({ error: "must be an integer number of seconds" })
-        .int("must be an integer number of seconds")
-        .min(1, "must be at least 1")
-        .max(MAX_WORKFLOW_TIMEOUT, `must be at most ${MAX_WORKFLOW_TIMEOUT} (366 days)`),
-    )
-    .default(DEFAULT_WORKFLOW_TIMEOUT)
+    .unknown()
+    .transform((v, ctx): number => {
+      const parsed = intParam().safeParse(v);
+      const n = parsed.success ? parsed.data : v;
+      if (typeof n !== "number" || !Number.isInteger(n)) {
+        ctx.addIssue({ code: "custom", message: "must be an integer number of seconds" });
+        return z.NEVER;
+      }
+      if (n < 1 || n > MAX_WORKFLOW_TIMEOUT) {
+        ctx.addIssue({ code: "custom", message: n < 1 ? "must be at least 1" : `must be at most ${MAX_WORKFLOW_TIMEOUT} (366 days)` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .optional()
+    .transform((v) => v ?? DEFAULT_WORKFLOW_TIMEOUT)
     .openapi({ type: "integer", example: 300, description: "seconds for the whole job; default 3600" });
 
 export const workflowBody = z.object({
