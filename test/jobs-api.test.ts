@@ -496,6 +496,16 @@ describe("transitions", () => {
     }
   });
 
+  it("a client setting ok during a task clears progress.task (null once ok)", async () => {
+    const wf = await makeWorkflow([{ name: "d", kind: "delay", options: { seconds: 3600 } }, { name: "after", kind: "log", options: { message: "x" } }]);
+    const job = await makeJob(wf);
+    await waitForJob(job.jobID, (j) => j.progress.task === "d");
+    const res = await call(`/job/${job.jobID}`, { body: { status: "ok" } });
+    expect(res.status).toBe(200);
+    expect(res.json.response).toMatchObject({ status: "ok", progress: { task: null, done: 0, total: 2 } });
+    expect((await expectMirrorMatches(job.jobID)).progress).toEqual({ task: null, done: 0, total: 2 });
+  });
+
   it("DELETE cancels queued and running jobs and refuses final ones", async () => {
     const wf = await longWorkflow();
     const queued = await jobIn("queued", wf);

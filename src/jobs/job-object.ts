@@ -711,6 +711,8 @@ export class JobObject extends DurableObject<Env> {
       s.finishedAt = now;
       s.deadline = null;
     }
+    // progress.task is null once the job is ok (a client may set ok while a task still runs).
+    if (to === "ok" && s.progress.task !== null) s.progress = { ...s.progress, task: null };
     this.bump(s, now);
   }
 
