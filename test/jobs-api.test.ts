@@ -279,6 +279,45 @@ describe("GET /job/{jobID}", () => {
   });
 });
 
+describe("unknown jobs and odd parameter names", () => {
+  it("words the 404 the same for every route: 'Job N not found'", async () => {
+    const wf = await longWorkflow();
+    const requests: Array<[string, Parameters<typeof call>[1]]> = [
+      ["/job/99999999", {}],
+      ["/job/99999999/logs", {}],
+      ["/job/99999999", { body: { log: { message: "x" } } }],
+      ["/job/99999999", { body: { status: "cancelled" } }],
+      ["/job/99999999", { body: { workflowID: wf } }],
+      ["/job/99999999", { method: "DELETE" }],
+    ];
+    for (const [path, init] of requests) {
+      const res = await call(path, init);
+      expect(res.status, `${init?.method ?? "GET/POST"} ${JSON.stringify(init?.body)}`).toBe(404);
+      expect(res.json.error, `${init?.method} ${JSON.stringify(init?.body)}`).toMatchObject({ code: "not_found", message: "Job 99999999 not found" });
+    }
+  });
+
+  it("keeps a parameter named __proto__ as an ordinary key", async () => {
+    const wf = await longWorkflow();
+    const raw = `{"workflowID":"${wf}","startAt":"${FUTURE}","parameters":{"__proto__":"x","a":"1"}}`;
+    const res = await call("/job/", { body: raw });
+    expect(res.status, res.text).toBe(201);
+    expect(res.text).toContain('"parameters":{"__proto__":"x","a":"1"}');
+    const jobID = res.json.response.jobID;
+    expect((await call(`/job/${jobID}`)).text).toContain('"parameters":{"__proto__":"x","a":"1"}');
+    await expectMirrorMatches(jobID);
+    const edited = await call(`/job/${jobID}`, { body: `{"parameters":{"__proto__":"y"}}` });
+    expect(edited.status).toBe(200);
+    expect(edited.text).toContain('"parameters":{"__proto__":"y"}');
+    const bad = await call(`/job/${jobID}`, { body: `{"parameters":{"__proto__":{"polluted":"1"}}}` });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.details).toEqual([{ path: "parameters.__proto__", message: "must be a string" }]);
+    const form = await call("/job/", { form: { workflowID: wf, startAt: FUTURE, parameters: `{"__proto__":"f"}` } });
+    expect(form.text).toContain('"parameters":{"__proto__":"f"}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
 describe("logs", () => {
   it("appends lines (object or array), oldest first, with paging and after", async () => {
     const wf = await longWorkflow();

@@ -114,7 +114,7 @@ export function registerJobsRoutes(app: OpenAPIHono<AppEnv>) {
       errors: { 409: "The job is already final" },
     },
     async (c, { ids }) => {
-      unwrap(await jobStub(c.env, String(ids.jobID)).cancel());
+      unwrap(await jobStub(c.env, String(ids.jobID)).cancel(), ids.jobID);
       return success(c);
     },
   );

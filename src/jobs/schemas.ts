@@ -46,8 +46,29 @@ const startAtParam = () =>
     })
     .openapi({ type: "string", format: "date-time", example: "2026-11-27T20:18:49.000Z" });
 
+/**
+ * `parameters`: an object of strings. Built by hand with Object.fromEntries (which defines keys)
+ * rather than by a record schema (which assigns them), so that a parameter named `__proto__` is
+ * kept as an ordinary key like any other instead of being silently dropped.
+ */
 const parametersParam = () =>
-  jsonParam(z.record(z.string(), z.string({ error: "must be a string" }), { error: "must be an object of strings" })).openapi({
+  jsonParam(
+    z.unknown().transform((value, ctx): Record<string, string> => {
+      if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        ctx.addIssue({ code: "custom", message: "must be an object of strings" });
+        return z.NEVER;
+      }
+      const entries = Object.entries(value);
+      let ok = true;
+      for (const [key, v] of entries) {
+        if (typeof v !== "string") {
+          ctx.addIssue({ code: "custom", path: [key], message: "must be a string" });
+          ok = false;
+        }
+      }
+      return ok ? (Object.fromEntries(entries) as Record<string, string>) : z.NEVER;
+    }),
+  ).openapi({
     type: "object",
     additionalProperties: { type: "string" },
     example: { leadID: "42" },

@@ -30,8 +30,13 @@ export function presentRow(r: Row): JobView {
   };
 }
 
-export function unwrap<T>(result: DoResult<T>): T {
+/**
+ * A DO answer as a value or an ApiError. The DO does not know its own jobID when it holds no job,
+ * so its 404 is worded here, the same for every route: `Job 42 not found`.
+ */
+export function unwrap<T>(result: DoResult<T>, jobID?: number | string): T {
   if (result.ok) return result.value;
+  if (result.refusal.status === 404 && jobID !== undefined) throw notFound(`Job ${jobID}`);
   const { status, code, message, details } = result.refusal;
   throw new ApiError(status, code, message, details);
 }
@@ -228,5 +233,5 @@ export async function updateJob(env: Env, jobID: number, body: Omit<UpdateInput,
     input.workflowID = String(body.workflowID);
     input.snapshot = await loadSnapshot(env, body.workflowID);
   }
-  return unwrap(await jobStub(env, String(jobID)).update(input));
+  return unwrap(await jobStub(env, String(jobID)).update(input), jobID);
 }
