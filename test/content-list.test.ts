@@ -7,7 +7,7 @@ import { getDb } from "../src/db/client";
 import { content } from "../src/db/schema";
 import { getModule } from "../src/modules/service";
 import { listingWhere } from "../src/content/service";
-import { compileSort } from "../src/content/listing";
+import { compileSort, sortPlan } from "../src/content/listing";
 import { compareExpr, liveContentWhere } from "../src/content/storage";
 
 let deal: any;
@@ -110,6 +110,9 @@ describe("filter", () => {
     ["country eq 'Slovenia' or country eq 'France' and value gt 1000", ["Alpha", "beta", "Épée 100%"]],
     ["(country eq 'Slovenia' or country eq 'France') and value gt 1000", ["Alpha"]],
     ["COUNTRY EQ 'France' AND Value GT 0", ["Alpha", "Gamma"]],
+    ["country eq 'France' and name ge 'b'", ["Gamma", "O'Brien"]], // a steered text range keeps NOCASE
+    ["country eq 'France' and closeDate ge '2026-07-01' and value gt 0", ["Alpha", "Gamma"]],
+    ["country eq 'France' and value ge 0 and value le 100", ["Gamma"]],
     ["tags eq 'hot'", ["Alpha"]],
     ["tags eq 'HOT'", ["Alpha"]],
     ["tags ne 'hot'", ["beta", "Gamma", "delta", "Épée 100%", "O'Brien", "zeta"]],
@@ -397,6 +400,23 @@ describe("storage", () => {
     const text = await plan("", "name asc");
     expect(text).toContain(`INDEX ${await name("name")}`);
     expect(text).not.toContain("TEMP B-TREE");
+  });
+
+  it("counts through an equality's index rather than a one-sided range's, and pages through the sort key's", async () => {
+    const db = getDb(env);
+    const module = await getModule(db, Number(deal.moduleID));
+    const filter = "country eq 'France' and value ge 1";
+    const explain = async (q: { sql: string; params: unknown[] }) =>
+      ((await env.DB.prepare(`explain query plan ${q.sql}`).bind(...q.params).all()).results as any[]).map((r) => r.detail).join(" | ");
+    const countPlan = await explain(db.select({ n: count() }).from(content).where(listingWhere(module, { filter })).toSQL());
+    expect(countPlan).toMatch(new RegExp(`INDEX cx_${deal.moduleID}_country_`));
+    const sorted = sortPlan(module, "value desc");
+    const pagePlan = await explain(db.select().from(content).where(listingWhere(module, { filter }, sorted.firstField)).orderBy(...sorted.terms).limit(50).toSQL());
+    expect(pagePlan).toMatch(new RegExp(`INDEX cx_${deal.moduleID}_value_`));
+    expect(pagePlan).not.toContain("TEMP B-TREE");
+    // Both bounds on one field: its index stays usable.
+    const between = await explain(db.select({ n: count() }).from(content).where(listingWhere(module, { filter: "country eq 'France' and value ge 1 and value le 2" })).toSQL());
+    expect(between).toMatch(/INDEX cx_/);
   });
 
   it("lets a group-by over a field read only its index (what charts do)", async () => {

@@ -17,7 +17,7 @@ import { content } from "../db/schema";
 import { fieldKinds, isMultiField, isValidDate, normaliseStamp, type Comparison, type FieldDefinition } from "../fields/registry";
 import { badRequest } from "../http/errors";
 import type { Module } from "../modules/service";
-import { compareExpr, isTextField, valueExpr } from "./storage";
+import { compareExpr, isIndexed, isTextField, valueExpr } from "./storage";
 
 /** Most comparisons one filter may hold: each binds one value; D1 allows 100 per statement. */
 export const MAX_FILTER_VALUES = 60;
@@ -152,32 +152,34 @@ class Parser {
     throw positionError("filter", tok.pos, `expected ${expected}, found ${describe(tok)}`);
   }
 
-  parse(): SQL {
+  parse(orderedBy?: string): SQL {
     if (this.peek().t === "end") this.fail(this.peek(), "a condition");
-    const expr = this.or();
+    const top = this.or();
     if (this.peek().t !== "end") this.fail(this.peek(), "'and', 'or' or the end");
-    return expr;
+    return steer(top, orderedBy);
   }
 
-  private or(): SQL {
+  private or(): Node {
     const parts = [this.and()];
     while (this.isWord(this.peek(), "or")) {
       this.next();
       parts.push(this.and());
     }
-    return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` or `)})`;
+    return parts.length === 1 ? parts[0] : { sql: sql`(${sql.join(parts.map(toSql), sql` or `)})` };
   }
 
-  private and(): SQL {
-    const parts = [this.unary()];
+  private and(): Node {
+    // Nested AND groups (parentheses) are flattened so the top level sees every conjunct.
+    const terms = [this.unary()].flatMap((n) => n.terms ?? [n]);
     while (this.isWord(this.peek(), "and")) {
       this.next();
-      parts.push(this.unary());
+      const n = this.unary();
+      terms.push(...(n.terms ?? [n]));
     }
-    return parts.length === 1 ? parts[0] : sql`(${sql.join(parts, sql` and `)})`;
+    return terms.length === 1 ? terms[0] : { sql: sql`(${sql.join(terms.map(toSql), sql` and `)})`, terms };
   }
 
-  private unary(): SQL {
+  private unary(): Node {
     const tok = this.peek();
     // SQLite refuses expressions nested over 1000 deep; keep far below.
     if (++this.depth > MAX_DEPTH) throw positionError("filter", tok.pos, `nested more than ${MAX_DEPTH} levels deep`);
@@ -188,12 +190,12 @@ class Parser {
     }
   }
 
-  private unaryAt(tok: Token): SQL {
+  private unaryAt(tok: Token): Node {
     // `not` is the operator unless it is a field called "not" followed by an operator.
     if (this.isWord(tok, "not") && !this.isOperatorWord(this.peek(1))) {
       this.next();
       // Two-valued: an item without a value does not match `x eq 1`, so it matches `not (x eq 1)`.
-      return sql`((${this.unary()}) is not 1)`;
+      return { sql: sql`((${toSql(this.unary())}) is not 1)` };
     }
     if (tok.t === "(") {
       this.next();
@@ -209,7 +211,7 @@ class Parser {
     return tok.t === "word" && (COMPARISON_OPS.has(tok.text.toLowerCase()) || ["in", "is"].includes(tok.text.toLowerCase()));
   }
 
-  private comparison(): SQL {
+  private comparison(): Node {
     const nameTok = this.next();
     if (nameTok.t !== "word") this.fail(nameTok, "a field name");
     // Each comparison binds one parameter (a short `in` list one per value, a long one a single
@@ -230,7 +232,7 @@ class Parser {
       }
       const nullTok = this.next();
       if (!this.isWord(nullTok, "null")) this.fail(nullTok, "'null'");
-      return nullCheck(ref, negate);
+      return { sql: nullCheck(ref, negate) };
     }
     if (op === "in") {
       if (this.peek().t !== "(") this.fail(this.peek(), "'(' after 'in'");
@@ -247,11 +249,22 @@ class Parser {
         this.values += values.length - 1;
         if (this.values > MAX_FILTER_VALUES) throw positionError("filter", nameTok.pos, `too long: at most ${MAX_FILTER_VALUES} bound values`);
       }
-      return compare(ref, "in", values);
+      return { sql: compare(ref, "in", values) };
     }
     if (!COMPARISON_OPS.has(op)) this.fail(opTok, "an operator (eq ne lt le gt ge in contains startswith is)");
     const lit = this.literal();
-    return compare(ref, op, [this.coerce(ref, lit, op)]);
+    const value = this.coerce(ref, lit, op);
+    const node: Node = { sql: compare(ref, op, [value]) };
+    if (op === "eq") node.eq = indexedName(ref);
+    const field = ref.field;
+    if (RANGE_OPS.has(op) && field && isIndexed(field)) {
+      node.range = field.name;
+      node.lower = op === "gt" || op === "ge";
+      // The same test with the field's expression behind a unary `+`, which no index can serve.
+      const plain = isTextField(field) ? sql`(+${valueExpr(field)}) collate nocase` : sql`(+${valueExpr(field)})`;
+      node.unindexed = sql`${plain} ${sql.raw(SQL_OPS[op])} ${value}`;
+    }
+    return node;
   }
 
   private literal(): Literal {
@@ -298,6 +311,40 @@ class Parser {
 }
 
 const SQL_OPS: Record<string, string> = { eq: "=", lt: "<", le: "<=", gt: ">", ge: ">=" };
+const RANGE_OPS = new Set(["lt", "le", "gt", "ge"]);
+
+/**
+ * A compiled part of a filter. Comparisons remember whether they are an equality on an indexed
+ * field (`eq`) or a range on one (`range`, with the same test written so no index serves it).
+ */
+type Node = { sql: SQL; terms?: Node[]; eq?: string; range?: string; lower?: boolean; unindexed?: SQL };
+
+const toSql = (n: Node) => n.sql;
+
+/** The field's name when it is a single-valued module field with an index. */
+const indexedName = (ref: FieldRef) => (ref.field && isIndexed(ref.field) ? ref.field.name : undefined);
+
+/**
+ * Steers SQLite's choice of index. Without statistics its planner prefers a range on one field's
+ * index over an equality on another's (a 100,000-item `country eq 'France' and value ge 1000`
+ * count walked the 80,000 entries of `value` and parsed each row: ~90 ms, against ~20 ms through
+ * `country`). So when the top-level conjunction holds an `eq` on an indexed field, one-sided
+ * ranges on other fields are written so that no index serves them, unless their field is the
+ * first sort key (walking its index in order lets the page stop after 50 rows). A range bounded
+ * on both sides is usually narrow and keeps its index; so does everything when there is no `eq`
+ * (an `in` list is not assumed selective). Results are the same either way.
+ */
+function steer(top: Node, orderedBy?: string): SQL {
+  if (!top.terms) return top.sql;
+  const eqFields = new Set(top.terms.map((t) => t.eq).filter(Boolean));
+  if (eqFields.size === 0) return top.sql;
+  const bounds = new Map<string, Set<boolean>>();
+  for (const t of top.terms) if (t.range) bounds.set(t.range, (bounds.get(t.range) ?? new Set()).add(Boolean(t.lower)));
+  const parts = top.terms.map((t) =>
+    t.range && t.unindexed && t.range !== orderedBy && !eqFields.has(t.range) && bounds.get(t.range)!.size === 1 ? t.unindexed : t.sql,
+  );
+  return sql`(${sql.join(parts, sql` and `)})`;
+}
 
 function nullCheck(ref: FieldRef, negate: boolean): SQL {
   if (ref.multi && ref.field) {
@@ -349,11 +396,13 @@ function compare(ref: FieldRef, op: string, values: unknown[]): SQL {
 
 /**
  * Compiles a filter into a SQL condition over rows of `content` (combine it with
- * `liveContentWhere`). Throws a 400 ApiError naming the position on any error.
+ * `liveContentWhere`). Throws a 400 ApiError naming the position on any error. `orderedBy`: the
+ * field the query is ordered by first, if any (see `steer`); leave it out for counts and
+ * aggregates.
  */
-export function compileFilter(module: Module, filter: string): SQL {
+export function compileFilter(module: Module, filter: string, options: { orderedBy?: string } = {}): SQL {
   if (filter.length > MAX_FILTER_LENGTH) {
     throw positionError("filter", MAX_FILTER_LENGTH + 1, `a filter is at most ${MAX_FILTER_LENGTH} characters`);
   }
-  return new Parser(tokenize(filter), module).parse();
+  return new Parser(tokenize(filter), module).parse(options.orderedBy);
 }

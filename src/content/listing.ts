@@ -15,10 +15,16 @@ export const MAX_QUERY_WORDS = 20;
  * ties are broken by `id` in the direction of the last key (so a single-key sort is one index scan).
  */
 export function compileSort(module: Module, sort: string | undefined): SQL[] {
+  return sortPlan(module, sort).terms;
+}
+
+/** The ORDER BY terms and the module field sorted by first (when the first key is one). */
+export function sortPlan(module: Module, sort: string | undefined): { terms: SQL[]; firstField?: string } {
   const text = sort === undefined || sort.trim() === "" ? DEFAULT_SORT : sort;
   const tokens = tokenize(text, "sort");
   const terms: SQL[] = [];
   const seen = new Set<string>();
+  let firstField: string | undefined;
   let i = 0;
   let lastDir = "desc";
   for (;;) {
@@ -28,6 +34,7 @@ export function compileSort(module: Module, sort: string | undefined): SQL[] {
     if (!ref) throw positionError("sort", nameTok.pos, `unknown field '${nameTok.text}'; known: ${knownNames(module).join(", ")}`);
     if (ref.multi) throw positionError("sort", nameTok.pos, `'${ref.name}' holds several values and cannot be sorted by`);
     if (seen.has(ref.name)) throw positionError("sort", nameTok.pos, `'${ref.name}' is named twice`);
+    if (seen.size === 0 && ref.field) firstField = ref.field.name;
     seen.add(ref.name);
     if (seen.size > MAX_SORT_KEYS) throw positionError("sort", nameTok.pos, `at most ${MAX_SORT_KEYS} sort keys`);
     let dir = "asc";
@@ -43,7 +50,7 @@ export function compileSort(module: Module, sort: string | undefined): SQL[] {
     if (sep.t !== ",") throw positionError("sort", sep.pos, "expected ',' , 'asc', 'desc' or the end");
   }
   if (!seen.has("id")) terms.push(sql`${content.id} ${sql.raw(lastDir)}`);
-  return terms;
+  return { terms, firstField };
 }
 
 /** Every word must occur (case-insensitively, as a substring) in the item's text-like values. */

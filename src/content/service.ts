@@ -9,7 +9,7 @@ import { idOut, nowIso } from "../http/ids";
 import type { Paging } from "../http/paging";
 import { getModule, type Module } from "../modules/service";
 import { compileFilter } from "./filter";
-import { compileQuery, compileSort, DEFAULT_SORT } from "./listing";
+import { compileQuery, DEFAULT_SORT, sortPlan } from "./listing";
 import { isEmptyValue, liveContentWhere, searchText, toPresented } from "./storage";
 import { validateContentFields } from "./validate";
 
@@ -126,10 +126,13 @@ export type ContentList = {
   contents: ContentItem[];
 };
 
-/** The SQL condition of a listing (live items of the module, filter, query words). */
-export function listingWhere(module: Module, params: ListParams): SQL {
+/**
+ * The SQL condition of a listing (live items of the module, filter, query words). `orderedBy`:
+ * the field the page is sorted by first (it steers index choice only; see `compileFilter`).
+ */
+export function listingWhere(module: Module, params: ListParams, orderedBy?: string): SQL {
   const parts: SQL[] = [liveContentWhere(module.id)];
-  if (params.filter !== undefined && params.filter.trim() !== "") parts.push(compileFilter(module, params.filter));
+  if (params.filter !== undefined && params.filter.trim() !== "") parts.push(compileFilter(module, params.filter, { orderedBy }));
   parts.push(...compileQuery(params.query));
   return sql.join(parts, sql` and `);
 }
@@ -137,11 +140,10 @@ export function listingWhere(module: Module, params: ListParams): SQL {
 /** Search, filter, sort and page in one D1 round trip (the page and the count in one batch). */
 export async function listContent(db: Db, moduleId: number | Module, params: ListParams, paging: Paging): Promise<ContentList> {
   const module = await moduleOf(db, moduleId);
-  const where = listingWhere(module, params);
-  const order = compileSort(module, params.sort);
+  const order = sortPlan(module, params.sort);
   const [rows, total] = await db.batch([
-    db.select().from(content).where(where).orderBy(...order).limit(paging.perPage).offset(paging.offset),
-    db.select({ n: count() }).from(content).where(where),
+    db.select().from(content).where(listingWhere(module, params, order.firstField)).orderBy(...order.terms).limit(paging.perPage).offset(paging.offset),
+    db.select({ n: count() }).from(content).where(listingWhere(module, params)),
   ]);
   return {
     meta: {
