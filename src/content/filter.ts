@@ -255,7 +255,7 @@ class Parser {
     const lit = this.literal();
     const value = this.coerce(ref, lit, op);
     const node: Node = { sql: compare(ref, op, [value]) };
-    if (op === "eq") node.eq = indexedName(ref);
+    if (op === "eq" && ref.comparison !== "bool") node.eq = indexedName(ref); // true/false splits in about two: not selective
     const field = ref.field;
     if (RANGE_OPS.has(op) && field && isIndexed(field)) {
       node.range = field.name;
