@@ -579,4 +579,16 @@ describe("documentation", () => {
     expect(Object.keys(paths["/job/{jobID}/logs"])).toEqual(["get"]);
     expect(res.json.components.schemas.Job.required).toEqual(expect.arrayContaining(["jobID", "progress", "error"]));
   });
+
+  it("documents log as a line or an array of at most 100 lines, and workflowID as required", async () => {
+    const paths = (await call("/openapi.json", { token: null })).json.paths;
+    const update = paths["/job/{jobID}"].post.requestBody.content["application/json"].schema;
+    expect(update.properties.log.oneOf).toEqual([
+      expect.objectContaining({ type: "object", required: ["message"] }),
+      expect.objectContaining({ type: "array", maxItems: 100 }),
+    ]);
+    const create = paths["/job/"].post.requestBody.content["application/json"].schema;
+    expect(create.required).toEqual(["workflowID"]);
+    expect(create.properties.workflowID.type).toBe("string");
+  });
 });

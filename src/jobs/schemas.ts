@@ -152,7 +152,13 @@ const logParam = () =>
 export const updateJobBody = z.object({
   log: logParam()
     .optional()
-    .openapi({ description: "a line {message, level?, data?} or an array of at most 100 lines (a JSON string in a form)" }),
+    .openapi({
+      description: "a line {message, level?, data?} or an array of at most 100 lines (a JSON string in a form)",
+      oneOf: [
+        { type: "object", required: ["message"], properties: { message: { type: "string" }, level: { type: "string", enum: ["info", "warn", "error"] }, data: {} } },
+        { type: "array", maxItems: MAX_LOG_LINES_PER_REQUEST, items: { type: "object", required: ["message"] } },
+      ],
+    }),
   status: statusParam().optional(),
   workflowID: workflowIdParam(false).optional(),
   startAt: startAtParam().optional(),
