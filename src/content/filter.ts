@@ -328,7 +328,7 @@ const indexedName = (ref: FieldRef) => (ref.field && isIndexed(ref.field) ? ref.
  * Steers SQLite's choice of index. Without statistics its planner prefers a range on one field's
  * index over an equality on another's (a 100,000-item `country eq 'France' and value ge 1000`
  * count walked the 80,000 entries of `value` and parsed each row: ~90 ms, against ~20 ms through
- * `country`). So when the top-level conjunction holds an `eq` on an indexed field, one-sided
+ * `country`). So when the top-level conjunction holds an `eq` on an indexed non-bool field, one-sided
  * ranges on other fields are written so that no index serves them, unless their field is the
  * first sort key (walking its index in order lets the page stop after 50 rows). A range bounded
  * on both sides is usually narrow and keeps its index; so does everything when there is no `eq`
