@@ -62,7 +62,9 @@ export function resolveName(module: Module, name: string): FieldRef | undefined 
     const kind = fieldKinds.get(field.kind);
     return { name: field.name, comparison: kind?.comparison ?? "text", expr: compareExpr(field), multi: isMultiField(field), field };
   }
-  return BUILTINS[name.toLowerCase()]?.();
+  // Own keys only: a name like `constructor` or `__proto__` must not reach Object.prototype.
+  const key = name.toLowerCase();
+  return Object.hasOwn(BUILTINS, key) ? BUILTINS[key]() : undefined;
 }
 
 export const knownNames = (module: Module) => [...module.fields.map((f) => f.name), "id", "createdAt", "updatedAt", "userID"];
