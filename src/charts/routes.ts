@@ -6,6 +6,7 @@ import { ok } from "../http/envelope";
 import { defineRoute } from "../http/route";
 import { responseOf } from "../http/schemas";
 import type { AppEnv } from "../http/types";
+import { cachedResult } from "../content/result-cache";
 import { getModule } from "../modules/service";
 import { buildAnswer } from "./answer";
 import { CHART_KINDS, chartQuery, MAX_POINTS, planChart } from "./params";
@@ -61,7 +62,8 @@ export function registerChartsRoutes(app: OpenAPIHono<AppEnv>) {
       const db = getDb(c.env);
       const module = await getModule(db, ids.moduleID);
       const plan = planChart(module, query);
-      const aggregate = await runAggregate(db, module, plan);
+      // Exact per content version (see content/result-cache.ts): dashboards poll the same charts.
+      const aggregate = await cachedResult(module, `chart:${JSON.stringify(query)}`, () => runAggregate(db, module, plan));
       const { answer, picture } = buildAnswer(plan, aggregate);
       if (plan.format === "svg") {
         return c.body(renderSvg(picture, plan.width, plan.height), 200, { "content-type": SVG_TYPE });

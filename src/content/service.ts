@@ -10,6 +10,7 @@ import type { Paging } from "../http/paging";
 import { getModule, type Module } from "../modules/service";
 import { compileFilter } from "./filter";
 import { compileQuery, DEFAULT_SORT, sortPlan } from "./listing";
+import { bumpContentVersion, cachedResult } from "./result-cache";
 import { isEmptyValue, liveContentWhere, searchText, toPresented } from "./storage";
 import { validateContentFields } from "./validate";
 
@@ -71,7 +72,7 @@ export async function createContent(db: Db, moduleId: number | Module, userId: s
   const module = await moduleOf(db, moduleId);
   const data = await validateContentFields(db, module, fieldsInput, "create");
   const now = nowIso();
-  const row = await db
+  const insert = db
     .insert(content)
     .values({
       moduleId: module.id,
@@ -81,9 +82,9 @@ export async function createContent(db: Db, moduleId: number | Module, userId: s
       createdAt: now,
       updatedAt: now,
     })
-    .returning()
-    .get();
-  return presentContent(module, row);
+    .returning();
+  const [rows] = await db.batch([insert, bumpContentVersion(db, module.id)]);
+  return presentContent(module, rows[0]);
 }
 
 /** Replaces an item's fields (no defaults applied); keeps `createdAt` and `userID`. */
@@ -91,12 +92,12 @@ export async function updateContent(db: Db, moduleId: number | Module, contentId
   const module = await moduleOf(db, moduleId);
   await findRow(db, module.id, contentId);
   const data = await validateContentFields(db, module, fieldsInput, "update");
-  const row = await db
+  const update = db
     .update(content)
     .set({ data: JSON.stringify(data), search: searchText(module.fields, data), updatedAt: nowIso() })
     .where(liveItem(module.id, contentId))
-    .returning()
-    .get();
+    .returning();
+  const [[row]] = await db.batch([update, bumpContentVersion(db, module.id)]);
   if (!row) throw notFound(`Content ${contentId} of module ${module.id}`); // deleted meanwhile
   return presentContent(module, row);
 }
@@ -105,12 +106,12 @@ export async function updateContent(db: Db, moduleId: number | Module, contentId
 export async function deleteContent(db: Db, moduleId: number | Module, contentId: number): Promise<void> {
   const module = await moduleOf(db, moduleId);
   const now = nowIso();
-  const row = await db
+  const softDelete = db
     .update(content)
     .set({ deletedAt: now, updatedAt: now })
     .where(liveItem(module.id, contentId))
-    .returning({ id: content.id })
-    .get();
+    .returning({ id: content.id });
+  const [[row]] = await db.batch([softDelete, bumpContentVersion(db, module.id)]);
   if (!row) throw notFound(`Content ${contentId} of module ${module.id}`);
 }
 
@@ -141,10 +142,24 @@ export function listingWhere(module: Module, params: ListParams, orderedBy?: str
 export async function listContent(db: Db, moduleId: number | Module, params: ListParams, paging: Paging): Promise<ContentList> {
   const module = await moduleOf(db, moduleId);
   const order = sortPlan(module, params.sort);
-  const [rows, total] = await db.batch([
-    db.select().from(content).where(listingWhere(module, params, order.firstField)).orderBy(...order.terms).limit(paging.perPage).offset(paging.offset),
-    db.select({ n: count() }).from(content).where(listingWhere(module, params)),
-  ]);
+  const page = db
+    .select()
+    .from(content)
+    .where(listingWhere(module, params, order.firstField))
+    .orderBy(...order.terms)
+    .limit(paging.perPage)
+    .offset(paging.offset);
+  // The count of a listing only changes with the content: paging through it, or asking again,
+  // reuses it (result-cache.ts), and only the page itself is read.
+  const countQuery = db.select({ n: count() }).from(content).where(listingWhere(module, params));
+  const { sql: countSql, params: countParams } = countQuery.toSQL();
+  let rows = undefined as ContentRow[] | undefined;
+  const counted = await cachedResult(module, `count:${countSql}:${JSON.stringify(countParams)}`, async () => {
+    const [pageRows, total] = await db.batch([page, countQuery]); // one round trip on a miss
+    rows = pageRows;
+    return total[0]?.n ?? 0;
+  });
+  rows ??= counted > 0 ? await page.all() : [];
   return {
     meta: {
       query: params.query ?? "",
@@ -152,7 +167,7 @@ export async function listContent(db: Db, moduleId: number | Module, params: Lis
       sort: params.sort === undefined || params.sort.trim() === "" ? DEFAULT_SORT : params.sort,
       page: paging.page,
       perPage: paging.perPage,
-      count: total[0]?.n ?? 0,
+      count: counted,
     },
     contents: rows.map((r) => presentContent(module, r)),
   };

@@ -13,6 +13,11 @@ export const modules = sqliteTable("modules", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   name: text("name").notNull(),
   fields: text("fields", { mode: "json" }).notNull().$type<unknown[]>(),
+  /**
+   * Bumped in the same batch as every write to the module's content or fields, so results
+   * computed from the content (listing counts, chart aggregates) can be cached exactly.
+   */
+  contentVersion: integer("content_version").notNull().default(0),
   ...timestamps,
 });
 

@@ -107,7 +107,7 @@ export async function updateModule(db: Db, id: number, input: ModuleInput): Prom
   await assertContentFitsFields(db, id, before.fields, fields);
   const update = db
     .update(modules)
-    .set({ name: input.name, fields, updatedAt: nowIso() })
+    .set({ name: input.name, fields, updatedAt: nowIso(), contentVersion: sql`${modules.contentVersion} + 1` })
     .where(eq(modules.id, id))
     .returning();
   const contentStatements = [...removedFieldStatements(db, id, before.fields, fields), ...(await fieldIndexStatements(db, id, fields))];
