@@ -5,19 +5,21 @@ import autocannon from "autocannon";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { startServer, wrangler } from "./server.mjs";
-import { LIST_QUERY, MODULE_FIELDS, client, item, pool } from "./scenarios.mjs";
+import { LIST_QUERY, MODULE_FIELDS, client, item, pool, uncachedList } from "./scenarios.mjs";
 
 const quick = process.argv.includes("--quick");
 const SIZES = quick ? [1_000] : [1_000, 10_000, 100_000];
 const DURATION = quick ? 2 : 5; // seconds per measurement
 const rows = [];
 
-function measure(url, token, { path, method = "GET", body }, connections) {
+function measure(url, token, { path, method = "GET", body, vary }, connections) {
   return new Promise((resolve, reject) => {
     autocannon(
       {
         url: `${url}${path}`,
         method,
+        // `vary` gives each request its own path, so no cached result can answer it.
+        requests: vary ? [{ method, setupRequest: (req) => ({ ...req, path: vary() }) }] : undefined,
         connections,
         duration: DURATION,
         headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
@@ -195,8 +197,11 @@ async function main() {
       const sample = (await api(`/module/${moduleId}/content?perPage=1`)).response.contents[0].contentID;
       await scenario(server, "read one item", size, { path: `/module/${moduleId}/content/${sample}` });
       await scenario(server, "list: filter+sort+query, 50", size, { path: `/module/${moduleId}/content?${LIST_QUERY}` });
+      await scenario(server, "list: same, count not cached", size, { path: "/", vary: () => `/module/${moduleId}/content?${uncachedList()}` });
       await scenario(server, "chart: grouped count", size, { path: `/module/${moduleId}/chart?kind=bar&groupBy=country` });
       await scenario(server, "chart: grouped sum", size, { path: `/module/${moduleId}/chart?kind=bar&groupBy=country&sum=value` });
+      await scenario(server, "chart: grouped count, not cached", size, { path: "/", vary: () => `/module/${moduleId}/chart?kind=bar&groupBy=country&description=${Math.random()}` });
+      await scenario(server, "chart: grouped sum, not cached", size, { path: "/", vary: () => `/module/${moduleId}/chart?kind=bar&groupBy=country&sum=value&description=${Math.random()}` });
       await scenario(server, "create one item", size, { path: `/module/${moduleId}/content`, method: "POST", body: { fields: item(size + 1) } });
     }
     await jobScenarios(server, api);

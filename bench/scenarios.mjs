@@ -56,3 +56,7 @@ export async function pool(n, concurrency, fn) {
 }
 
 export const LIST_QUERY = `filter=${encodeURIComponent("country eq 'France' and value ge 1000")}&sort=${encodeURIComponent("value desc")}&query=alpha&perPage=50`;
+
+/** The same listing with a bound that differs in every request, so its count is never cached. */
+export const uncachedList = () =>
+  `filter=${encodeURIComponent(`country eq 'France' and value ge ${(1000 + Math.random()).toFixed(9)}`)}&sort=${encodeURIComponent("value desc")}&query=alpha&perPage=50`;

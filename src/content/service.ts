@@ -3,7 +3,7 @@
 // changes nothing.
 import { and, count, eq, isNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { content } from "../db/schema";
+import { content, modules } from "../db/schema";
 import { notFound } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
 import type { Paging } from "../http/paging";
@@ -116,8 +116,15 @@ export async function deleteContent(db: Db, moduleId: number | Module, contentId
 }
 
 export async function getContent(db: Db, moduleId: number | Module, contentId: number): Promise<ContentItem> {
-  const module = await moduleOf(db, moduleId);
-  return presentContent(module, await findRow(db, module.id, contentId));
+  if (typeof moduleId !== "number") return presentContent(moduleId, await findRow(db, moduleId.id, contentId));
+  // The module and the item in one round trip: this is the hottest read of the API.
+  const [[module], [row]] = await db.batch([
+    db.select().from(modules).where(eq(modules.id, moduleId)),
+    db.select().from(content).where(liveItem(moduleId, contentId)),
+  ]);
+  if (!module) throw notFound(`Module ${moduleId}`);
+  if (!row) throw notFound(`Content ${contentId} of module ${moduleId}`);
+  return presentContent(module as Module, row);
 }
 
 export type ListParams = { query?: string; filter?: string; sort?: string };
