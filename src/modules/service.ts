@@ -116,18 +116,11 @@ export async function updateModule(db: Db, id: number, input: ModuleInput): Prom
 }
 
 export async function deleteModule(db: Db, id: number): Promise<void> {
-  await getModule(db, id);
+  const module = await getModule(db, id);
   const referring = await db
     .select({ id: modules.id, name: modules.name })
     .from(modules)
-    .where(
-      and(
-        ne(modules.id, id),
-        sql`exists (select 1 from json_each(${modules.fields}) f
-                    where json_extract(f.value, '$.kind') in ('related', 'related_multi')
-                      and cast(json_extract(f.value, '$.options.moduleID') as integer) = ${id})`,
-      ),
-    )
+    .where(and(ne(modules.id, id), referencesModule(id)))
     .all();
   if (referring.length) {
     throw conflict(
@@ -138,9 +131,23 @@ export async function deleteModule(db: Db, id: number): Promise<void> {
   }
   const page = await db.select({ id: pages.id }).from(pages).where(eq(pages.moduleId, id)).get();
   if (page) throw conflict(`Module ${id} has a record page (page ${page.id}); delete the page first`, undefined, "module_in_use");
-  await db.batch([
-    db.delete(content).where(eq(content.moduleId, id)),
-    db.delete(modules).where(eq(modules.id, id)),
+  // The checks again inside the batch: a page or related field created since is not orphaned.
+  const unused = sql`not exists (select 1 from ${pages} where ${pages.moduleId} = ${id})
+    and not exists (select 1 from ${modules} where ${modules.id} <> ${id} and ${referencesModule(id)})`;
+  const [, deleted] = await db.batch([
+    db.delete(content).where(and(eq(content.moduleId, id), unused)),
+    db.delete(modules).where(and(eq(modules.id, id), unused)).returning({ id: modules.id }),
     ...(await moduleDeletedStatements(db, id)),
   ]);
+  if (deleted.length === 0) {
+    const restore = await fieldIndexStatements(db, id, module.fields); // put the dropped indexes back
+    if (restore.length) await db.batch(restore as [any]);
+    throw conflict(`Module ${id} came into use while it was being deleted; nothing was deleted`, undefined, "module_in_use");
+  }
 }
+
+/** Whether a module row (of the outer query) has a related field pointing at module `id`. */
+const referencesModule = (id: number) =>
+  sql`exists (select 1 from json_each(${modules.fields}) f
+              where json_extract(f.value, '$.kind') in ('related', 'related_multi')
+                and cast(json_extract(f.value, '$.options.moduleID') as integer) = ${id})`;
