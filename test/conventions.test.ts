@@ -160,9 +160,18 @@ describe("types of parameters", () => {
     expect(json.json.error.details[0].path).toBe("fields[0].isRequired");
     const jsonString = await call("/module/", { body: { name: "Strict", fields: JSON.stringify([{ name: "a", kind: "text" }]) } });
     expect(jsonString.status).toBe(400);
-    const form = await call("/module/", { form: { name: "Loose", fields: JSON.stringify([{ name: "a", kind: "text", isRequired: "true" }]) } });
+    const form = await call("/module/", { form: { name: "Loose", fields: JSON.stringify([{ name: "a", kind: "text", isRequired: true }]) } });
     expect(form.status).toBe(201);
     expect(form.json.response.fields[0].isRequired).toBe(true);
+    // Inside a form's JSON string, JSON's own types apply.
+    const spelled = await call("/module/", { form: { name: "Loose", fields: JSON.stringify([{ name: "a", kind: "text", isRequired: "true" }]) } });
+    expect(spelled.status).toBe(400);
+    const m = form.json.response;
+    const contentAsString = await call(`/module/${m.moduleID}/content`, { body: { fields: JSON.stringify({ a: "x" }) } });
+    expect(contentAsString.status).toBe(400);
+    expect(contentAsString.json.error.details[0].path).toBe("fields");
+    const contentInForm = await call(`/module/${m.moduleID}/content`, { form: { fields: JSON.stringify({ a: "x" }) } });
+    expect(contentInForm.status).toBe(201);
   });
 
   it("names the problem with a module name precisely", async () => {

@@ -18,14 +18,6 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 function readInput(input: unknown, details: ErrorDetail[]): Map<string, { value: unknown; path: string }> {
   const out = new Map<string, { value: unknown; path: string }>();
   if (input === undefined || input === null) return out;
-  if (typeof input === "string") {
-    try {
-      input = JSON.parse(input);
-    } catch {
-      details.push({ path: "fields", message: "must be an array of {name, value} or an object of name → value" });
-      return out;
-    }
-  }
   const add = (name: string, value: unknown, path: string) => {
     if (out.has(name)) details.push({ path, message: "is given more than once" });
     else out.set(name, { value, path });

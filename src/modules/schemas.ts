@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { boolParam, idString, intParam, jsonParam, timestamp } from "../http/schemas";
+import { idString, jsonParam, timestamp } from "../http/schemas";
 
 export const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 export const RESERVED_NAMES = ["id", "contentid", "moduleid", "userid", "createdat", "updatedat", "deletedat"];
@@ -16,12 +16,12 @@ export const fieldInput = z
     label: z.string().max(200).optional(),
     helpText: z.string().max(4000).default(""),
     defaultValue: z.unknown().optional(),
-    maxLength: intParam().pipe(z.number().int().min(0).max(1_000_000)).default(0),
+    maxLength: z.number().int().min(0).max(1_000_000).default(0),
     options: z.record(z.string(), z.unknown()).default({}),
-    isRequired: boolParam().default(false),
-    isPrivate: boolParam().default(false),
-    isVisible: boolParam().default(true),
-    isMulti: boolParam().default(false),
+    isRequired: z.boolean().default(false),
+    isPrivate: z.boolean().default(false),
+    isVisible: z.boolean().default(true),
+    isMulti: z.boolean().default(false),
   })
   .openapi("ModuleFieldInput");
 

@@ -205,16 +205,26 @@ function idOption(options: Record<string, unknown>, name: string): number {
   return Number(id);
 }
 
+/** `fields` may be one template that rendered to a JSON string (`"{{params.fields}}"`). */
+function fieldsOption(options: Record<string, unknown>): unknown {
+  if (typeof options.fields !== "string") return options.fields;
+  try {
+    return JSON.parse(options.fields);
+  } catch {
+    throw new TaskFailure("fields must be an object of name → value or an array of {name, value}");
+  }
+}
+
 async function runContent(env: Env, task: TaskDefinition, options: Record<string, unknown>, scope: TemplateScope): Promise<TaskOutcome> {
   const moduleId = idOption(options, "moduleID");
   const db = getDb(env);
   try {
     if (task.kind === "content.create") {
       const userId = scope.job?.userID || SYSTEM_USER_ID;
-      return { result: await createContent(db, moduleId, userId, options.fields) };
+      return { result: await createContent(db, moduleId, userId, fieldsOption(options)) };
     }
     const contentId = idOption(options, "contentID");
-    if (task.kind === "content.update") return { result: await updateContent(db, moduleId, contentId, options.fields) };
+    if (task.kind === "content.update") return { result: await updateContent(db, moduleId, contentId, fieldsOption(options)) };
     await deleteContent(db, moduleId, contentId);
     return {};
   } catch (err) {
