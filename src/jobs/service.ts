@@ -187,8 +187,13 @@ async function insertJob(env: Env, body: CreateBody, snapshot: WorkflowSnapshot,
     });
     return job;
   } catch (err) {
-    // Best effort; the sweep deletes version-0 rows whose DO holds no job.
-    await env.DB.prepare("DELETE FROM jobs WHERE id = ? AND version = 0").bind(inserted.id).run().catch(() => {});
+    // The call can fail after the DO made the job (its answer was lost): then the job exists and
+    // runs, so it is the answer, and its mirror row must stay (deleting it would hide the job from
+    // listings and the sweep, and free the Idempotency-Key for a duplicate). Only a DO that surely
+    // holds no job loses its row here; if that cannot be told, the sweep decides after a minute.
+    const made = await jobStub(env, jobID).get().catch(() => undefined);
+    if (made) return made;
+    if (made === null) await env.DB.prepare("DELETE FROM jobs WHERE id = ? AND version = 0").bind(inserted.id).run().catch(() => {});
     throw err;
   }
 }
