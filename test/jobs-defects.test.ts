@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { JobObject } from "../src/jobs/job-object";
 import { call } from "./helpers";
-import { createJob, getJob, inspect, makeWorkflow, mirrorRow } from "./jobs-helpers";
+import { createJob, expectMirrorMatches, forceAlarm, getJob, inDO, inspect, makeWorkflow, mirrorRow, sleep, stubOf } from "./jobs-helpers";
 
 const FUTURE = "2099-01-01T10:00:00+02:00";
 
@@ -31,5 +31,45 @@ describe("creation whose DO call fails after the DO made the job", () => {
     expect(again.status).toBe(200);
     expect(again.json.response.jobID).toBe(jobID);
     expect((await inspect(jobID)).state.status).toBe("queued");
+  });
+});
+
+describe("a state change whose mirror write is still in flight", () => {
+  it("has its alarm already (a DO that dies mid-write still wakes, goes on and writes the mirror)", async () => {
+    const wf = await makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 3600 } }]);
+    const job = (await createJob({ workflowID: wf, startAt: FUTURE })).json.response;
+    expect((await inspect(job.jobID)).alarm).toBe(Date.parse(FUTURE));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await inDO(job.jobID, (instance) => {
+      const original = (instance as any).env;
+      (instance as any).__env = original;
+      const run = async () => {
+        await gate;
+        throw new Error("D1 unavailable");
+      };
+      (instance as any).env = { ...original, DB: { prepare: () => ({ bind: () => ({ run }) }) } };
+    });
+    const pending = stubOf(job.jobID).update({ status: "running" });
+    let seen;
+    for (let i = 0; i < 200; i++) {
+      seen = await inspect(job.jobID);
+      if (seen.state.status === "running") break;
+      await sleep(5);
+    }
+    // The job is running with a task to dispatch, but its mirror still says queued in 2099: were
+    // the DO to die now, only its alarm could wake it.
+    expect(seen!.state.status).toBe("running");
+    expect((await mirrorRow(job.jobID))!.status).toBe("queued");
+    expect(seen!.alarm).not.toBeNull();
+    expect(seen!.alarm!).toBeLessThanOrEqual(Date.now() + 2_000);
+    release();
+    expect((await pending).ok).toBe(true);
+    await inDO(job.jobID, (instance) => {
+      (instance as any).env = (instance as any).__env;
+    });
+    await forceAlarm(job.jobID);
+    const repaired = await expectMirrorMatches(job.jobID);
+    expect(repaired.status).toBe("running");
   });
 });

@@ -734,7 +734,23 @@ export class JobObject extends DurableObject<Env> {
 
   /** Writes the mirror if it is behind, then points the alarm at the next thing the job waits for. */
   private async settle() {
-    await this.syncMirror();
+    const before = this.load();
+    if (!before) return;
+    if (before.mirrored < before.version) {
+      // The alarm is pointed before the mirror write too, counting the write as one to retry: if
+      // this DO dies while the write is in flight, the alarm still wakes it (to go on, and to write
+      // the mirror). Otherwise nothing would: the sweep only sees what the mirror says.
+      if (before.mirrorRetryAt === null) {
+        before.mirrorRetryAt = Date.now() + MIRROR_RETRY_MS[0];
+        this.save(before);
+      }
+      await this.pointAlarm();
+      await this.syncMirror();
+    }
+    await this.pointAlarm();
+  }
+
+  private async pointAlarm() {
     const s = this.load();
     if (!s) return;
     const wake = this.wakeAt(s);
