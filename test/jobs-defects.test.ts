@@ -1,4 +1,5 @@
 // Regression tests for defects found in a white-box review of the job engine.
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { JobObject } from "../src/jobs/job-object";
 import { call } from "./helpers";
@@ -71,5 +72,18 @@ describe("a state change whose mirror write is still in flight", () => {
     await forceAlarm(job.jobID);
     const repaired = await expectMirrorMatches(job.jobID);
     expect(repaired.status).toBe("running");
+  });
+});
+
+describe("a mirror row gone while its DO holds the job", () => {
+  it("is written again by the DO's next mirror write, not counted as written", async () => {
+    const wf = await makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 3600 } }]);
+    const job = (await createJob({ workflowID: wf, startAt: FUTURE })).json.response;
+    // E.g. the sweep found the row at version 0 and its DO still empty, and deleted it just as the
+    // DO made the job.
+    await env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(Number(job.jobID)).run();
+    expect((await call(`/job/${job.jobID}`, { body: { parameters: { a: "1" } } })).status).toBe(200);
+    const listed = await expectMirrorMatches(job.jobID);
+    expect(listed).toMatchObject({ status: "queued", parameters: { a: "1" } });
   });
 });

@@ -769,7 +769,7 @@ export class JobObject extends DurableObject<Env> {
   }
 
   /**
-   * D1 mirror: one UPDATE of the whole row, stamped with the version and guarded by
+   * D1 mirror: one write of the whole row, stamped with the version and guarded by
    * `version < ?`, so an older write never overwrites a newer one. A failure leaves `mirrored`
    * behind `version`: the next change writes the whole row again, and an alarm retries sooner.
    */
@@ -778,12 +778,21 @@ export class JobObject extends DurableObject<Env> {
     if (!s || s.mirrored >= s.version) return;
     const v = s.version;
     try {
+      // An upsert, not a plain UPDATE: should the row be gone (deleted as an orphan while this DO was
+      // making its job), an UPDATE would change nothing and still count as written, and the job
+      // would never be listed again. The DO holds the job, so its row belongs in the mirror.
       await this.env.DB.prepare(
-        `UPDATE jobs SET workflow_id = ?, status = ?, start_at = ?, started_at = ?, finished_at = ?, deadline_at = ?,
-           parameters = ?, progress = ?, error = ?, version = ?, created_at = ?, updated_at = ?
-         WHERE id = ? AND version < ?`,
+        `INSERT INTO jobs (id, workflow_id, status, start_at, started_at, finished_at, deadline_at,
+           parameters, progress, error, version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET workflow_id = excluded.workflow_id, status = excluded.status,
+           start_at = excluded.start_at, started_at = excluded.started_at, finished_at = excluded.finished_at,
+           deadline_at = excluded.deadline_at, parameters = excluded.parameters, progress = excluded.progress,
+           error = excluded.error, version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at
+         WHERE jobs.version < excluded.version`,
       )
         .bind(
+          Number(s.jobID),
           Number(s.workflowID),
           s.status,
           iso(s.startAt),
@@ -796,8 +805,6 @@ export class JobObject extends DurableObject<Env> {
           v,
           iso(s.createdAt),
           iso(s.updatedAt),
-          Number(s.jobID),
-          v,
         )
         .run();
       const after = this.load()!;
