@@ -2,6 +2,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { JobObject } from "../src/jobs/job-object";
+import { sweep } from "../src/jobs/sweep";
 import { call } from "./helpers";
 import { createJob, expectMirrorMatches, forceAlarm, getJob, inDO, inspect, makeWorkflow, mirrorRow, sleep, stubOf } from "./jobs-helpers";
 
@@ -85,5 +86,39 @@ describe("a mirror row gone while its DO holds the job", () => {
     expect((await call(`/job/${job.jobID}`, { body: { parameters: { a: "1" } } })).status).toBe(200);
     const listed = await expectMirrorMatches(job.jobID);
     expect(listed).toMatchObject({ status: "queued", parameters: { a: "1" } });
+  });
+});
+
+describe("the sweep when one orphan's DO call fails", () => {
+  it("still handles the other orphans and drops expired Idempotency-Keys", async () => {
+    const old = new Date(Date.now() - 10 * 60_000).toISOString();
+    const insertOrphan = async () =>
+      (await env.DB.prepare(
+        "INSERT INTO jobs (workflow_id, status, start_at, version, created_at, updated_at) VALUES (1, 'running', ?, 0, ?, ?) RETURNING id",
+      )
+        .bind(old, old, old)
+        .first<{ id: number }>())!.id;
+    const first = await insertOrphan();
+    const second = await insertOrphan();
+    await env.DB.prepare("INSERT INTO idempotency_keys (key, job_id, request_hash, created_at) VALUES ('7:expired', 1, 'h', ?)")
+      .bind(new Date(Date.now() - 25 * 3600_000).toISOString())
+      .run();
+    const proto = JobObject.prototype as any;
+    const original = proto.sweep;
+    let calls = 0;
+    proto.sweep = async function (this: unknown, ...args: unknown[]) {
+      if (calls++ === 0) throw new Error("Durable Object is overloaded.");
+      return original.apply(this, args);
+    };
+    let outcome;
+    try {
+      outcome = await sweep(env, new Date());
+    } finally {
+      proto.sweep = original;
+    }
+    expect(outcome.failed).toBe(1);
+    const left = await env.DB.prepare("SELECT id FROM jobs WHERE id IN (?, ?)").bind(first, second).all<{ id: number }>();
+    expect(left.results).toHaveLength(1); // the one whose DO call failed waits for the next sweep
+    expect(await env.DB.prepare("SELECT * FROM idempotency_keys WHERE key = '7:expired'").first()).toBeNull();
   });
 });

@@ -26,12 +26,19 @@ export async function sweep(env: Env, now: Date) {
   ]);
   const ids = [...new Set([...missed.results, ...overdue.results].map((r) => r.id))];
   const results = await Promise.allSettled(ids.map((id) => jobStub(env, String(id)).sweep(nowMs)));
+  // One orphan whose DO cannot be reached must not stop the others, nor the key expiry below.
+  let orphanFailures = 0;
   for (const orphan of orphans.results) {
-    const job = await jobStub(env, String(orphan.id)).sweep(nowMs);
-    if (!job) await env.DB.prepare("DELETE FROM jobs WHERE id = ? AND version = 0").bind(orphan.id).run();
+    try {
+      const job = await jobStub(env, String(orphan.id)).sweep(nowMs);
+      if (!job) await env.DB.prepare("DELETE FROM jobs WHERE id = ? AND version = 0").bind(orphan.id).run();
+    } catch (err) {
+      orphanFailures += 1;
+      console.error(JSON.stringify({ level: "error", msg: "sweep of an orphan mirror row failed", jobID: orphan.id, error: String(err) }));
+    }
   }
   await env.DB.prepare("DELETE FROM idempotency_keys WHERE created_at <= ?").bind(new Date(nowMs - IDEMPOTENCY_TTL_MS).toISOString()).run();
-  const failed = results.filter((r) => r.status === "rejected").length;
+  const failed = results.filter((r) => r.status === "rejected").length + orphanFailures;
   console.log(JSON.stringify({ level: "info", msg: "sweep", visited: ids.length, orphans: orphans.results.length, failed }));
   return { visited: ids.length, orphans: orphans.results.length, failed };
 }
