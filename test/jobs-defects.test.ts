@@ -122,3 +122,31 @@ describe("the sweep when one orphan's DO call fails", () => {
     expect(await env.DB.prepare("SELECT * FROM idempotency_keys WHERE key = '7:expired'").first()).toBeNull();
   });
 });
+
+describe("an Idempotency-Key whose job was made but not recorded on the key", () => {
+  it("answers the job, and a repeat does not make a second job", async () => {
+    const wf = await makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 3600 } }]);
+    const db = env.DB as any;
+    const prepare = db.prepare;
+    let failures = 0;
+    db.prepare = function (this: unknown, query: string) {
+      if (query.startsWith("UPDATE idempotency_keys SET job_id")) {
+        failures += 1;
+        throw new Error("D1_ERROR: Network connection lost.");
+      }
+      return prepare.call(this, query);
+    };
+    let res;
+    try {
+      res = await createJob({ workflowID: wf, startAt: FUTURE }, { "Idempotency-Key": "unrecorded-1" });
+    } finally {
+      db.prepare = prepare;
+    }
+    expect(failures).toBeGreaterThan(0);
+    expect(res.status).toBe(201);
+    const again = await createJob({ workflowID: wf, startAt: FUTURE }, { "Idempotency-Key": "unrecorded-1" });
+    expect(again.status).not.toBe(201);
+    const jobs = await env.DB.prepare("SELECT COUNT(*) AS n FROM jobs WHERE workflow_id = ?").bind(Number(wf)).first<{ n: number }>();
+    expect(jobs!.n).toBe(1);
+  });
+});

@@ -96,14 +96,26 @@ export async function createJob(env: Env, sub: string, body: CreateBody, keyHead
       .bind(key, hash, new Date(now).toISOString())
       .run();
     if (claimed.meta.changes === 1) {
+      let job: JobView;
       try {
-        const job = await insertJob(env, body, snapshot, sub);
-        await env.DB.prepare("UPDATE idempotency_keys SET job_id = ? WHERE key = ?").bind(Number(job.jobID), key).run();
-        return { job, created: true };
+        job = await insertJob(env, body, snapshot, sub);
       } catch (err) {
         await env.DB.prepare("DELETE FROM idempotency_keys WHERE key = ? AND job_id = 0").bind(key).run();
         throw err;
       }
+      // The job exists and runs from here on: the key must never be freed for a second job. If it
+      // cannot be pointed at the job, the job is still the answer (a repeat waits, then finds the
+      // key in progress; only after ABANDONED_KEY_MS could it be taken over).
+      for (let i = 0; i < 3; i++) {
+        try {
+          await env.DB.prepare("UPDATE idempotency_keys SET job_id = ? WHERE key = ?").bind(Number(job.jobID), key).run();
+          break;
+        } catch (err) {
+          console.error(JSON.stringify({ level: "error", msg: "idempotency key not recorded", jobID: job.jobID, error: String(err) }));
+          await new Promise((r) => setTimeout(r, 50 * 2 ** i));
+        }
+      }
+      return { job, created: true };
     }
     const row = await env.DB.prepare("SELECT job_id, request_hash, created_at FROM idempotency_keys WHERE key = ?")
       .bind(key)
