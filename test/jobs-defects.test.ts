@@ -150,3 +150,20 @@ describe("an Idempotency-Key whose job was made but not recorded on the key", ()
     expect(jobs!.n).toBe(1);
   });
 });
+
+describe("a create whose transaction fails", () => {
+  it("leaves the DO answering 'no job' (404), not failing every later call", async () => {
+    const stub = stubOf("987654321");
+    // A snapshot without tasks makes the creating transaction throw after it made the tables.
+    const failed = await inDO("987654321", (instance) =>
+      instance.create({ jobID: "987654321", workflowID: "1", snapshot: { name: "x" } as any, parameters: {}, startAt: null, createdAt: Date.now() }).then(
+        () => null,
+        (err: unknown) => String(err),
+      ),
+    );
+    expect(failed).toMatch(/TypeError/);
+    expect(await stub.get()).toBeNull();
+    expect(await stub.logs({ offset: 0, limit: 10, after: 0 })).toBeNull();
+    expect((await call("/job/987654321")).status).toBe(404);
+  });
+});

@@ -74,7 +74,13 @@ export class JobObject extends DurableObject<Env> {
   }
 
   private tx<T>(fn: () => T): T {
-    return this.ctx.storage.transactionSync(fn);
+    try {
+      return this.ctx.storage.transactionSync(fn);
+    } catch (err) {
+      // A rolled-back create takes its tables with it: ask SQLite again rather than trust the cache.
+      this.store.forgetTables();
+      throw err;
+    }
   }
 
   // ---------------------------------------------------------------- API (called by the routes)

@@ -31,6 +31,11 @@ export class JobStore {
     this.ready = true;
   }
 
+  /** After a rolled-back transaction: the tables it made (and `ready` with them) may be gone. */
+  forgetTables() {
+    this.ready = false;
+  }
+
   private hasTables() {
     if (!this.ready) this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state'").toArray().length > 0;
     return this.ready;
