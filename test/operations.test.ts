@@ -18,7 +18,7 @@ describe("rate limit", () => {
 
   it("answers 429 with Retry-After when the binding says no", async () => {
     const fetch = appWith({ RATE_LIMIT: "on", RATE_LIMITER: limiter(false) }, async (c) => {
-      await rateLimit(c);
+      await rateLimit(c, { sub: "7", scopes: new Set() });
       return c.text("ok");
     });
     const res = await fetch({ headers: { authorization: "Bearer a.b.c" } });
@@ -29,7 +29,7 @@ describe("rate limit", () => {
 
   it("is skipped when RATE_LIMIT is off", async () => {
     const fetch = appWith({ RATE_LIMIT: "off", RATE_LIMITER: limiter(false) }, async (c) => {
-      await rateLimit(c);
+      await rateLimit(c, { sub: "7", scopes: new Set() });
       return c.text("ok");
     });
     expect((await fetch()).status).toBe(200);

@@ -99,6 +99,17 @@ export type ChartPlan = {
   };
 };
 
+/**
+ * The result cache's key for a plan: what the aggregate query depends on, and nothing that only
+ * changes how the answer is presented (title, description, SVG size, format, the chart kind
+ * except gauge, which totals), so a dashboard's differently titled charts share one entry and a
+ * client cannot fill the cache by varying labels or adding unknown parameters.
+ */
+export function aggregateKey(plan: ChartPlan): string {
+  const { meta, format, width, height, kind, ...computed } = plan;
+  return `chart:${JSON.stringify({ total: kind === "gauge", ...computed })}`;
+}
+
 /** The item's own columns, named as in `filter` (matched case-insensitively, as there). */
 const BUILTINS: Record<string, ChartField> = {
   id: { name: "id", label: "ID", kind: "id", comparison: "id", multi: false, builtin: "id" },

@@ -9,7 +9,7 @@ import type { AppEnv } from "../http/types";
 import { cachedResult } from "../content/result-cache";
 import { getModule } from "../modules/service";
 import { buildAnswer } from "./answer";
-import { CHART_KINDS, chartQuery, MAX_POINTS, planChart } from "./params";
+import { aggregateKey, CHART_KINDS, chartQuery, MAX_POINTS, planChart } from "./params";
 import { runAggregate } from "./query";
 import { renderSvg } from "./svg";
 
@@ -63,7 +63,7 @@ export function registerChartsRoutes(app: OpenAPIHono<AppEnv>) {
       const module = await getModule(db, ids.moduleID);
       const plan = planChart(module, query);
       // Exact per content version (see content/result-cache.ts): dashboards poll the same charts.
-      const aggregate = await cachedResult(module, `chart:${JSON.stringify(query)}`, () => runAggregate(db, module, plan));
+      const aggregate = await cachedResult(module, aggregateKey(plan), () => runAggregate(db, module, plan));
       const { answer, picture } = buildAnswer(plan, aggregate);
       if (plan.format === "svg") {
         return c.body(renderSvg(picture, plan.width, plan.height), 200, { "content-type": SVG_TYPE });

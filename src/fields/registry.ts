@@ -41,7 +41,10 @@ export type FieldKind = {
 const good = (value: unknown): ValueCheck => ({ ok: true, value });
 const bad = (message: string): ValueCheck => ({ ok: false, message });
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** RFC 5321's limit on an address (a longer one is refused before any other check). */
+export const MAX_EMAIL_LENGTH = 254;
+/** Longest `url` value: far beyond real links, short enough that no check can be slow. */
+export const MAX_URL_LENGTH = 8192;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const ID = /^[1-9][0-9]{0,15}$/;
@@ -61,8 +64,22 @@ export function normaliseStamp(text: string): string | null {
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
 
+/**
+ * `local@domain`: one `@`, no whitespace, a domain with a dot that is neither its first nor its
+ * last character. Written as index checks, not a pattern, so it is linear in the length whatever
+ * the input (the pattern it replaces backtracked quadratically on `a@....@`).
+ */
+export function isEmailAddress(text: string): boolean {
+  if (text.length > MAX_EMAIL_LENGTH || /\s/.test(text)) return false;
+  const at = text.indexOf("@");
+  if (at < 1 || text.indexOf("@", at + 1) !== -1) return false;
+  const domain = text.slice(at + 1);
+  const dot = domain.indexOf(".", 1);
+  return dot > 0 && dot < domain.length - 1;
+}
+
 export function isHttpUrl(text: string): boolean {
-  if (!/^https?:\/\//i.test(text)) return false;
+  if (text.length > MAX_URL_LENGTH || !/^https?:\/\//i.test(text)) return false;
   try {
     const url = new URL(text);
     return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
@@ -85,9 +102,23 @@ function decimals(n: number): number {
   return text.split(".")[1]?.length ?? 0;
 }
 
+/** The number of code points in `text`, counting no further than `limit + 1` (no array built). */
+function codePoints(text: string, limit: number): number {
+  if (text.length <= limit) return text.length; // code points never outnumber UTF-16 units
+  let n = 0;
+  for (let i = 0; i < text.length && n <= limit; i++, n++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+  }
+  return n;
+}
+
 function checkString(value: unknown, field: FieldDefinition, singleLine = false): ValueCheck {
   if (typeof value !== "string") return bad("must be a string");
-  if (field.maxLength > 0 && [...value].length > field.maxLength) return bad(`must be at most ${field.maxLength} characters`);
+  if (field.maxLength > 0 && codePoints(value, field.maxLength) > field.maxLength) return bad(`must be at most ${field.maxLength} characters`);
   if (singleLine && /[\r\n]/.test(value)) return bad("must be a single line");
   return good(value);
 }
@@ -134,7 +165,7 @@ const kinds: FieldKind[] = [
     check: (v, f) => {
       const s = checkString(v, f, true);
       if (!s.ok) return s;
-      return EMAIL.test(v as string) && (v as string).length <= 254 ? s : bad("must be a valid email address");
+      return isEmailAddress(v as string) ? s : bad("must be a valid email address");
     },
   },
   {

@@ -6,11 +6,25 @@ import type { AppEnv, Scope, User } from "./types";
 
 const KNOWN_SCOPES = new Set<Scope>(["read", "write", "admin"]);
 
+/** The last character of a base64url segment by its length mod 4, when its unused bits are 0. */
+const CANONICAL_LAST: Record<number, string> = { 2: "AQgw", 3: "AEIMQUYcgkosw048" };
+
+/**
+ * Whether a base64url segment is the one spelling of its bytes. Lenient decoders ignore the
+ * unused low bits of the last character, so without this check one signature verifies in four
+ * spellings (`...A`, `...B`, `...C`, `...D`): four tokens, four rate-limit buckets, one identity.
+ */
+function isCanonicalBase64url(segment: string): boolean {
+  const rest = segment.length % 4;
+  if (rest === 1) return false;
+  return rest === 0 || CANONICAL_LAST[rest].includes(segment[segment.length - 1]);
+}
+
 export async function authenticate(c: Context<AppEnv>): Promise<User> {
   const header = c.req.header("authorization") ?? "";
   const match = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)\s*$/i.exec(header);
   const secret = c.env.JWT_SECRET;
-  if (!match || !secret) throw unauthorized();
+  if (!match || !secret || !match[1].split(".").every(isCanonicalBase64url)) throw unauthorized();
   let claims: Record<string, unknown>;
   try {
     claims = (await verify(match[1], secret, "HS256")) as Record<string, unknown>;
@@ -37,11 +51,13 @@ export function requireScope(user: User, scope: Scope) {
   if (!user.scopes.has(scope)) throw forbidden(scope);
 }
 
-/** Per-token rate limit through the Workers rate-limiting binding; `RATE_LIMIT=off` disables it. */
-export async function rateLimit(c: Context<AppEnv>) {
+/**
+ * Per-user rate limit through the Workers rate-limiting binding, keyed by the verified identity
+ * (`sub`), so a user's many tokens share one budget; `RATE_LIMIT=off` disables it.
+ */
+export async function rateLimit(c: Context<AppEnv>, user: User) {
   if ((c.env.RATE_LIMIT ?? "on").toLowerCase() === "off" || !c.env.RATE_LIMITER) return;
-  const token = (c.req.header("authorization") ?? "").slice(-43); // the signature identifies the token
-  const { success } = await c.env.RATE_LIMITER.limit({ key: token });
+  const { success } = await c.env.RATE_LIMITER.limit({ key: `user:${user.sub}` });
   if (!success) {
     throw new ApiError(429, "rate_limited", "Too many requests; retry later", undefined, { "retry-after": "60" });
   }

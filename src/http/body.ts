@@ -2,18 +2,45 @@
 // Structured parameters in forms stay JSON strings here; their schemas (jsonParam) parse them.
 import type { Context } from "hono";
 import { ApiError, badRequest } from "./errors";
+import { JsonTooDeepError, MAX_JSON_DEPTH, parseJson } from "./json";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 const tooLarge = () => new ApiError(413, "payload_too_large", "Request body is over the 1 MiB limit");
 
-async function readText(c: Context): Promise<string> {
+/**
+ * The body's bytes, counted while they arrive: a body over the limit is refused as soon as the
+ * limit is passed, whether or not it declared a Content-Length (a chunked upload is not read whole
+ * first). The stream is cancelled so the rest is never read.
+ */
+async function readBytes(c: Context): Promise<Uint8Array> {
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const buffer = await c.req.arrayBuffer();
-  if (buffer.byteLength > MAX_BODY_BYTES) throw tooLarge();
-  return new TextDecoder().decode(buffer);
+  const stream = c.req.raw.body;
+  if (!stream) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
 }
+
+const readText = async (c: Context) => new TextDecoder().decode(await readBytes(c));
 
 export type Body = { value: Record<string, unknown>; form: boolean };
 
@@ -39,10 +66,10 @@ async function readBodyValue(c: Context, contentType: string): Promise<Record<st
     return fromEntries(new URLSearchParams(text));
   }
   if (contentType === "multipart/form-data") {
-    await readText(c); // enforces the size limit before parsing
+    const bytes = await readBytes(c); // bounded while read, then parsed from memory
     let form: FormData;
     try {
-      form = await c.req.formData();
+      form = await new Response(bytes, { headers: { "content-type": c.req.header("content-type")! } }).formData();
     } catch {
       throw badRequest("Malformed multipart form body", undefined, "malformed_body");
     }
@@ -54,8 +81,11 @@ async function readBodyValue(c: Context, contentType: string): Promise<Record<st
 function parseJsonObject(text: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
+    value = parseJson(text);
+  } catch (err) {
+    if (err instanceof JsonTooDeepError) {
+      throw badRequest(`The request body is nested deeper than ${MAX_JSON_DEPTH} levels`, undefined, "malformed_json");
+    }
     throw badRequest("Malformed JSON in request body", undefined, "malformed_json");
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {

@@ -134,7 +134,7 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
       const user = await authenticate(c);
       c.set("user", user);
       requireScope(user, scope);
-      await rateLimit(c);
+      await rateLimit(c, user);
     }
     const params = c.req.param() as Record<string, string>;
     const ids: Record<string, number> = {};

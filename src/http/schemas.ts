@@ -2,6 +2,7 @@
 // while a form body is parsed the helpers below accept the string spelling of booleans, numbers
 // and JSON structures too; in a JSON body a value of the wrong type stays a 400.
 import { z } from "@hono/zod-openapi";
+import { JsonTooDeepError, parseJson } from "./json";
 
 const MAX_ID = Number.MAX_SAFE_INTEGER; // IDs are below 2^53
 
@@ -22,11 +23,15 @@ export function withFormSpellings<T>(form: boolean, parse: () => T): T {
 }
 
 /** Parses a JSON string (as a form sends a structured parameter); other values pass through. */
-function parseJsonString(value: unknown) {
+function parseJsonString(value: unknown, ctx: z.RefinementCtx) {
   if (typeof value !== "string" || !parsingForm) return value;
   try {
-    return JSON.parse(value);
-  } catch {
+    return parseJson(value);
+  } catch (err) {
+    if (err instanceof JsonTooDeepError) {
+      ctx.addIssue({ code: "custom", message: err.message });
+      return z.NEVER;
+    }
     return value; // the inner schema then reports the wrong type
   }
 }
