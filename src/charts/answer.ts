@@ -24,7 +24,8 @@ export type ChartPicture = {
   yTitle: string;
   /** How x values of the raw series are placed. */
   xScale: "number" | "time" | "category";
-  gauge?: { label: string; value: number; min: number; max: number };
+  /** `value` null: the total is beyond the range of numbers. */
+  gauge?: { label: string; value: number | null; min: number; max: number };
 };
 
 export const COUNT_LABEL = "Count";
@@ -45,11 +46,23 @@ function xValue(value: unknown, field: ChartField): string | number | boolean {
   return String(value);
 }
 
-/** Sums come back as floats from total(): round to the field's precision, or to 12 significant digits. */
-export function roundValue(value: number, field?: ChartField): number {
-  if (!Number.isFinite(value)) return 0;
-  if (field?.precision !== undefined) return Number(value.toFixed(field.precision));
-  return Number(value.toPrecision(12));
+/**
+ * A sum as the answer reports it. Sums come back as floats from total(): rounded to the field's
+ * precision, or to 12 significant digits. A sum beyond ±1.8e308 overflows to ±Infinity, which D1
+ * answers as null (it speaks JSON): no number is right for it, so it stays null, never 0.
+ */
+export function roundValue(value: unknown, field?: ChartField): number | null {
+  const n = finiteOrNull(value);
+  if (n === null) return null;
+  if (field?.precision !== undefined) return Number(n.toFixed(field.precision));
+  return Number(n.toPrecision(12));
+}
+
+/** A number from D1, or null where it holds none (an overflowed sum, a NaN). */
+function finiteOrNull(value: unknown): number | null {
+  if (value === null || value === undefined) return null;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : null;
 }
 
 /** The label of the value a chart shows (the gauge's row, the y axis of the SVG). */
@@ -98,20 +111,21 @@ export function buildAnswer(plan: ChartPlan, agg: Aggregate): { answer: ChartAns
     data = [[label, total]];
     const bounds = plan.case === "series" ? plan.y!.field : plan.case !== "count" && plan.sum ? plan.sum.field : undefined;
     const min = bounds?.min ?? 0;
-    const max = bounds?.max !== undefined && bounds.max > min ? bounds.max : niceMax(Math.max(total, min), min);
+    const max = bounds?.max !== undefined && bounds.max > min ? bounds.max : niceMax(Math.max(total ?? min, min), min);
     gauge = { label, value: total, min, max };
   } else if (agg.shape === "series") {
     const x = plan.x!.field;
     const y = plan.y!.field;
+    // The raw series is the stored values themselves, not sums: exact, never rounded.
     data = [
       [x.label, ...agg.points.map((p) => xValue(p.x, x))],
-      [y.label, ...agg.points.map((p) => roundValue(Number(p.y), y))],
+      [y.label, ...agg.points.map((p) => finiteOrNull(p.y))],
     ];
   } else if (plan.case === "count" && plan.countAll) {
     data = [[COUNT_LABEL, agg.rows[0]?.val ?? 0]];
   } else {
     const sumField = plan.case !== "count" ? plan.sum?.field : undefined;
-    data = agg.rows.map((r) => [categoryName(r.cat, plan.category!), roundValue(Number(r.val), sumField)]);
+    data = agg.rows.map((r) => [categoryName(r.cat, plan.category!), roundValue(r.val, sumField)]);
   }
   const answer: ChartAnswer = { kind: plan.kind, data, fields: fieldsBlock(plan), meta: plan.meta };
   const xField = plan.x?.field;
@@ -141,6 +155,10 @@ function niceMax(value: number, min: number): number {
   if (value <= 100 && min < 100) return 100;
   const span = value - min;
   const step = 10 ** Math.floor(Math.log10(span));
-  for (const m of [1, 2, 2.5, 5, 10]) if (min + m * step >= value) return min + m * step;
+  for (const m of [1, 2, 2.5, 5, 10]) {
+    const end = min + m * step;
+    if (!Number.isFinite(end)) break; // near the top of the range no round end is a number
+    if (end >= value) return end;
+  }
   return value;
 }

@@ -9,13 +9,18 @@ import type { Module } from "../modules/service";
 import { compareExpr, compileFilter, liveContentWhere, valueExpr } from "./content-api";
 import { MAX_POINTS, type Bound, type ChartField, type ChartPlan, type FieldRef } from "./params";
 
-export type CategoryRow = { cat: unknown; val: number };
+/**
+ * `val`/`total` is null where total() overflowed: SQLite sums doubles into ±Infinity (two items of
+ * 1.7e308), and D1, which answers in JSON, turns ±Infinity (and NaN) into null. total() is never
+ * null otherwise (it is 0.0 over no rows), and counts never are, so null means "beyond the range".
+ */
+export type CategoryRow = { cat: unknown; val: number | null };
 export type SeriesPoint = { x: unknown; y: number };
 
 export type Aggregate =
   | { shape: "rows"; rows: CategoryRow[] }
   | { shape: "series"; points: SeriesPoint[] }
-  | { shape: "total"; total: number };
+  | { shape: "total"; total: number | null };
 
 /** Alias of the json_each table that explodes a multi-value category, one row per element. */
 const EACH = sql.raw("chart_each");
@@ -161,7 +166,8 @@ export async function runAggregate(db: Db, module: Module, plan: ChartPlan): Pro
     const seriesWhere = plan.case === "series" ? [plan.x ? hasValue(plan.x.field) : undefined, hasValue(plan.y!.field)] : [];
     const where = and(whereClause(module, plan, false), ...seriesWhere);
     const row = await db.get<{ val: number | null }>(sql`select ${aggregateExpr(plan, false, true)} as val from ${content} where ${where}`);
-    return { shape: "total", total: Number(row?.val ?? 0) };
+    // One row always comes back (an aggregate without GROUP BY); its null is an overflow, not 0.
+    return { shape: "total", total: row ? row.val : 0 };
   }
 
   if (plan.case === "series") {
