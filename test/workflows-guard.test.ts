@@ -104,6 +104,62 @@ describe("outbound guard", () => {
     allowed("http://localhost.example.com/");
   });
 
+  it("refuses names that spell a refused IPv4 address anywhere, in the wildcard-DNS spellings", () => {
+    const cases: [string, string][] = [
+      ["http://app.127.0.0.1.nip.io/", "loopback"], // dotted, not leading
+      ["http://a.b.127.0.0.1.nip.io/", "loopback"],
+      ["http://7f000001.nip.io/", "loopback"], // 8 hex digits
+      ["http://app-7f000001.nip.io/", "loopback"],
+      ["http://0x7f000001.nip.io/", "loopback"],
+      ["http://app-c0a80001.nip.io/", "private"], // 192.168.0.1
+      ["http://a.10-0-0-1.sslip.io/", "private"], // dashed, not leading
+      ["http://a-10-0-0-1.sslip.io/", "private"],
+      ["http://10-0-0-1-app.sslip.io/", "private"], // dashed, then more
+      ["http://www-192.168.1.1.sslip.io/", "private"], // mixed separators
+      ["http://169-254-169-254.sslip.io/", "metadata"],
+      ["http://x.0.0.0.0.nip.io/", "unspecified"],
+      ["http://127.000.000.001.nip.io/", "loopback"], // zero-padded octets
+    ];
+    for (const [url, word] of cases) expect(refused(url), url).toContain(word);
+    // spellings of public addresses, and numbers that are not four octets, are fine
+    for (const url of [
+      "http://8.8.8.8.nip.io/",
+      "http://app-8-8-8-8.sslip.io/",
+      "http://deadbeef.example.com/", // 222.173.190.239
+      "http://v1-2-3.example.com/",
+      "http://release-2024-01-02-03.example.com/",
+      "http://1-300-0-0-1.example.com/",
+      "http://7f00001.example.com/", // 7 hex digits
+    ]) {
+      allowed(url);
+    }
+  });
+
+  it("refuses names under private-use and reserved top-level domains", () => {
+    for (const [url, suffix] of [
+      ["http://router.lan/", ".lan"],
+      ["http://nas.home/", ".home"],
+      ["http://dc01.corp/", ".corp"],
+      ["http://wiki.intranet/", ".intranet"],
+      ["http://git.private/", ".private"],
+      ["http://api.test/", ".test"],
+      ["http://x.invalid/", ".invalid"],
+      ["http://www.example/", ".example"],
+    ]) {
+      expect(refused(url), url).toContain(`'${suffix}'`);
+    }
+    allowed("http://lan.example.com/");
+    allowed("http://corp.example.com/");
+  });
+
+  it("refuses names that are not valid DNS names (checked by length before any scan)", () => {
+    expect(refused(`http://${"a".repeat(64)}.example.com/`)).toContain("longer than 63");
+    expect(refused(`http://${"abcdefghi.".repeat(26)}com/`)).toContain("longer than 253");
+    expect(refused(`http://${"1-".repeat(5000)}1.example.com/`)).toContain("longer than 253");
+    expect(refused("http://a..example.com/")).toContain("empty label");
+    allowed(`http://${"a".repeat(63)}.example.com/`);
+  });
+
   it("lets HTTP_TASK_ALLOW_HOSTS entries through, exactly", () => {
     allowed("http://127.0.0.1:8788/hook", TEST_ALLOW);
     allowed("http://localhost:9999/", TEST_ALLOW);

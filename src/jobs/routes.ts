@@ -6,6 +6,7 @@ import { paging } from "../http/paging";
 import { defineRoute } from "../http/route";
 import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
+import { redactLogData } from "../workflows/redact";
 import type { LogLine } from "./model";
 import { jobStub } from "./queue";
 import { createJobBody, jobListQuery, jobListSchema, jobLogsQuery, jobLogsSchema, jobSchema, updateJobBody } from "./schemas";
@@ -64,6 +65,8 @@ export function registerJobsRoutes(app: OpenAPIHono<AppEnv>) {
       path: "/job/{jobID}/logs",
       tag,
       summary: "A job's log, oldest first; `after` for tailing",
+      description:
+        'Requires the `read` scope. For a token without `admin`, credential header values inside `data` (any `headers` object) read "[redacted]".',
       ids: ["jobID"],
       query: jobLogsQuery,
       response: responseOf(jobLogsSchema),
@@ -80,7 +83,9 @@ export function registerJobsRoutes(app: OpenAPIHono<AppEnv>) {
         logs: LogLine[];
       } | null;
       if (!found) throw notFound(`Job ${ids.jobID}`);
-      return ok(c, { meta: { page: page.page, perPage: page.perPage, count: found.count }, logs: found.logs });
+      // The engine redacts what it logs; lines clients wrote (or older lines) are redacted here.
+      const logs = c.get("user").scopes.has("admin") ? found.logs : found.logs.map((l) => ({ ...l, data: redactLogData(l.data) }));
+      return ok(c, { meta: { page: page.page, perPage: page.perPage, count: found.count }, logs });
     },
   );
 

@@ -4,11 +4,13 @@ import { createContent, deleteContent, updateContent } from "../content/service"
 import { getDb } from "../db/client";
 import { normaliseId } from "../fields/registry";
 import { ApiError } from "../http/errors";
-import { checkOutbound } from "./outbound-guard";
+import { checkOutboundResolved } from "./outbound-guard";
 import { DEFAULT_EXPECT_STATUS, describeExpectStatus, HTTP_METHODS, parseExpectStatus, type StatusRange } from "./schemas";
 import type { TaskDefinition, TaskOutcome, TemplateScope } from "./tasks";
 import { TaskFailure } from "./tasks";
 import { renderTemplates, templateText } from "./templates";
+import { redactHeaders } from "./redact";
+import { AttemptSecrets } from "./secrets";
 
 /** Bytes of an http answer's body kept in the task result. */
 export const HTTP_BODY_LIMIT = 64 * 1024;
@@ -19,6 +21,7 @@ export const SYSTEM_USER_ID = "0";
 /** What an `http` task answers as its result. */
 export type HttpResult = {
   status: number;
+  /** The answer's headers, credential ones (see redact.ts) as "[redacted]". */
   headers: Record<string, string>;
   /** Parsed JSON when the answer says it is JSON (and was not cut), else text. */
   body: unknown;
@@ -33,11 +36,25 @@ export type HttpResult = {
  * Options are rendered with `renderTemplates(task.options, scope)` first; a template naming a
  * missing value fails the attempt (a TemplateError, which is a TaskFailure). Errors that are not
  * TaskFailures (a D1 outage, a bug) are thrown as they are.
+ *
+ * `{{secrets.NAME}}` is resolved from `env` (TASK_SECRET_NAME) for http tasks only (validation
+ * refuses it elsewhere; here it fails the attempt). Whatever the attempt answers or throws has
+ * every resolved value replaced by "[redacted]": the engine stores and logs it as it comes.
  */
 export async function executeTask(env: Env, task: TaskDefinition, scope: TemplateScope, signal: AbortSignal): Promise<TaskOutcome> {
+  const secrets = new AttemptSecrets(env);
+  try {
+    return secrets.redactOutcome(await runTask(env, task, scope, signal, secrets));
+  } catch (err) {
+    throw secrets.redactError(err);
+  }
+}
+
+async function runTask(env: Env, task: TaskDefinition, scope: TemplateScope, signal: AbortSignal, secrets: AttemptSecrets): Promise<TaskOutcome> {
   throwIfAborted(signal);
   if (task.kind === "delay") throw new Error("delay tasks are scheduled by the job engine, not executed by executeTask");
-  const options = renderTemplates(task.options, scope) as Record<string, unknown>;
+  const secret = task.kind === "http" ? (name: string) => secrets.resolve(name) : undefined;
+  const options = renderTemplates(task.options, scope, secret) as Record<string, unknown>;
   switch (task.kind) {
     case "log":
       return { logs: [{ level: "info", message: templateText(options.message) }] };
@@ -130,7 +147,8 @@ async function runHttp(env: Env, task: TaskDefinition, options: Record<string, u
     throw new TaskFailure(`method '${method}' is not one of ${HTTP_METHODS.join(", ")}`);
   }
   const rawUrl = templateText(options.url);
-  const verdict = checkOutbound(rawUrl, env.HTTP_TASK_ALLOW_HOSTS);
+  // The name is resolved first: one that leads to a private address is refused (fail closed).
+  const verdict = await checkOutboundResolved(rawUrl, env, engineSignal);
   if (!verdict.ok) throw new TaskFailure(`http request not sent: ${verdict.reason}`);
   const url = verdict.url;
 
@@ -189,7 +207,7 @@ async function runHttp(env: Env, task: TaskDefinition, options: Record<string, u
       parsed = text; // says JSON, is not: keep the text
     }
   }
-  const result: HttpResult = { status: res.status, headers: Object.fromEntries(res.headers), body: parsed };
+  const result: HttpResult = { status: res.status, headers: redactHeaders(Object.fromEntries(res.headers)) as Record<string, string>, body: parsed };
   if (truncated) result.truncated = true;
   if (!expect.some(([lo, hi]) => res.status >= lo && res.status <= hi)) {
     throw new TaskFailure(`${where} answered ${res.status}; expected ${describeExpectStatus(expect)}`, result);

@@ -10,20 +10,26 @@
 //   that can carry any IPv4 address (NAT64 64:ff9b::/96, 6to4 2002::/16, Teredo 2001::/32);
 //   decimal, octal, hex and short IPv4 spellings (2130706433, 0177.0.0.1, 0x7f.1, 127.1) are
 //   normalised to dotted quads by the URL parser before the check, so they are refused too;
-// - names: `localhost` and names under `.localhost`, `.internal`, `.local`, `.localdomain`,
-//   `.home.arpa`; single-label names (`http://metadata/`, `http://intranet/`); names that spell
-//   a refused IPv4 address as their leading labels (`127.0.0.1.nip.io`, `10-0-0-1.sslip.io`).
+// - names, by their spelling (host-names.ts): invalid DNS names; `localhost`; names under a
+//   never-public suffix (`.local`, `.internal`, `.lan`, `.corp`, ...); single-label names
+//   (`http://metadata/`); names that spell a refused IPv4 address anywhere, as wildcard-DNS
+//   services read them (`app.127.0.0.1.nip.io`, `a-10-0-0-1.sslip.io`, `7f000001.nip.io`);
+// - names whose A or AAAA records include any address refused above, or that do not resolve,
+//   or whose lookup fails (checkOutboundResolved; dns.ts asks DNS_RESOLVER_URL over HTTPS).
 //
-// Limit: Workers have no DNS API for arbitrary names, so a public-looking name whose DNS
-// record points at a private address cannot be detected here. In production the request leaves
-// through Cloudflare's network, which does not route to private or loopback addresses of the
-// account's infrastructure; locally (wrangler dev) it could, which is why the literal and name
-// checks above exist and why HTTP_TASK_ALLOW_HOSTS is empty by default.
+// checkOutbound judges the spelling only (no I/O: workflow validation uses it at save time);
+// checkOutboundResolved adds the DNS lookup and is what runs before a request is sent.
+// Limit: the name is resolved again by the runtime when the request is sent, so a record that
+// changes in between (DNS rebinding with a short TTL) is not seen. In production the request
+// leaves through Cloudflare's network, which does not route to the account's private or
+// loopback addresses; locally (wrangler dev) it could, which is why HTTP_TASK_ALLOW_HOSTS is
+// empty by default.
 import ipaddr from "ipaddr.js";
+import { resolveAddresses, ResolveError } from "./dns";
+import { invalidDnsName, privateSuffixOf, spelledIPv4s } from "./host-names";
 
 export type OutboundVerdict = { ok: true; url: URL } | { ok: false; reason: string };
 
-const REFUSED_SUFFIXES = [".localhost", ".internal", ".local", ".localdomain", ".home.arpa"];
 const REFUSED_NAMES = new Set(["localhost", "localhost.localdomain"]);
 
 /** Lower case, without IPv6 brackets or a trailing dot; IP literals in canonical form. */
@@ -106,25 +112,28 @@ export function refuseAddress(address: string): string | null {
   return ip.kind() === "ipv4" ? refuseIPv4(ip as ipaddr.IPv4) : refuseIPv6(ip as ipaddr.IPv6);
 }
 
-/** Why a host name (not an IP literal) is refused, or null. */
+/** Why a host name (not an IP literal) is refused by its spelling alone, or null. */
 function refuseName(name: string): string | null {
+  const invalid = invalidDnsName(name); // lengths first: what follows scans at most 253 characters
+  if (invalid) return invalid;
   if (REFUSED_NAMES.has(name)) return "a local host name";
-  const suffix = REFUSED_SUFFIXES.find((s) => name.endsWith(s));
+  const suffix = privateSuffixOf(name);
   if (suffix) return `a name under '${suffix}', which is never public`;
   if (!name.includes(".")) return "a single-label name, which is not a public host name";
   // Wildcard DNS services (nip.io, sslip.io, ...) answer the address written in the name.
-  const dotted = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\./.exec(name);
-  const dashed = /^(?:[a-z0-9-]*?-)?(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3})\./.exec(name);
-  for (const m of [dotted, dashed]) {
-    if (!m) continue;
-    const quad = m.slice(1, 5).join(".");
-    if (ipaddr.IPv4.isValidFourPartDecimal(quad)) {
-      const why = refuseIPv4(ipaddr.IPv4.parse(quad));
-      if (why) return `a name that spells ${why} (${quad})`;
-    }
+  for (const quad of spelledIPv4s(name)) {
+    const why = refuseIPv4(ipaddr.IPv4.parse(quad));
+    if (why) return `a name that spells ${why} (${quad})`;
   }
   return null;
 }
+
+const isIpLiteral = (host: string) => ipaddr.isValid(host) && (ipaddr.IPv6.isValid(host) || ipaddr.IPv4.isValidFourPartDecimal(host));
+
+const refusal = (hostname: string, why: string): OutboundVerdict => ({
+  ok: false,
+  reason: `refused to reach ${hostname}: ${why}; http tasks may only reach public hosts (see HTTP_TASK_ALLOW_HOSTS)`,
+});
 
 /**
  * Checks a URL an `http` task is about to request. `allowHosts` is HTTP_TASK_ALLOW_HOSTS
@@ -144,13 +153,37 @@ export function checkOutbound(target: string | URL, allowHosts?: string | Set<st
   if (host === "") return { ok: false, reason: "the URL has no host" };
   const allowed = typeof allowHosts === "string" || allowHosts === undefined ? parseAllowHosts(allowHosts) : allowHosts;
   if (allowed.has(host)) return { ok: true, url };
-  const isIp = ipaddr.isValid(host) && (ipaddr.IPv6.isValid(host) || ipaddr.IPv4.isValidFourPartDecimal(host));
-  const why = isIp ? refuseAddress(host) : refuseName(host);
-  if (why) {
-    return {
-      ok: false,
-      reason: `refused to reach ${url.hostname}: ${why}; http tasks may only reach public hosts (see HTTP_TASK_ALLOW_HOSTS)`,
-    };
+  const why = isIpLiteral(host) ? refuseAddress(host) : refuseName(host);
+  return why ? refusal(url.hostname, why) : { ok: true, url };
+}
+
+/** The settings checkOutboundResolved reads (a subset of the Worker's Env). */
+export type OutboundEnv = { HTTP_TASK_ALLOW_HOSTS?: string; DNS_RESOLVER_URL?: string };
+
+/**
+ * checkOutbound, then, for a name that is not allow-listed, its A and AAAA records: refused when
+ * any of them is not a public address, when the name does not resolve, and when the lookup
+ * fails (fail closed). `signal` aborts the lookup (the attempt's signal); the lookup has its own
+ * timeout too (DNS_TIMEOUT_MS).
+ */
+export async function checkOutboundResolved(target: string | URL, env: OutboundEnv, signal?: AbortSignal): Promise<OutboundVerdict> {
+  const allowed = parseAllowHosts(env.HTTP_TASK_ALLOW_HOSTS);
+  const verdict = checkOutbound(target, allowed);
+  if (!verdict.ok) return verdict;
+  const { hostname } = verdict.url;
+  const host = normaliseHost(hostname);
+  if (allowed.has(host) || isIpLiteral(host)) return verdict;
+  let addresses: string[];
+  try {
+    addresses = await resolveAddresses(host, { resolverUrl: env.DNS_RESOLVER_URL, signal });
+  } catch (err) {
+    if (err instanceof ResolveError) return { ok: false, reason: `could not resolve ${hostname}: ${err.message}` };
+    throw err;
   }
-  return { ok: true, url };
+  if (addresses.length === 0) return { ok: false, reason: `${hostname} does not resolve (no A or AAAA record)` };
+  for (const address of addresses) {
+    const why = refuseAddress(address);
+    if (why) return refusal(hostname, `it resolves to ${why} (${ipaddr.parse(address).toString()})`);
+  }
+  return verdict;
 }

@@ -1,4 +1,5 @@
 import { z, type OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { getDb } from "../db/client";
 import { created, ok, success } from "../http/envelope";
 import { defineRoute } from "../http/route";
@@ -9,11 +10,16 @@ import { createWorkflow, deleteWorkflow, getWorkflow, listWorkflows, presentWork
 
 const tag = "Workflows";
 
+const reader = (c: Context<AppEnv>) => ({ admin: c.get("user").scopes.has("admin") });
+
+const REDACTION_NOTE =
+  'Requires the `read` scope. For a token without `admin`, the values of credential headers of http tasks (authorization, proxy-authorization, cookie, set-cookie, names containing token, secret or key) read "[redacted]" unless they hold only templates.';
+
 export function registerWorkflowsRoutes(app: OpenAPIHono<AppEnv>) {
   defineRoute(
     app,
-    { method: "get", path: "/workflow/", tag, summary: "List workflows, oldest first", response: responseOf(z.array(workflowSchema)) },
-    async (c) => ok(c, (await listWorkflows(getDb(c.env))).map(presentWorkflow)),
+    { method: "get", path: "/workflow/", tag, summary: "List workflows, oldest first", description: REDACTION_NOTE, response: responseOf(z.array(workflowSchema)) },
+    async (c) => ok(c, (await listWorkflows(getDb(c.env))).map((w) => presentWorkflow(w, reader(c)))),
   );
   defineRoute(
     app,
@@ -27,12 +33,20 @@ export function registerWorkflowsRoutes(app: OpenAPIHono<AppEnv>) {
       status: 201,
       response: responseOf(workflowSchema),
     },
-    async (c, { body }) => created(c, presentWorkflow(await createWorkflow(getDb(c.env), body, c.env.HTTP_TASK_ALLOW_HOSTS))),
+    async (c, { body }) => created(c, presentWorkflow(await createWorkflow(getDb(c.env), body, c.env.HTTP_TASK_ALLOW_HOSTS), reader(c))),
   );
   defineRoute(
     app,
-    { method: "get", path: "/workflow/{workflowID}", tag, summary: "Read a workflow", ids: ["workflowID"], response: responseOf(workflowSchema) },
-    async (c, { ids }) => ok(c, presentWorkflow(await getWorkflow(getDb(c.env), ids.workflowID))),
+    {
+      method: "get",
+      path: "/workflow/{workflowID}",
+      tag,
+      summary: "Read a workflow",
+      description: REDACTION_NOTE,
+      ids: ["workflowID"],
+      response: responseOf(workflowSchema),
+    },
+    async (c, { ids }) => ok(c, presentWorkflow(await getWorkflow(getDb(c.env), ids.workflowID), reader(c))),
   );
   defineRoute(
     app,
@@ -47,7 +61,7 @@ export function registerWorkflowsRoutes(app: OpenAPIHono<AppEnv>) {
       response: responseOf(workflowSchema),
     },
     async (c, { ids, body }) =>
-      ok(c, presentWorkflow(await updateWorkflow(getDb(c.env), ids.workflowID, body, c.env.HTTP_TASK_ALLOW_HOSTS))),
+      ok(c, presentWorkflow(await updateWorkflow(getDb(c.env), ids.workflowID, body, c.env.HTTP_TASK_ALLOW_HOSTS), reader(c))),
   );
   defineRoute(
     app,

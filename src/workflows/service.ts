@@ -5,6 +5,7 @@ import type { Db } from "../db/client";
 import { modules, workflows } from "../db/schema";
 import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
+import { redactTasksForReader } from "./redact";
 import type { workflowBody } from "./schemas";
 import type { TaskDefinition, WorkflowSnapshot } from "./tasks";
 import { validateTasks } from "./validate";
@@ -16,13 +17,19 @@ export type WorkflowInput = z.output<typeof workflowBody>;
 /** Job statuses during which a workflow cannot be deleted. */
 export const ACTIVE_JOB_STATUSES = ["queued", "running"] as const;
 
-/** The workflow as the API answers it. */
-export const presentWorkflow = (w: Workflow) => ({
+/** Who reads a workflow: `admin` tokens (which edit workflows) see credential header values. */
+export type WorkflowReader = { admin: boolean };
+
+/**
+ * The workflow as the API answers it. For a reader without `admin`, credential header values of
+ * http tasks read "[redacted]" (see redact.ts); admins see them as stored, so they can round-trip.
+ */
+export const presentWorkflow = (w: Workflow, reader: WorkflowReader) => ({
   workflowID: idOut(w.id),
   name: w.name,
   timeout: w.timeout,
-  tasks: w.tasks,
-  onError: w.onError,
+  tasks: reader.admin ? w.tasks : redactTasksForReader(w.tasks),
+  onError: reader.admin ? w.onError : redactTasksForReader(w.onError),
   createdAt: w.createdAt,
   updatedAt: w.updatedAt,
 });

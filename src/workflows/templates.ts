@@ -1,8 +1,9 @@
-// Templates inside task option strings: `{{params.NAME}}`, `{{job.jobID}}` and
-// `{{tasks.TASK.PATH}}` (a dotted path into an earlier task's result).
+// Templates inside task option strings: `{{params.NAME}}`, `{{job.jobID}}`,
+// `{{tasks.TASK.PATH}}` (a dotted path into an earlier task's result) and `{{secrets.NAME}}` (a
+// Worker secret, read only when the task runs: see secrets.ts).
 //
 // Syntax: `{{` expression `}}`, spaces allowed inside the braces. An expression is a root
-// (`params`, `job`, `tasks`) followed by `.`-separated segments; an array index may also be
+// (`params`, `job`, `tasks`, `secrets`) followed by `.`-separated segments; an array index may also be
 // written `[2]` (`tasks.fetch.body.items[0].id` = `tasks.fetch.body.items.0.id`). A `{{` with
 // no closing `}}` is plain text. Only string values are templated, never object keys.
 //
@@ -15,10 +16,13 @@
 // - a template whose value does not exist (a parameter the job was not given, a task that has
 //   no result, a path that leads nowhere) throws a TemplateError, a TaskFailure: the attempt
 //   fails with a message naming the template rather than sending an empty value;
-// - rendering is one pass: text produced by a template is never rendered again.
+// - rendering is one pass: text produced by a template is never rendered again;
+// - secrets are not part of the scope (which jobs store and send around): the caller passes a
+//   resolver for them, and without one a `{{secrets.NAME}}` fails the attempt.
+import { SECRET_NAME, SECRET_PLACEMENT } from "./secrets";
 import { TaskFailure, type TemplateScope } from "./tasks";
 
-export const TEMPLATE_ROOTS = ["params", "job", "tasks"] as const;
+export const TEMPLATE_ROOTS = ["params", "job", "tasks", "secrets"] as const;
 export type TemplateRoot = (typeof TEMPLATE_ROOTS)[number];
 
 /** Fields of `job` a template may name. */
@@ -51,13 +55,16 @@ function parseExpression(source: string, inner: string): TemplateRef | TemplateP
   if (!parts) return { source, message: `malformed template ${source}: expected a dotted path such as {{params.NAME}}` };
   const [root, ...path] = parts;
   if (!(TEMPLATE_ROOTS as readonly string[]).includes(root)) {
-    return { source, message: `unknown template root '${root}' in ${source}: use params, job or tasks` };
+    return { source, message: `unknown template root '${root}' in ${source}: use params, job, tasks or secrets` };
   }
   if (root === "params" && path.length !== 1) {
     return { source, message: `${source}: write {{params.NAME}} (parameters are strings, with no deeper path)` };
   }
   if (root === "job" && (path.length !== 1 || !(JOB_FIELDS as readonly string[]).includes(path[0]))) {
     return { source, message: `${source}: the job's only template field is {{job.jobID}}` };
+  }
+  if (root === "secrets" && (path.length !== 1 || !SECRET_NAME.test(path[0]))) {
+    return { source, message: `${source}: write {{secrets.NAME}} (NAME: 1 to 64 letters, digits or '_')` };
   }
   if (root === "tasks" && path.length < 1) {
     return { source, message: `${source}: write {{tasks.TASKNAME}} or {{tasks.TASKNAME.PATH}}` };
@@ -96,9 +103,21 @@ export class TemplateError extends TaskFailure {}
 
 const MISSING = Symbol("missing");
 
-function lookup(ref: TemplateRef, scope: TemplateScope): unknown {
+/** Answers the value of `{{secrets.NAME}}`, or throws a TaskFailure naming the missing secret. */
+export type SecretResolver = (name: string) => string;
+
+function lookup(ref: TemplateRef, scope: TemplateScope, secret?: SecretResolver): unknown {
   let current: unknown;
   let rest: string[];
+  if (ref.root === "secrets") {
+    if (!secret) throw new TemplateError(`template ${ref.source}: ${SECRET_PLACEMENT}`);
+    try {
+      return secret(ref.path[0]);
+    } catch (err) {
+      if (err instanceof TaskFailure) throw new TemplateError(`template ${ref.source}: ${err.message}`);
+      throw err;
+    }
+  }
   if (ref.root === "params") {
     const name = ref.path[0];
     return Object.prototype.hasOwnProperty.call(scope.params ?? {}, name) ? scope.params[name] : MISSING;
@@ -142,19 +161,19 @@ export function templateText(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function renderString(text: string, scope: TemplateScope): unknown {
+function renderString(text: string, scope: TemplateScope, secret?: SecretResolver): unknown {
   const whole = /^\{\{([^{}]*)\}\}$/.exec(text);
   if (whole) {
     const parsed = parseExpression(text, whole[1]);
     if (isProblem(parsed)) throw new TemplateError(parsed.message);
-    const value = lookup(parsed, scope);
+    const value = lookup(parsed, scope, secret);
     if (value === MISSING) throw new TemplateError(missingMessage(parsed, scope));
     return structuredClone(value);
   }
   return text.replace(TEMPLATE, (source, inner: string) => {
     const parsed = parseExpression(source, inner);
     if (isProblem(parsed)) throw new TemplateError(parsed.message);
-    const value = lookup(parsed, scope);
+    const value = lookup(parsed, scope, secret);
     if (value === MISSING) throw new TemplateError(missingMessage(parsed, scope));
     return templateText(value);
   });
@@ -164,20 +183,21 @@ function renderString(text: string, scope: TemplateScope): unknown {
  * Resolves the templates inside every string of `value` (an options object, an array, a string)
  * against `scope`; answers a new value (typed `T` at the caller's word: an exact template may
  * change a string into any JSON type), `value` itself is not changed. Throws a TemplateError
- * (a TaskFailure) when a template names something the scope does not hold.
+ * (a TaskFailure) when a template names something the scope does not hold. `secret` resolves
+ * `{{secrets.NAME}}` (only where one appears); without it such a template is a TemplateError.
  */
-export function renderTemplates<T = unknown>(value: unknown, scope: TemplateScope): T {
-  return renderValue(value, scope) as T;
+export function renderTemplates<T = unknown>(value: unknown, scope: TemplateScope, secret?: SecretResolver): T {
+  return renderValue(value, scope, secret) as T;
 }
 
-function renderValue(value: unknown, scope: TemplateScope): unknown {
-  if (typeof value === "string") return renderString(value, scope);
-  if (Array.isArray(value)) return value.map((v) => renderValue(v, scope));
+function renderValue(value: unknown, scope: TemplateScope, secret?: SecretResolver): unknown {
+  if (typeof value === "string") return renderString(value, scope, secret);
+  if (Array.isArray(value)) return value.map((v) => renderValue(v, scope, secret));
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       // defineProperty, so that a key named `__proto__` stays a plain key
-      Object.defineProperty(out, k, { value: renderValue(v, scope), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, k, { value: renderValue(v, scope, secret), enumerable: true, writable: true, configurable: true });
     }
     return out;
   }

@@ -3,6 +3,7 @@
 import { formatPath, type ErrorDetail } from "../http/errors";
 import { checkOutbound } from "./outbound-guard";
 import { KINDS_WITH_RESULT, optionSchemas, taskFieldSchemas } from "./schemas";
+import { SECRET_OPTIONS, SECRET_PLACEMENT } from "./secrets";
 import { hasTemplate, parseTemplates, walkStrings } from "./templates";
 import type { TaskDefinition, TaskKind } from "./tasks";
 
@@ -114,6 +115,11 @@ function checkTemplates(
       const { refs, problems } = parseTemplates(text);
       for (const problem of problems) details.push({ path: where, message: problem.message });
       for (const ref of refs) {
+        // A secret's value must never be stored or logged: only options that are sent, not kept,
+        // may hold one. Whether it is set is checked when the task runs (it may be added later).
+        if (ref.root === "secrets" && !(definition.kind === "http" && SECRET_OPTIONS.has(String(path[0])))) {
+          details.push({ path: where, message: `template ${ref.source}: ${SECRET_PLACEMENT}` });
+        }
         if (ref.root !== "tasks") continue;
         const name = ref.path[0];
         if (!names.has(name)) {
