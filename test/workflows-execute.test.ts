@@ -131,6 +131,12 @@ describe("executeTask: http", () => {
     expect((await run(task("http", { url: "https://example.com/" }))).result).toMatchObject({ body: "{oops" });
   });
 
+  it("keeps as text a JSON answer nested deeper than 64 levels (later walks over results stay bounded)", async () => {
+    const deep = "[".repeat(30000) + "]".repeat(30000);
+    stubFetch(() => new Response(deep, { headers: { "content-type": "application/json" } }));
+    expect((await run(task("http", { url: "https://example.com/" }))).result).toMatchObject({ body: deep });
+  });
+
   it("cuts the body at 64 KiB", async () => {
     const big = "x".repeat(HTTP_BODY_LIMIT + 5000);
     stubFetch(() => new Response(big));

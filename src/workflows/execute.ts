@@ -4,6 +4,7 @@ import { createContent, deleteContent, updateContent } from "../content/service"
 import { getDb } from "../db/client";
 import { normaliseId } from "../fields/registry";
 import { ApiError } from "../http/errors";
+import { parseJson } from "../http/json";
 import { checkOutboundResolved } from "./outbound-guard";
 import { DEFAULT_EXPECT_STATUS, describeExpectStatus, HTTP_METHODS, parseExpectStatus, type StatusRange } from "./schemas";
 import type { TaskDefinition, TaskOutcome, TemplateScope } from "./tasks";
@@ -202,9 +203,9 @@ async function runHttp(env: Env, task: TaskDefinition, options: Record<string, u
   let parsed: unknown = text;
   if (!truncated && text !== "" && isJsonType(res.headers.get("content-type"))) {
     try {
-      parsed = JSON.parse(text);
+      parsed = parseJson(text); // depth-bounded: the result is cloned, stored and templated later
     } catch {
-      parsed = text; // says JSON, is not: keep the text
+      parsed = text; // says JSON, is not (or is nested deeper than we walk): keep the text
     }
   }
   const result: HttpResult = { status: res.status, headers: redactHeaders(Object.fromEntries(res.headers)) as Record<string, string>, body: parsed };
