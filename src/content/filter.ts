@@ -17,7 +17,7 @@ import { content } from "../db/schema";
 import { fieldKinds, isMultiField, isValidDate, normaliseStamp, type Comparison, type FieldDefinition } from "../fields/registry";
 import { badRequest } from "../http/errors";
 import type { Module } from "../modules/service";
-import { compareExpr, isIndexed, isTextField, valueExpr } from "./storage";
+import { arrayExpr, compareExpr, elementCount, elementHasStoredType, hasStoredType, isIndexed, isTextField, ownTypeRange, storesText, valueExpr } from "./storage";
 
 /** Most comparisons one filter may hold: each binds one value; D1 allows 100 per statement. */
 export const MAX_FILTER_VALUES = 60;
@@ -264,7 +264,7 @@ class Parser {
       node.lower = op === "gt" || op === "ge";
       // The same test with the field's expression behind a unary `+`, which no index can serve.
       const plain = isTextField(field) ? sql`(+${valueExpr(field)}) collate nocase` : sql`(+${valueExpr(field)})`;
-      node.unindexed = sql`${plain} ${sql.raw(SQL_OPS[op])} ${value}`;
+      node.unindexed = typed(ref, op, sql`${plain} ${sql.raw(SQL_OPS[op])} ${value}`, plain);
     }
     return node;
   }
@@ -350,14 +350,40 @@ function steer(top: Node, orderedBy?: string): SQL {
 
 function nullCheck(ref: FieldRef, negate: boolean): SQL {
   if (ref.multi && ref.field) {
-    const len = sql`coalesce(json_array_length(${valueExpr(ref.field)}), 0)`;
+    // An element count, never raising: a value that is not an array has no elements.
+    const len = elementCount(ref.field);
     return negate ? sql`${len} > 0` : sql`${len} = 0`;
   }
   const raw = ref.field ? valueExpr(ref.field) : ref.expr;
   return negate ? sql`${raw} is not null` : sql`${raw} is null`;
 }
 
-/** One comparison; for multi fields it holds when any element matches (`ne`: when none equals). */
+/**
+ * `test` (a comparison of `x`, the field's value) made to hold only for values of the SQL type
+ * the field's kind stores, where another type could satisfy it just because SQLite orders
+ * NULL < numbers < text and LIKE reads numbers as text: a numeric kind's `gt`/`ge` would match any
+ * text, a text kind's `lt`/`le`/`contains`/`startswith` any number. Values of different types are
+ * never equal, so `eq`, `in` and the other directions are left as they are (and so are their
+ * plans); `ne` holds for such a value as it does for a missing one.
+ *
+ * A range gets its open end closed at '' (`ownTypeRange`), which the index serves at no cost.
+ * `likely()` keeps SQLite's estimate of the range as it was: without statistics it takes a range
+ * bounded on both sides to hold 1/64 of the rows rather than 1/4, and could then prefer this
+ * field's index to another's.
+ */
+function typed(ref: FieldRef, op: string, test: SQL, x: SQL = ref.expr): SQL {
+  const field = ref.field;
+  if (!field || ref.multi) return test;
+  const text = storesText(field);
+  if (text ? op === "lt" || op === "le" : op === "gt" || op === "ge") return sql`(${test} and likely(${ownTypeRange(field, x)}))`;
+  if (text && (op === "contains" || op === "startswith")) return sql`(${hasStoredType(field)} and ${test})`;
+  return test;
+}
+
+/**
+ * One comparison; for multi fields it holds when any element matches (`ne`: when none equals).
+ * Values of another type than the kind stores match no comparison (but `ne`, like a missing one).
+ */
 function compare(ref: FieldRef, op: string, values: unknown[]): SQL {
   // A single field's `expr` already carries COLLATE NOCASE for text; json_each's `value` needs it.
   const nocase = ref.field ? isTextField(ref.field) && ref.multi : false;
@@ -389,11 +415,13 @@ function compare(ref: FieldRef, op: string, values: unknown[]): SQL {
     }
   };
   if (ref.multi && ref.field) {
-    const each = sql`exists (select 1 from json_each(${valueExpr(ref.field)}) where ${test(sql`value`)})`;
+    // Only elements of an array, and of the kind's type: a scalar, an object or text that is not
+    // JSON in a multi field matches nothing (json_each over such text would raise).
+    const each = sql`exists (select 1 from json_each(${arrayExpr(ref.field)}) where ${elementHasStoredType(ref.field)} and ${test(sql`value`)})`;
     return op === "ne" ? sql`not ${each}` : each;
   }
   if (op === "ne") return sql`${ref.expr} is not ${values[0]}${collate}`;
-  return test(ref.expr);
+  return typed(ref, op, test(ref.expr));
 }
 
 /**

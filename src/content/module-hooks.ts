@@ -1,5 +1,5 @@
 // How module edits reach existing content. Kept here, beside the content storage it protects.
-import { eq, sql } from "drizzle-orm";
+import { and, eq, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { content } from "../db/schema";
 import { checkFieldValue, fieldKinds, type FieldDefinition } from "../fields/registry";
@@ -102,22 +102,24 @@ export async function assertContentFitsFields(db: Db, moduleId: number, before: 
 /**
  * Statements, run in the module update's batch, that drop removed fields' values from all of the
  * module's items (deleted ones too), keep the `search` column in step with fields that stopped or
- * started being text-like. (`fieldIndexStatements` adds the index DDL to the same batch.)
+ * started being text-like. `guard`: the condition the module update commits under, so these
+ * change nothing when it does not. (`fieldIndexStatements` adds the index DDL to the same batch.)
  */
-export function removedFieldStatements(db: Db, moduleId: number, before: FieldDefinition[], after: FieldDefinition[]): any[] {
+export function removedFieldStatements(db: Db, moduleId: number, before: FieldDefinition[], after: FieldDefinition[], guard?: SQL): any[] {
   const out: any[] = [];
+  const ofModule = and(eq(content.moduleId, moduleId), guard);
   const removed = before.filter((f) => !after.some((a) => a.name === f.name));
   if (removed.length) {
     const paths = sql.join(removed.map((f) => path(f.name)), sql`, `);
-    out.push(db.update(content).set({ data: sql`json_remove(${sql.identifier("data")}, ${paths})` }).where(eq(content.moduleId, moduleId)));
+    out.push(db.update(content).set({ data: sql`json_remove(${sql.identifier("data")}, ${paths})` }).where(ofModule));
   }
   for (const old of before) {
     const now = after.find((a) => a.name === old.name);
     if (textLike(old) && (!now || !textLike(now))) {
-      out.push(db.update(content).set({ search: searchWithout(old.name) }).where(eq(content.moduleId, moduleId)));
+      out.push(db.update(content).set({ search: searchWithout(old.name) }).where(ofModule));
     } else if (now && !textLike(old) && textLike(now)) {
       // Values that fit a text-like kind after a non-text one (dates, stamps) are ASCII, so SQL lower() folds them fully.
-      out.push(db.update(content).set({ search: searchWith(now) }).where(eq(content.moduleId, moduleId)));
+      out.push(db.update(content).set({ search: searchWith(now) }).where(ofModule));
     }
   }
   return out;

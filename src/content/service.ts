@@ -1,10 +1,12 @@
 // The content service: what the routes and the job engine's content.* tasks call. Every write
 // validates through `validateContentFields` and is one SQL statement, so a refused request
-// changes nothing.
-import { and, count, eq, isNull, sql, type SQL } from "drizzle-orm";
+// changes nothing. That statement commits only if what it was validated against still holds
+// (`writeGuard`): D1 has no interactive transactions, so a module edit or a deleted related item
+// landing between validation and write would otherwise leave a value its field rejects.
+import { and, count, eq, exists, isNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { content, modules } from "../db/schema";
-import { notFound } from "../http/errors";
+import { conflict, notFound } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
 import type { Paging } from "../http/paging";
 import { getModule, type Module } from "../modules/service";
@@ -12,7 +14,7 @@ import { compileFilter } from "./filter";
 import { compileQuery, DEFAULT_SORT, sortPlan } from "./listing";
 import { bumpContentVersion, cachedResult } from "./result-cache";
 import { isEmptyValue, liveContentWhere, searchText, toPresented } from "./storage";
-import { validateContentFields } from "./validate";
+import { relatedRefs, validateContentFields } from "./validate";
 
 export type ContentRow = typeof content.$inferSelect;
 
@@ -67,39 +69,94 @@ async function moduleOf(db: Db, module: Module | number): Promise<Module> {
   return typeof module === "number" ? getModule(db, module) : module;
 }
 
+/**
+ * How often a write is validated and attempted: each failed attempt means the module was edited
+ * (or a related item deleted) between validation and write, and the next one validates again.
+ */
+export const MAX_WRITE_TRIES = 3;
+
+/**
+ * The condition a write commits under: the module still has the definition (`fieldsVersion`)
+ * `data` was validated against, and every item `data` points at is still a live item of its
+ * target module. A condition on rows of `modules`.
+ */
+function writeGuard(module: Module, data: Record<string, unknown>): SQL {
+  const parts = [eq(modules.id, module.id), eq(modules.fieldsVersion, module.fieldsVersion)];
+  const refs = relatedRefs(module, data);
+  if (refs.length) {
+    // One bound JSON array of [id, module] pairs, whatever their number (D1 allows 100 parameters).
+    parts.push(sql`not exists (select 1 from json_each(${JSON.stringify(refs)}) as wanted
+      where not exists (select 1 from ${content} as target
+        where target.id = json_extract(wanted.value, '$[0]') and target.module_id = json_extract(wanted.value, '$[1]')
+          and target.deleted_at is null))`);
+  }
+  return and(...parts)!;
+}
+
+/** `bumpContentVersion` under the write's guard, so a refused write changes nothing at all. */
+const bumpIfWritten = (db: Db, guard: SQL) =>
+  db.update(modules).set({ contentVersion: sql`${modules.contentVersion} + 1` }).where(guard);
+
+/**
+ * Runs `attempt` (validate, then one guarded write) against the module, and again against the
+ * module as it is now while the guard refuses the write; 404 once the module is gone, 409 when
+ * it keeps changing. `attempt` answers undefined when its write was refused.
+ */
+async function writeValidated<T>(db: Db, moduleRef: number | Module, attempt: (module: Module) => Promise<T | undefined>): Promise<T> {
+  let module = await moduleOf(db, moduleRef);
+  for (let tries = 1; ; tries++) {
+    const written = await attempt(module);
+    if (written !== undefined) return written;
+    module = await getModule(db, module.id); // deleted meanwhile: 404
+    if (tries >= MAX_WRITE_TRIES) {
+      throw conflict(
+        `Module ${module.id} changed while the item was being written (${MAX_WRITE_TRIES} tries); nothing was written, send the request again`,
+        undefined,
+        "conflict",
+      );
+    }
+  }
+}
+
 /** Creates an item; `fieldsInput` is the `[{name, value}]` array or a name → value object. */
 export async function createContent(db: Db, moduleId: number | Module, userId: string, fieldsInput: unknown): Promise<ContentItem> {
-  const module = await moduleOf(db, moduleId);
-  const data = await validateContentFields(db, module, fieldsInput, "create");
-  const now = nowIso();
-  const insert = db
-    .insert(content)
-    .values({
-      moduleId: module.id,
-      userId,
-      data: JSON.stringify(data),
-      search: searchText(module.fields, data),
-      createdAt: now,
-      updatedAt: now,
-    })
-    .returning();
-  const [rows] = await db.batch([insert, bumpContentVersion(db, module.id)]);
-  return presentContent(module, rows[0]);
+  return writeValidated(db, moduleId, async (module) => {
+    const data = await validateContentFields(db, module, fieldsInput, "create");
+    const guard = writeGuard(module, data);
+    const now = nowIso();
+    // INSERT ... SELECT ... FROM modules WHERE <guard>: no row when the guard fails.
+    const row = {
+      id: sql<number>`null`.as("id"),
+      moduleId: sql<number>`${module.id}`.as("module_id"),
+      userId: sql<string>`${userId}`.as("user_id"),
+      data: sql<string>`${JSON.stringify(data)}`.as("data"),
+      search: sql<string>`${searchText(module.fields, data)}`.as("search"),
+      createdAt: sql<string>`${now}`.as("created_at"),
+      updatedAt: sql<string>`${now}`.as("updated_at"),
+      deletedAt: sql<string | null>`null`.as("deleted_at"),
+    };
+    const insert = db.insert(content).select(db.select(row).from(modules).where(guard)).returning();
+    const [rows] = await db.batch([insert, bumpIfWritten(db, guard)]);
+    return rows[0] ? presentContent(module, rows[0]) : undefined;
+  });
 }
 
 /** Replaces an item's fields (no defaults applied); keeps `createdAt` and `userID`. */
 export async function updateContent(db: Db, moduleId: number | Module, contentId: number, fieldsInput: unknown): Promise<ContentItem> {
-  const module = await moduleOf(db, moduleId);
-  await findRow(db, module.id, contentId);
-  const data = await validateContentFields(db, module, fieldsInput, "update");
-  const update = db
-    .update(content)
-    .set({ data: JSON.stringify(data), search: searchText(module.fields, data), updatedAt: nowIso() })
-    .where(liveItem(module.id, contentId))
-    .returning();
-  const [[row]] = await db.batch([update, bumpContentVersion(db, module.id)]);
-  if (!row) throw notFound(`Content ${contentId} of module ${module.id}`); // deleted meanwhile
-  return presentContent(module, row);
+  return writeValidated(db, moduleId, async (module) => {
+    await findRow(db, module.id, contentId);
+    const data = await validateContentFields(db, module, fieldsInput, "update");
+    const guard = writeGuard(module, data);
+    const update = db
+      .update(content)
+      .set({ data: JSON.stringify(data), search: searchText(module.fields, data), updatedAt: nowIso() })
+      .where(and(liveItem(module.id, contentId), exists(db.select({ one: sql`1` }).from(modules).where(guard))))
+      .returning();
+    const [[row]] = await db.batch([update, bumpIfWritten(db, guard)]);
+    if (row) return presentContent(module, row);
+    await findRow(db, module.id, contentId); // deleted meanwhile: 404, not a retry
+    return undefined;
+  });
 }
 
 /** Soft-deletes an item: it then answers 404 and drops out of listings and charts. */
@@ -149,24 +206,36 @@ export function listingWhere(module: Module, params: ListParams, orderedBy?: str
 export async function listContent(db: Db, moduleId: number | Module, params: ListParams, paging: Paging): Promise<ContentList> {
   const module = await moduleOf(db, moduleId);
   const order = sortPlan(module, params.sort);
-  const page = db
-    .select()
-    .from(content)
-    .where(listingWhere(module, params, order.firstField))
-    .orderBy(...order.terms)
-    .limit(paging.perPage)
-    .offset(paging.offset);
+  const pageBy = (terms: SQL[]) =>
+    db
+      .select()
+      .from(content)
+      .where(listingWhere(module, params, order.firstField))
+      .orderBy(...terms)
+      .limit(paging.perPage)
+      .offset(paging.offset);
+  const page = pageBy(order.terms);
+  // Read with the page (one index seek): whether the sort field's index order would put values of
+  // another type than the field's kind among the values. Then the page is read again, sorting
+  // them as missing values (never the case for content written through this service).
+  const probe = order.wrongTyped
+    ? [db.select({ id: content.id }).from(content).where(sql`${liveContentWhere(module.id)} and ${order.wrongTyped}`).limit(1)]
+    : [];
   // The count of a listing only changes with the content: paging through it, or asking again,
   // reuses it (result-cache.ts), and only the page itself is read.
   const countQuery = db.select({ n: count() }).from(content).where(listingWhere(module, params));
   const { sql: countSql, params: countParams } = countQuery.toSQL();
-  let rows = undefined as ContentRow[] | undefined;
+  let read = undefined as { rows: ContentRow[]; wrongTyped: boolean } | undefined;
   const counted = await cachedResult(module, `count:${countSql}:${JSON.stringify(countParams)}`, async () => {
-    const [pageRows, total] = await db.batch([page, countQuery]); // one round trip on a miss
-    rows = pageRows;
+    const [pageRows, total, found] = await db.batch([page, countQuery, ...probe]); // one round trip on a miss
+    read = { rows: pageRows, wrongTyped: (found?.length ?? 0) > 0 };
     return total[0]?.n ?? 0;
   });
-  rows ??= counted > 0 ? await page.all() : [];
+  if (!read && counted > 0) {
+    const [pageRows, found] = await db.batch([page, ...probe]);
+    read = { rows: pageRows, wrongTyped: (found?.length ?? 0) > 0 };
+  }
+  const rows = read?.wrongTyped ? await pageBy(order.tolerantTerms).all() : (read?.rows ?? []);
   return {
     meta: {
       query: params.query ?? "",

@@ -53,6 +53,67 @@ export function compareExpr(field: FieldDefinition): SQL {
   return isTextField(field) ? sql`${valueExpr(field)} COLLATE NOCASE` : valueExpr(field);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Values of another type than their field's kind
+//
+// The service only stores values that fit their field, but a value written behind its back (or
+// by a version with a bug) must not turn a listing into a 500, nor match comparisons it only
+// matches by accident of SQLite's cross-type ordering (NULL < numbers < text): it reads as a
+// missing value. These tests look at `valueExpr` only, which a field's index holds, so they are
+// answered from the index without reading the row.
+
+/** Whether a field's stored values are SQL text (text kinds, dates, stamps) rather than numbers (number, bool as 1/0, related IDs). */
+export const storesText = (field: FieldDefinition) => ["text", "date", "stamp"].includes(fieldKinds.get(field.kind)?.comparison ?? "text");
+
+/**
+ * The current row's value of a single-valued field has the SQL type its kind stores. Written over
+ * `compareExpr`, collation included: SQLite reads an indexed expression from the index only when
+ * it is spelled as the index spells it.
+ */
+export function hasStoredType(field: FieldDefinition): SQL {
+  const v = compareExpr(field);
+  return storesText(field) ? sql`typeof(${v}) = 'text'` : sql`typeof(${v}) in ('integer', 'real')`;
+}
+
+/** The same test for an element of a multi field, by `json_each`'s `type` column. */
+export function elementHasStoredType(field: FieldDefinition): SQL {
+  return storesText(field) ? sql`type = 'text'` : sql`type in ('integer', 'real')`;
+}
+
+/**
+ * Values of the SQL type the field's kind stores, as a range on `x` (`compareExpr`, or the same
+ * value spelled otherwise) that the field's index serves: numbers sort before all text, so a
+ * numeric kind's values are those below '' and a text kind's those from '' on. NULL is in neither.
+ */
+export function ownTypeRange(field: FieldDefinition, x: SQL = compareExpr(field)): SQL {
+  return storesText(field) ? sql`${x} >= ''` : sql`${x} < ''`;
+}
+
+/** The complement of `ownTypeRange` among values: those of another type, found by an index seek. */
+export function wrongTypeRange(field: FieldDefinition): SQL {
+  return storesText(field) ? sql`${compareExpr(field)} < ''` : sql`${compareExpr(field)} >= ''`;
+}
+
+/** A single-valued field's sort key in which values of another type read as missing (NULL). */
+export function sortKeyExpr(field: FieldDefinition): SQL {
+  const key = sql`(case when ${hasStoredType(field)} then ${valueExpr(field)} end)`;
+  return isTextField(field) ? sql`${key} COLLATE NOCASE` : key;
+}
+
+/**
+ * A multi field's stored array, NULL when the stored value is anything else (a scalar, an
+ * object, text that is not JSON): `json_each` over it never raises and never sees a non-element.
+ */
+export function arrayExpr(field: FieldDefinition): SQL {
+  const path = sql.raw(pathLiteral(field.name));
+  return sql`(case when json_type(${content.data}, ${path}) = 'array' then json_extract(${content.data}, ${path}) end)`;
+}
+
+/** A multi field's number of elements: 0 when it has no value or the value is not an array. */
+export function elementCount(field: FieldDefinition): SQL {
+  return sql`coalesce(json_array_length(${content.data}, ${sql.raw(pathLiteral(field.name))}), 0)`;
+}
+
 /**
  * Non-deleted items of a module. The module ID is a literal (a validated integer), not a bound
  * parameter, so the condition matches the WHERE clause of the module's partial indexes.

@@ -45,6 +45,20 @@ const relatedIds = (field: FieldDefinition, stored: unknown): number[] =>
   field.kind === "related" || field.kind === "related_multi" ? ([] as unknown[]).concat(stored).map(Number) : [];
 
 /**
+ * The items validated `data` points at, as distinct `[contentId, targetModuleId]` pairs: what a
+ * write checks again in its own statement (a target deleted since validation refuses the write).
+ */
+export function relatedRefs(module: Module, data: Record<string, unknown>): [number, number][] {
+  const pairs = new Map<string, [number, number]>();
+  for (const field of module.fields) {
+    if (!Object.hasOwn(data, field.name)) continue;
+    const target = Number(field.options.moduleID);
+    for (const id of relatedIds(field, data[field.name])) pairs.set(`${id}:${target}`, [id, target]);
+  }
+  return [...pairs.values()];
+}
+
+/**
  * Checks that every related ID points at a live item of the field's target module; one query
  * for all fields. Answers a detail per offending field.
  */

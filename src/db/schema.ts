@@ -18,6 +18,12 @@ export const modules = sqliteTable("modules", {
    * computed from the content (listing counts, chart aggregates) can be cached exactly.
    */
   contentVersion: integer("content_version").notNull().default(0),
+  /**
+   * Bumped by every edit of the module (in the edit's batch). A content write is validated
+   * against one definition and commits only while this is still the version it read, so stored
+   * values always fit the definition in force when they were written.
+   */
+  fieldsVersion: integer("fields_version").notNull().default(0),
   ...timestamps,
 });
 

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, ne, sql } from "drizzle-orm";
+import { and, asc, eq, exists, inArray, isNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { content, modules, pages } from "../db/schema";
 import type { FieldDefinition } from "../fields/registry";
@@ -101,18 +101,67 @@ export async function createModule(db: Db, input: ModuleInput): Promise<Module> 
   return row as Module;
 }
 
+/**
+ * How often an edit checks the existing content and attempts its write: each failed attempt means
+ * the module's content (or definition) changed between the check and the write.
+ */
+export const MAX_EDIT_TRIES = 3;
+
+/**
+ * Edits a module in one batch. The batch commits only while the module's `content_version` is
+ * the one read before `assertContentFitsFields` ran: a content write (or another edit) landing
+ * between the check and the batch bumps it, and the edit is then checked again (409 when the
+ * content keeps changing). D1 has no interactive transactions, so the condition is in the
+ * statements themselves.
+ */
 export async function updateModule(db: Db, id: number, input: ModuleInput): Promise<Module> {
-  const before = await getModule(db, id);
-  const fields = await validatedFields(db, input, id);
-  await assertContentFitsFields(db, id, before.fields, fields);
-  const update = db
-    .update(modules)
-    .set({ name: input.name, fields, updatedAt: nowIso(), contentVersion: sql`${modules.contentVersion} + 1` })
-    .where(eq(modules.id, id))
-    .returning();
-  const contentStatements = [...removedFieldStatements(db, id, before.fields, fields), ...(await fieldIndexStatements(db, id, fields))];
-  const [rows] = await db.batch([update, ...contentStatements] as [typeof update]);
-  return rows[0] as Module;
+  let indexesTouched = false;
+  try {
+    for (let tries = 1; ; tries++) {
+      const before = await getModule(db, id);
+      const fields = await validatedFields(db, input, id);
+      await assertContentFitsFields(db, id, before.fields, fields);
+      const unchanged = and(eq(modules.id, id), eq(modules.contentVersion, before.contentVersion))!;
+      // The content statements first: the module update changes the version they are guarded by.
+      const contentStatements = removedFieldStatements(db, id, before.fields, fields, exists(db.select({ one: sql`1` }).from(modules).where(unchanged)));
+      const update = db
+        .update(modules)
+        .set({
+          name: input.name,
+          fields,
+          updatedAt: nowIso(),
+          contentVersion: sql`${modules.contentVersion} + 1`,
+          fieldsVersion: sql`${modules.fieldsVersion} + 1`,
+        })
+        .where(unchanged)
+        .returning();
+      // DDL cannot be made conditional: after a refused batch, the next try's DDL (computed from
+      // the indexes as they are then) or `restoreFieldIndexes` puts the indexes right.
+      const ddl = await fieldIndexStatements(db, id, fields);
+      const results = await db.batch([...contentStatements, update, ...ddl] as [typeof update]);
+      const [row] = results[contentStatements.length] as ModuleRow[];
+      if (row) return row as Module;
+      indexesTouched ||= ddl.length > 0;
+      if (tries >= MAX_EDIT_TRIES) {
+        await getModule(db, id); // deleted meanwhile: 404
+        throw conflict(
+          `The content of module ${id} changed while the edit was being checked (${MAX_EDIT_TRIES} tries); nothing was changed, send the request again`,
+          undefined,
+          "conflict",
+        );
+      }
+    }
+  } catch (e) {
+    if (indexesTouched) await restoreFieldIndexes(db, id);
+    throw e;
+  }
+}
+
+/** Brings a module's per-field indexes back in line with its definition as stored now (none when it is gone). */
+async function restoreFieldIndexes(db: Db, id: number) {
+  const current = await findModule(db, id);
+  const ddl = await fieldIndexStatements(db, id, current?.fields ?? []);
+  if (ddl.length) await db.batch(ddl as [any]);
 }
 
 export async function deleteModule(db: Db, id: number): Promise<void> {

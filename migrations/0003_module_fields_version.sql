@@ -1,0 +1,1 @@
+ALTER TABLE `modules` ADD `fields_version` integer DEFAULT 0 NOT NULL;
