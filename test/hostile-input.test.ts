@@ -45,6 +45,24 @@ describe("every check on client text is linear", () => {
     });
   }
 
+  it("bounds an item's stored size below D1's row limit (its text is stored twice: values and search)", async () => {
+    const m = await makeModule("Stored size", [
+      { name: "a", kind: "text" },
+      { name: "b", kind: "hidden" },
+    ]);
+    const half = "x".repeat(500_000);
+    const big = await call(`/module/${m.moduleID}/content`, { body: { fields: { a: half, b: half } } });
+    expect(big.status).toBe(400);
+    expect(big.json.error).toMatchObject({ code: "invalid_content", details: [{ path: "fields" }] });
+    expect((await call(`/module/${m.moduleID}/content`)).json.response.meta.count).toBe(0);
+    const fits = await call(`/module/${m.moduleID}/content`, { body: { fields: { a: half } } });
+    expect(fits.status).toBe(201);
+    const edit = await call(`/module/${m.moduleID}/content/${fits.json.response.contentID}`, { body: { fields: { a: half, b: half } } });
+    expect(edit.status).toBe(400);
+    const read = await call(`/module/${m.moduleID}/content/${fits.json.response.contentID}`);
+    expect(read.json.response.fields).toEqual([{ name: "a", value: half }]);
+  });
+
   it("still accepts ordinary addresses and URLs", async () => {
     const m = await makeModule("Plain", [
       { name: "e", kind: "email" },
@@ -191,5 +209,40 @@ describe("the result cache is bounded in bytes and keyed by meaning", () => {
     }
     expect(resultCacheStats().entries).toBe(1);
     expect(resultCacheStats().bytes).toBeLessThanOrEqual(CACHE_BUDGET_BYTES);
+  });
+});
+
+describe("module create is one batch", () => {
+  const field = { name: "b", kind: "number" };
+  const definition = { ...field, label: "b", helpText: "", defaultValue: null, maxLength: 0, options: {}, isRequired: false, isPrivate: false, isVisible: true, isMulti: false };
+  const names = async () => (await call("/module/")).json.response.map((m: any) => m.name);
+
+  it("leaves no module row when its index DDL fails", async () => {
+    const { env } = await import("cloudflare:workers");
+    const { indexName } = await import("../src/content/storage");
+    const last = await makeModule("Before", [{ name: "a", kind: "text" }]);
+    const next = Number(last.moduleID) + 1;
+    // A table holding the name of the next module's index makes that index's DDL fail.
+    const blocker = indexName(next, definition);
+    await env.DB.prepare(`create table "${blocker}" (x)`).run();
+    const failed = await call("/module/", { body: { name: "Broken", fields: [field] } });
+    expect(failed.status).toBe(500);
+    expect(await names()).not.toContain("Broken");
+    await env.DB.prepare(`drop table "${blocker}"`).run();
+    const ok = await call("/module/", { body: { name: "Works", fields: [field] } });
+    expect(ok.status).toBe(201);
+  });
+
+  it("creates concurrent modules side by side, each with its own ID and indexes", async () => {
+    const created = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => call("/module/", { body: { name: `Parallel ${i}`, fields: [field] } })),
+    );
+    expect(created.map((r) => r.status)).toEqual(Array(8).fill(201));
+    const ids = created.map((r) => r.json.response.moduleID);
+    expect(new Set(ids).size).toBe(8);
+    for (const id of ids) {
+      const res = await call(`/module/${id}/content?filter=b%20gt%201`);
+      expect(res.status).toBe(200);
+    }
   });
 });

@@ -6,7 +6,7 @@
 import { and, count, eq, exists, isNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { content, modules } from "../db/schema";
-import { conflict, notFound } from "../http/errors";
+import { badRequest, conflict, notFound } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
 import type { Paging } from "../http/paging";
 import { getModule, type Module } from "../modules/service";
@@ -16,7 +16,20 @@ import { bumpContentVersion, cachedResult } from "./result-cache";
 import { isEmptyValue, liveContentWhere, searchText, toPresented } from "./storage";
 import { relatedRefs, validateContentFields } from "./validate";
 
-export type ContentRow = typeof content.$inferSelect;
+/**
+ * The columns an item is answered from: never `search` (a lower-cased copy of the item's text,
+ * as large as the text itself), which only the `query` condition reads inside D1.
+ */
+const itemColumns = {
+  id: content.id,
+  moduleId: content.moduleId,
+  userId: content.userId,
+  data: content.data,
+  createdAt: content.createdAt,
+  updatedAt: content.updatedAt,
+};
+
+export type ContentRow = Pick<typeof content.$inferSelect, keyof typeof itemColumns>;
 
 /** A content item as the API answers it. */
 export type ContentItem = {
@@ -59,7 +72,7 @@ const liveItem = (moduleId: number, contentId: number) =>
   and(eq(content.id, contentId), eq(content.moduleId, moduleId), isNull(content.deletedAt));
 
 async function findRow(db: Db, moduleId: number, contentId: number): Promise<ContentRow> {
-  const row = await db.select().from(content).where(liveItem(moduleId, contentId)).get();
+  const row = await db.select(itemColumns).from(content).where(liveItem(moduleId, contentId)).get();
   if (!row) throw notFound(`Content ${contentId} of module ${moduleId}`);
   return row;
 }
@@ -67,6 +80,25 @@ async function findRow(db: Db, moduleId: number, contentId: number): Promise<Con
 /** Accepts a module or its ID (the ID: 404 when the module does not exist). */
 async function moduleOf(db: Db, module: Module | number): Promise<Module> {
   return typeof module === "number" ? getModule(db, module) : module;
+}
+
+/**
+ * Most bytes an item's stored form (its values as JSON plus their lower-cased search copy) may
+ * take: D1 refuses rows over 2,000,000 bytes (developers.cloudflare.com/d1/platform/limits/), and
+ * the row's other columns need a little room. A 1 MiB body of text would need about 2 MiB.
+ */
+export const MAX_ITEM_BYTES = 1_900_000;
+
+/** The `data` and `search` columns of an item; a 400 when together they exceed MAX_ITEM_BYTES. */
+function storedForm(module: Module, data: Record<string, unknown>): { data: string; search: string } {
+  const stored = { data: JSON.stringify(data), search: searchText(module.fields, data) };
+  const encoder = new TextEncoder();
+  const bytes = encoder.encode(stored.data).byteLength + encoder.encode(stored.search).byteLength;
+  if (bytes > MAX_ITEM_BYTES) {
+    const message = `the item would take ${bytes} bytes stored (its values and their search text); at most ${MAX_ITEM_BYTES}`;
+    throw badRequest(`Invalid content: fields: ${message}`, [{ path: "fields", message }], "invalid_content");
+  }
+  return stored;
 }
 
 /**
@@ -122,6 +154,7 @@ async function writeValidated<T>(db: Db, moduleRef: number | Module, attempt: (m
 export async function createContent(db: Db, moduleId: number | Module, userId: string, fieldsInput: unknown): Promise<ContentItem> {
   return writeValidated(db, moduleId, async (module) => {
     const data = await validateContentFields(db, module, fieldsInput, "create");
+    const stored = storedForm(module, data);
     const guard = writeGuard(module, data);
     const now = nowIso();
     // INSERT ... SELECT ... FROM modules WHERE <guard>: no row when the guard fails.
@@ -129,13 +162,13 @@ export async function createContent(db: Db, moduleId: number | Module, userId: s
       id: sql<number>`null`.as("id"),
       moduleId: sql<number>`${module.id}`.as("module_id"),
       userId: sql<string>`${userId}`.as("user_id"),
-      data: sql<string>`${JSON.stringify(data)}`.as("data"),
-      search: sql<string>`${searchText(module.fields, data)}`.as("search"),
+      data: sql<string>`${stored.data}`.as("data"),
+      search: sql<string>`${stored.search}`.as("search"),
       createdAt: sql<string>`${now}`.as("created_at"),
       updatedAt: sql<string>`${now}`.as("updated_at"),
       deletedAt: sql<string | null>`null`.as("deleted_at"),
     };
-    const insert = db.insert(content).select(db.select(row).from(modules).where(guard)).returning();
+    const insert = db.insert(content).select(db.select(row).from(modules).where(guard)).returning(itemColumns);
     const [rows] = await db.batch([insert, bumpIfWritten(db, guard)]);
     return rows[0] ? presentContent(module, rows[0]) : undefined;
   });
@@ -149,9 +182,9 @@ export async function updateContent(db: Db, moduleId: number | Module, contentId
     const guard = writeGuard(module, data);
     const update = db
       .update(content)
-      .set({ data: JSON.stringify(data), search: searchText(module.fields, data), updatedAt: nowIso() })
+      .set({ ...storedForm(module, data), updatedAt: nowIso() })
       .where(and(liveItem(module.id, contentId), exists(db.select({ one: sql`1` }).from(modules).where(guard))))
-      .returning();
+      .returning(itemColumns);
     const [[row]] = await db.batch([update, bumpIfWritten(db, guard)]);
     if (row) return presentContent(module, row);
     await findRow(db, module.id, contentId); // deleted meanwhile: 404, not a retry
@@ -177,7 +210,7 @@ export async function getContent(db: Db, moduleId: number | Module, contentId: n
   // The module and the item in one round trip: this is the hottest read of the API.
   const [[module], [row]] = await db.batch([
     db.select().from(modules).where(eq(modules.id, moduleId)),
-    db.select().from(content).where(liveItem(moduleId, contentId)),
+    db.select(itemColumns).from(content).where(liveItem(moduleId, contentId)),
   ]);
   if (!module) throw notFound(`Module ${moduleId}`);
   if (!row) throw notFound(`Content ${contentId} of module ${moduleId}`);
@@ -208,7 +241,7 @@ export async function listContent(db: Db, moduleId: number | Module, params: Lis
   const order = sortPlan(module, params.sort);
   const pageBy = (terms: SQL[]) =>
     db
-      .select()
+      .select(itemColumns)
       .from(content)
       .where(listingWhere(module, params, order.firstField))
       .orderBy(...terms)

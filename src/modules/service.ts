@@ -88,18 +88,43 @@ function throwIfDetails(details: ErrorDetail[]) {
   if (details.length) throw badRequest(`Invalid module: ${details[0].path}: ${details[0].message}`, details);
 }
 
+/** Creates compete for the next ID at most this often before the create answers 409. */
+const MAX_CREATE_TRIES = 10;
+
+/**
+ * The module row and its per-field index DDL in one batch (one transaction), so a failure leaves
+ * neither. Index names carry the module ID, so the ID is chosen first: the next one the table's
+ * AUTOINCREMENT sequence would give. A concurrent create that took it makes the whole batch fail
+ * on the primary key, and the create tries again with the next one.
+ */
 export async function createModule(db: Db, input: ModuleInput): Promise<Module> {
   const fields = await validatedFields(db, input);
-  const now = nowIso();
-  const row = await db
-    .insert(modules)
-    .values({ name: input.name, fields, createdAt: now, updatedAt: now })
-    .returning()
-    .get();
-  const ddl = await moduleCreatedStatements(db, row.id, fields); // per-field content indexes
-  if (ddl.length) await db.batch(ddl as [any, ...any[]]);
-  return row as Module;
+  for (let tries = 1; ; tries++) {
+    const next = await db.get<{ id: number }>(
+      sql`select max(coalesce((select seq from sqlite_sequence where name = 'modules'), 0),
+                     coalesce((select max(id) from ${modules}), 0)) + 1 as id`,
+    );
+    const id = next.id;
+    const now = nowIso();
+    const insert = db.insert(modules).values({ id, name: input.name, fields, createdAt: now, updatedAt: now }).returning();
+    const ddl = await moduleCreatedStatements(db, id, fields); // per-field content indexes
+    try {
+      const [rows] = await db.batch([insert, ...ddl] as [typeof insert]);
+      return rows[0] as Module;
+    } catch (err) {
+      if (!isIdTaken(err) || tries >= MAX_CREATE_TRIES) {
+        if (isIdTaken(err)) throw conflict("Too many modules were created at the same time; send the request again");
+        throw err;
+      }
+    }
+  }
 }
+
+/** Whether a failed batch failed on the module ID (drizzle wraps D1's error as its `cause`). */
+const isIdTaken = (err: unknown) => {
+  const text = `${(err as Error)?.message ?? err} ${((err as Error)?.cause as Error)?.message ?? ""}`;
+  return /UNIQUE constraint failed: modules\.id/i.test(text);
+};
 
 /**
  * How often an edit checks the existing content and attempts its write: each failed attempt means
