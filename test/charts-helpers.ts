@@ -1,5 +1,6 @@
 // Helpers for the chart tests: items seeded through the content API, and the c3 / billboard.js
 // `columns` shape check.
+import { XMLParser } from "fast-xml-parser";
 import { expect } from "vitest";
 import { call } from "./helpers";
 
@@ -52,4 +53,23 @@ export function billboardRows(columns: unknown[][]): Record<string, unknown>[] {
     }
   }
   return rows;
+}
+
+/** Every element of the document, flattened, with its attributes and its own text. */
+export function elements(text: string) {
+  const tree = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", preserveOrder: true, trimValues: false }).parse(text);
+  const out: { tag: string; attrs: Record<string, string>; text: string }[] = [];
+  const walk = (nodes: any[]) => {
+    for (const node of nodes) {
+      const tag = Object.keys(node).find((k) => k !== ":@");
+      if (!tag || tag === "#text") continue;
+      const children = node[tag] as any[];
+      // The parser decodes the named entities; the renderer writes ' as &#39;.
+      const own = children.filter((c) => "#text" in c).map((c) => String(c["#text"]).replace(/&#39;/g, "'")).join("");
+      out.push({ tag, attrs: node[":@"] ?? {}, text: own });
+      walk(children);
+    }
+  };
+  walk(tree);
+  return out;
 }

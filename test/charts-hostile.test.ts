@@ -4,10 +4,10 @@
 // Infinity, and JSON must never carry a wrong number: a sum that overflows is null.
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
-import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
 import { niceTicks } from "../src/charts/svg";
-import { addItems, chart } from "./charts-helpers";
+import { addItems, chart, elements } from "./charts-helpers";
 import { makeModule } from "./helpers";
 
 const KINDS = ["line", "spline", "step", "area", "area-spline", "area-step", "bar", "scatter", "pie", "donut", "gauge"] as const;
@@ -145,24 +145,6 @@ async function hostileModule(items: Item[]): Promise<string> {
   ]);
   await addItems(m.moduleID, items);
   return m.moduleID;
-}
-
-/** Every element of the document, flattened, with its attributes and its own text. */
-function elements(text: string) {
-  const tree = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", preserveOrder: true, trimValues: false }).parse(text);
-  const out: { tag: string; attrs: Record<string, string>; text: string }[] = [];
-  const walk = (nodes: any[]) => {
-    for (const node of nodes) {
-      const tag = Object.keys(node).find((k) => k !== ":@");
-      if (!tag || tag === "#text") continue;
-      const children = node[tag] as any[];
-      const own = children.filter((c) => "#text" in c).map((c) => String(c["#text"])).join("");
-      out.push({ tag, attrs: node[":@"] ?? {}, text: own });
-      walk(children);
-    }
-  };
-  walk(tree);
-  return out;
 }
 
 type Els = ReturnType<typeof elements>;

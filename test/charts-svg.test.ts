@@ -1,7 +1,7 @@
-import { XMLParser, XMLValidator } from "fast-xml-parser";
+import { XMLValidator } from "fast-xml-parser";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeModule } from "./helpers";
-import { addItems, chart } from "./charts-helpers";
+import { addItems, chart, elements } from "./charts-helpers";
 import { esc, niceTicks } from "../src/charts/svg";
 
 let deals: string;
@@ -34,25 +34,6 @@ async function svg(module: string, query: string) {
   const valid = XMLValidator.validate(res.text);
   expect(valid, JSON.stringify(valid)).toBe(true);
   return res.text;
-}
-
-/** Every element of the document, flattened, with its attributes and its own text. */
-function elements(text: string) {
-  const tree = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", preserveOrder: true, trimValues: false }).parse(text);
-  const out: { tag: string; attrs: Record<string, string>; text: string }[] = [];
-  const walk = (nodes: any[]) => {
-    for (const node of nodes) {
-      const tag = Object.keys(node).find((k) => k !== ":@");
-      if (!tag || tag === "#text") continue;
-      const children = node[tag] as any[];
-      // The parser decodes the named entities; the renderer writes ' as &#39;.
-      const own = children.filter((c) => "#text" in c).map((c) => String(c["#text"]).replace(/&#39;/g, "'")).join("");
-      out.push({ tag, attrs: node[":@"] ?? {}, text: own });
-      walk(children);
-    }
-  };
-  walk(tree);
-  return out;
 }
 
 const withClass = (els: ReturnType<typeof elements>, cls: string) => els.filter((e) => (e.attrs.class ?? "").split(" ").includes(cls));

@@ -1,6 +1,8 @@
 // Shared test helpers: signed tokens and a `call` that goes through the Worker's real fetch.
 import { exports } from "cloudflare:workers";
 import { sign } from "hono/jwt";
+import { expect } from "vitest";
+import { TaskFailure } from "../src/workflows/tasks";
 
 export const SECRET = "test-secret";
 
@@ -39,4 +41,15 @@ export async function makeModule(name = "Lead", fields: unknown[] = [{ name: "ti
   const res = await call("/module/", { body: { name, fields } });
   if (res.status !== 201) throw new Error(`module create failed: ${res.status} ${res.text}`);
   return res.json.response;
+}
+
+/** The TaskFailure a promise rejects with (the test fails if it resolves or throws anything else). */
+export async function failure(promise: Promise<unknown>): Promise<TaskFailure> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(TaskFailure);
+    return err as TaskFailure;
+  }
+  throw new Error("expected a TaskFailure");
 }

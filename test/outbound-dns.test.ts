@@ -7,8 +7,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { resolveAddresses } from "../src/workflows/dns";
 import { executeTask } from "../src/workflows/execute";
 import { checkOutboundResolved } from "../src/workflows/outbound-guard";
-import { TaskFailure, type TaskDefinition, type TemplateScope } from "../src/workflows/tasks";
+import type { TaskDefinition, TemplateScope } from "../src/workflows/tasks";
 import { isFinal, logsOf, makeJob, makeWorkflow, waitForJob } from "./jobs-helpers";
+import { failure } from "./helpers";
 
 const RESOLVER = "https://dns.test/dns-query";
 const A = 1;
@@ -61,16 +62,6 @@ afterEach(() => {
 const scope: TemplateScope = { params: {}, job: { jobID: "1", userID: "5" }, tasks: {} };
 const httpTask = (url: string, timeout = 30): TaskDefinition => ({ name: "call", kind: "http", options: { url }, retries: [], timeout });
 const run = (url: string, signal = new AbortController().signal) => executeTask(env, httpTask(url), scope, signal);
-
-async function failure(promise: Promise<unknown>): Promise<TaskFailure> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TaskFailure);
-    return err as TaskFailure;
-  }
-  throw new Error("expected a TaskFailure");
-}
 
 /** Settles with the promise, or rejects when it takes longer than `ms` (so a hang fails the test). */
 const promptly = <T>(promise: Promise<T>, ms = 2000) =>

@@ -3,8 +3,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { executeTask, HTTP_BODY_LIMIT } from "../src/workflows/execute";
-import { TaskFailure, type TaskDefinition, type TemplateScope } from "../src/workflows/tasks";
-import { call, makeModule } from "./helpers";
+import type { TaskDefinition, TemplateScope } from "../src/workflows/tasks";
+import { call, makeModule, failure } from "./helpers";
 
 const scope: TemplateScope = {
   params: { leadID: "42", host: "hooks.example.com", token: "s3cret" },
@@ -22,16 +22,6 @@ const task = (kind: TaskDefinition["kind"], options: Record<string, unknown>, ex
 });
 
 const run = (t: TaskDefinition, s: TemplateScope = scope, signal: AbortSignal = new AbortController().signal) => executeTask(env, t, s, signal);
-
-async function failure(promise: Promise<unknown>): Promise<TaskFailure> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TaskFailure);
-    return err as TaskFailure;
-  }
-  throw new Error("expected a TaskFailure");
-}
 
 type Seen = { url: string; method: string; headers: Record<string, string>; body: string | null; redirect: string };
 

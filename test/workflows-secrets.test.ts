@@ -4,8 +4,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { executeTask } from "../src/workflows/execute";
-import { TaskFailure, type TaskDefinition, type TemplateScope } from "../src/workflows/tasks";
-import { call, makeModule } from "./helpers";
+import type { TaskDefinition, TemplateScope } from "../src/workflows/tasks";
+import { call, makeModule, failure } from "./helpers";
 import { inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, mirrorRow, sleep, waitForJob } from "./jobs-helpers";
 
 /** The value of the TASK_SECRET_E2E_TOKEN binding in vitest.config.ts. */
@@ -35,16 +35,6 @@ const scope: TemplateScope = { params: { id: "42" }, job: { jobID: "31" }, tasks
 const task = (options: Record<string, unknown>, kind: TaskDefinition["kind"] = "http"): TaskDefinition => ({ name: "t", kind, options, retries: [], timeout: 30 });
 const secretEnv = (secrets: Record<string, unknown>) => ({ ...env, ...secrets }) as Env;
 const run = (t: TaskDefinition, e: Env = env) => executeTask(e, t, scope, new AbortController().signal);
-
-async function failure(promise: Promise<unknown>): Promise<TaskFailure> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TaskFailure);
-    return err as TaskFailure;
-  }
-  throw new Error("expected a TaskFailure");
-}
 
 const workflowWith = (headers: Record<string, string>) => ({
   name: "Creds",
