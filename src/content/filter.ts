@@ -12,6 +12,7 @@
 // case-insensitively) or id, createdAt, updatedAt, userID. Errors are a 400 naming the 1-based
 // character position. Field names reach SQL only through `valueExpr` after being resolved against
 // the module; every value is a bound parameter.
+import { D1_MAX_LIKE_PATTERN_BYTES } from "../platform/limits";
 import { sql, type SQL } from "drizzle-orm";
 import { content } from "../db/schema";
 import { fieldKinds, isMultiField, isValidDate, normaliseStamp, type Comparison, type FieldDefinition } from "../fields/registry";
@@ -19,14 +20,17 @@ import { badRequest } from "../http/errors";
 import type { Module } from "../modules/service";
 import { arrayExpr, compareExpr, elementCount, elementHasStoredType, hasStoredType, isIndexed, isTextField, ownTypeRange, storesText, valueExpr } from "./storage";
 
-/** Most comparisons one filter may hold: each binds one value; D1 allows 100 per statement. */
+/**
+ * Most comparisons one filter may hold: each binds one value, and the listing's statement binds
+ * the query words (MAX_QUERY_WORDS) and its own few besides, within D1_MAX_BOUND_PARAMETERS.
+ */
 export const MAX_FILTER_VALUES = 60;
 export const MAX_FILTER_LENGTH = 10000;
 export const MAX_IN_VALUES = 1000;
 /** Most nesting of parentheses and `not`. */
 const MAX_DEPTH = 32;
 /** D1's limit on the length of a LIKE pattern. */
-const MAX_LIKE_BYTES = 50;
+const MAX_LIKE_BYTES = D1_MAX_LIKE_PATTERN_BYTES;
 /** `in` lists up to this long bind one parameter per value. */
 const SHORT_IN = 10;
 

@@ -6,7 +6,8 @@
 // result computed from the content as it is now: no TTL, no staleness, in any isolate.
 //
 // The cache is per isolate, in memory, and bounded in bytes, not entries: an isolate has 128 MB
-// in all, and one chart aggregate may hold 10,000 categories. Callers key entries by what was
+// in all (WORKER_MEMORY_BYTES in platform/limits.ts), and one chart aggregate may hold 10,000
+// categories. Callers key entries by what was
 // computed (the SQL and its parameters, or the resolved chart plan), never by labels or unknown
 // parameters, so requests that differ only in a title share one entry.
 import { sql } from "drizzle-orm";

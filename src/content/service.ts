@@ -83,19 +83,20 @@ async function moduleOf(db: Db, module: Module | number): Promise<Module> {
 }
 
 /**
- * Most bytes an item's stored form (its values as JSON plus their lower-cased search copy) may
- * take: D1 refuses rows over 2,000,000 bytes (developers.cloudflare.com/d1/platform/limits/), and
- * the row's other columns need a little room. A 1 MiB body of text would need about 2 MiB.
+ * Most bytes of an item's values as stored (UTF-8 JSON): 128 KiB. Not D1's row limit
+ * (D1_MAX_ROW_BYTES: the row also holds the lower-cased search copy, so at most about twice
+ * this) but a listing page: up to 100 items are read, parsed and answered at once, and 100 of
+ * these is 12.5 MiB of text, held a few times over in an isolate of WORKER_MEMORY_BYTES and well
+ * within D1_MAX_RESULT_BYTES. (Salesforce's long text area holds 131,072 characters per field.)
  */
-export const MAX_ITEM_BYTES = 1_900_000;
+export const MAX_ITEM_BYTES = 128 * 1024;
 
-/** The `data` and `search` columns of an item; a 400 when together they exceed MAX_ITEM_BYTES. */
+/** The `data` and `search` columns of an item; a 400 when its values exceed MAX_ITEM_BYTES. */
 function storedForm(module: Module, data: Record<string, unknown>): { data: string; search: string } {
   const stored = { data: JSON.stringify(data), search: searchText(module.fields, data) };
-  const encoder = new TextEncoder();
-  const bytes = encoder.encode(stored.data).byteLength + encoder.encode(stored.search).byteLength;
+  const bytes = new TextEncoder().encode(stored.data).byteLength;
   if (bytes > MAX_ITEM_BYTES) {
-    const message = `the item would take ${bytes} bytes stored (its values and their search text); at most ${MAX_ITEM_BYTES}`;
+    const message = `the item's values take ${bytes} bytes as JSON; at most ${MAX_ITEM_BYTES} (128 KiB)`;
     throw badRequest(`Invalid content: fields: ${message}`, [{ path: "fields", message }], "invalid_content");
   }
   return stored;
@@ -116,7 +117,7 @@ function writeGuard(module: Module, data: Record<string, unknown>): SQL {
   const parts = [eq(modules.id, module.id), eq(modules.fieldsVersion, module.fieldsVersion)];
   const refs = relatedRefs(module, data);
   if (refs.length) {
-    // One bound JSON array of [id, module] pairs, whatever their number (D1 allows 100 parameters).
+    // One bound JSON array of [id, module] pairs, whatever their number (D1_MAX_BOUND_PARAMETERS).
     parts.push(sql`not exists (select 1 from json_each(${JSON.stringify(refs)}) as wanted
       where not exists (select 1 from ${content} as target
         where target.id = json_extract(wanted.value, '$[0]') and target.module_id = json_extract(wanted.value, '$[1]')

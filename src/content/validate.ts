@@ -66,7 +66,7 @@ export async function checkRelated(db: Db, wanted: { field: FieldDefinition; pat
   const all = [...new Set(wanted.flatMap((w) => w.ids))];
   if (all.length === 0) return [];
   const found = new Map<number, number>();
-  // One bound JSON array, whatever the number of IDs (D1 allows 100 parameters).
+  // One bound JSON array, whatever the number of IDs (D1_MAX_BOUND_PARAMETERS in platform/limits.ts).
   for (let i = 0; i < all.length; i += 5000) {
     const chunk = all.slice(i, i + 5000);
     const rows = await db
