@@ -1,28 +1,27 @@
-// The engine end to end: real alarms, the real TASKS queue and consumer, with executeTask stubbed
-// through engineHooks where a test needs to control what a task does (the real executors are
-// exercised in jobs-executors.test.ts).
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+// The engine end to end: real alarms, the real TASKS queue and consumer, with executeTask spied
+// on (vi.spyOn on the module export) where a test needs to control what a task does (the real
+// executors are exercised in jobs-executors.test.ts). Attempts run inside the job's Durable Object.
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
-import { engineHooks } from "../src/jobs/attempt";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { handleTaskBatch } from "../src/jobs/queue";
-import { executeTask } from "../src/workflows/execute";
-import { TaskFailure, type TaskDefinition, type TemplateScope } from "../src/workflows/tasks";
+import * as execute from "../src/workflows/execute";
+import { TaskFailure, type TaskDefinition, type TaskIdentity, type TemplateScope } from "../src/workflows/tasks";
 import { call } from "./helpers";
-import { expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, sleep, stubOf, waitForJob } from "./jobs-helpers";
+import { expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, stubOf, waitForJob } from "./jobs-helpers";
 
-type Call = { task: string; scope: TemplateScope; signal: AbortSignal };
+type Call = { task: string; scope: TemplateScope; signal: AbortSignal; identity?: TaskIdentity };
 
 /** A controllable executor: records calls; `behave` decides per call. */
 function fakeExecutor(behave: (task: TaskDefinition, n: number, signal: AbortSignal) => Promise<unknown> | unknown = () => ({ ok: true })) {
   const calls: Call[] = [];
-  engineHooks.executeTask = async (_env, task, scope, signal) => {
-    calls.push({ task: task.name, scope: structuredClone(scope), signal });
+  vi.spyOn(execute, "executeTask").mockImplementation(async (_env, task, scope, signal, identity) => {
+    calls.push({ task: task.name, scope: structuredClone(scope), signal, identity });
     const n = calls.filter((c) => c.task === task.name).length;
     if (task.kind === "log") return { logs: [{ level: "info", message: String(task.options.message) }] };
     if (task.kind === "fail") throw new TaskFailure(String(task.options.message));
     return { result: await behave(task, n, signal) };
-  };
+  });
   return calls;
 }
 
@@ -41,8 +40,17 @@ async function captureQueue(jobID: string) {
 async function deliver(bodies: unknown[], useEnv: Env = env) {
   const batch = createMessageBatch("crm-tasks", bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })));
   const ctx = createExecutionContext();
-  await handleTaskBatch(batch, useEnv, ctx);
+  await handleTaskBatch(batch, useEnv);
   return { batch, result: await getQueueResult(batch, ctx) };
+}
+
+/** Waits until `check` holds (polling), failing after `ms`. */
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000) {
+  const t0 = Date.now();
+  while (!(await check())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
 }
 
 const http = (name: string, extra: Record<string, unknown> = {}) => ({ name, kind: "http", options: { method: "POST", url: "http://test.local/hook" }, ...extra });
@@ -50,7 +58,7 @@ const FUTURE = "2099-01-01T00:00:00Z";
 const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message)).length;
 
 afterEach(() => {
-  engineHooks.executeTask = executeTask;
+  vi.restoreAllMocks();
 });
 
 describe("running tasks", () => {
@@ -290,57 +298,44 @@ describe("exactly once", () => {
     expect(countLines(logs, /'once' succeeded/)).toBe(1);
   });
 
-  it("a consumer that died after claiming: redelivery does not run it, the watchdog re-runs it once", async () => {
+  it("a claim is made once: a redelivered or duplicate message claims nothing, and the attempt runs once in its DO", async () => {
     const calls = fakeExecutor();
     const { jobID, sent } = await capturedJob([http("work")]);
-    const claimed = await stubOf(jobID).claimAttempt(sent[0].attemptId); // ...and then the worker died
-    expect(claimed).not.toBeNull();
-    expect(await stubOf(jobID).claimAttempt(sent[0].attemptId)).toBeNull();
-    const redelivered = await deliver([sent[0]]);
-    expect(redelivered.result.explicitAcks.length).toBe(1);
-    expect(calls.length).toBe(0);
-    await forceAlarm(jobID); // the attempt's timeout passed with no report
-    expect(sent.length).toBe(2);
-    await deliver([sent[1], sent[1]]);
+    // The consumer claimed, then died before acking: the queue delivers the message again.
+    expect(await stubOf(jobID).claimAttempt(sent[0].attemptId)).toBe(true);
+    expect(await stubOf(jobID).claimAttempt(sent[0].attemptId)).toBe(false);
+    const redelivered = await deliver([sent[0], sent[0]]);
+    expect(redelivered.result.explicitAcks.length).toBe(2);
     expect((await waitForJob(jobID, isFinal)).status).toBe("ok");
     expect(calls.length).toBe(1);
+    expect(sent.length).toBe(1);
     const logs = await logsOf(jobID);
-    expect(countLines(logs, /^attempt 1 of task 'work' sent no report within its timeout \(30 s\); the worker running it was lost; running it again$/)).toBe(1);
-    expect(countLines(logs, /^attempt 2 of task 'work' \(http\) started$/)).toBe(1);
-    expect(countLines(logs, /^attempt 2 of task 'work' succeeded/)).toBe(1);
+    expect(countLines(logs, /^attempt 1 of task 'work' \(http\) started$/)).toBe(1);
     expect(countLines(logs, /succeeded/)).toBe(1);
   });
 
-  it("a consumer that throws (report lost) retries the message, which then does not run again", async () => {
+  it("a claim call that fails retries only that message; the retry claims and the attempt runs once", async () => {
     const calls = fakeExecutor();
     const { jobID, sent } = await capturedJob([http("work")]);
     const broken = {
       ...env,
       JOBS: {
         idFromName: (name: string) => env.JOBS.idFromName(name),
-        get: (id: DurableObjectId) => {
-          const real = env.JOBS.get(id);
-          return {
-            claimAttempt: (a: string) => real.claimAttempt(a),
-            attemptAlive: (a: string) => real.attemptAlive(a),
-            reportAttempt: async () => {
-              throw new Error("network gone");
-            },
-          };
-        },
+        get: () => ({
+          claimAttempt: async () => {
+            throw new Error("network gone");
+          },
+        }),
       },
     } as unknown as Env;
     const first = await deliver([sent[0]], broken);
     expect(first.result.retryMessages.map((m) => m.msgId)).toEqual([first.batch.messages[0].id]);
     expect(first.result.explicitAcks).toEqual([]);
-    expect(calls.length).toBe(1);
+    expect(calls.length).toBe(0);
     const retried = await deliver([sent[0]]);
     expect(retried.result.explicitAcks.length).toBe(1);
+    expect((await waitForJob(jobID, isFinal)).status).toBe("ok");
     expect(calls.length).toBe(1);
-    expect((await getJob(jobID)).status).toBe("running");
-    const logs = await logsOf(jobID);
-    expect(countLines(logs, /'work' \(http\) started/)).toBe(1);
-    expect(countLines(logs, /succeeded|failed in/)).toBe(0);
   });
 
   it("an executor exception fails the attempt (acked, not redelivered)", async () => {
@@ -403,20 +398,6 @@ describe("exactly once", () => {
     expect(calls.length).toBe(1);
   });
 
-  it("a late report for a replaced attempt is ignored", async () => {
-    const calls = fakeExecutor();
-    const { jobID, sent } = await capturedJob([http("work")]);
-    const stub = stubOf(jobID);
-    await stub.claimAttempt(sent[0].attemptId);
-    await forceAlarm(jobID); // lost → attempt 2 sent
-    expect(await stub.reportAttempt(sent[0].attemptId, { ok: true, durationMs: 5, result: { late: true } })).toBe(false);
-    expect(await stub.reportAttempt("made-up", { ok: false, durationMs: 5, message: "x" })).toBe(false);
-    expect((await getJob(jobID)).progress.done).toBe(0);
-    await deliver([sent[1]]);
-    expect((await waitForJob(jobID, isFinal)).status).toBe("ok");
-    expect(calls.length).toBe(1);
-  });
-
   it("alarms that fire again, or early, change nothing", async () => {
     fakeExecutor();
     const wf = await makeWorkflow([http("a")]);
@@ -443,7 +424,7 @@ describe("a slow attempt holds up no other job", () => {
     return { calls, release };
   }
 
-  it("the consumer returns once the batch is claimed; the slow attempt runs on in waitUntil and is acked when it ends", async () => {
+  it("the consumer acks once the batch is claimed and keeps no work (no waitUntil); the slow attempt runs on in its DO", async () => {
     const { calls, release } = slowAndFast();
     const wfA = await makeWorkflow([http("slow", { timeout: 60 })]);
     const wfB = await makeWorkflow([http("fast")]);
@@ -459,8 +440,13 @@ describe("a slow attempt holds up no other job", () => {
     // The local queue delivers one batch at a time: A's batch, then B's.
     const batchA = createMessageBatch("crm-tasks", [{ id: "slow-a", timestamp: Date.now(), attempts: 1, body: a.sent[0] }]);
     const ctxA = createExecutionContext();
-    const returned = await Promise.race([handleTaskBatch(batchA, env, ctxA).then(() => "returned"), sleep(3000).then(() => "still waiting")]);
-    expect(returned).toBe("returned");
+    await handleTaskBatch(batchA, env);
+    // Nothing is left running on the consumer's side: its invocation is over, and so no limit on
+    // work after it (waitUntil) can cut the attempt short.
+    const drained = await Promise.race([waitOnExecutionContext(ctxA).then(() => "drained"), sleep(2000).then(() => "pending")]);
+    expect(drained).toBe("drained");
+    expect((await getQueueResult(batchA, ctxA)).explicitAcks).toEqual(["slow-a"]);
+    await until(() => calls.some((c) => c.task === "slow"), "the slow attempt to start");
     const startedAt = Date.now();
     await deliver([b.sent[0]]);
     expect((await waitForJob(b.jobID, isFinal)).status).toBe("ok");
@@ -468,8 +454,6 @@ describe("a slow attempt holds up no other job", () => {
     expect((await getJob(a.jobID)).status).toBe("running");
     expect(calls.map((c) => c.task)).toEqual(["slow", "fast"]);
     release();
-    const result = await getQueueResult(batchA, ctxA);
-    expect(result.explicitAcks).toEqual(["slow-a"]);
     expect((await waitForJob(a.jobID, isFinal)).status).toBe("ok");
     expect(countLines(await logsOf(a.jobID), /^attempt 1 of task 'slow' succeeded/)).toBe(1);
   });
@@ -488,50 +472,97 @@ describe("a slow attempt holds up no other job", () => {
   });
 });
 
-describe("heartbeat", () => {
-  it("a worker that dies mid-attempt is noticed ~5 s after its last heartbeat, not after the task timeout", async () => {
+describe("an attempt runs once at a time, in its DO", () => {
+  /** A job whose 'work' attempt is claimed and running in the DO, held until `release()`. */
+  async function inFlight(timeout = 60) {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const calls = fakeExecutor(async (_t, n, signal) => {
+      if (n === 1) await Promise.race([gate, hang(signal)]);
+      return { n };
+    });
+    const wf = await makeWorkflow([http("work", { timeout })]);
+    const job = await makeJob(wf, { startAt: FUTURE });
+    const sent = await captureQueue(job.jobID);
+    await fireAlarm(job.jobID);
+    await deliver([sent[0]]);
+    await until(() => calls.length === 1, "the attempt to start");
+    return { jobID: job.jobID as string, sent, calls, release };
+  }
+
+  it("runs longer than the consumer's invocation: the run is awaited in the DO's alarm, not left to waitUntil", async () => {
+    const { jobID, calls, release } = await inFlight();
+    const { state } = await inspect(jobID);
+    expect(state.attempt.running).toMatchObject({ since: expect.any(Number), instance: expect.any(String) });
+    await sleep(300); // the consumer is long gone; the attempt still runs
+    expect(calls[0].signal.aborted).toBe(false);
+    release();
+    expect((await waitForJob(jobID, isFinal)).status).toBe("ok");
+  });
+
+  it("while an attempt is in flight, alarms, sweeps and redeliveries start no second copy", async () => {
+    const { jobID, sent, calls, release } = await inFlight();
+    const stub = stubOf(jobID);
+    await runDurableObjectAlarm(stub); // an alarm firing again (or early) while the run is awaited
+    await inDO(jobID, (instance) => instance.alarm());
+    await stub.sweep(Date.now() + 120_000); // even a sweep that thinks the attempt's timeout passed
+    await deliver([sent[0], sent[0]]);
+    await sleep(100);
+    expect(calls.length).toBe(1);
+    expect(sent.length).toBe(1);
+    const running = (await inspect(jobID)).state.attempt;
+    expect(running.id).toBe(sent[0].attemptId);
+    release();
+    expect((await waitForJob(jobID, isFinal)).status).toBe("ok");
+    expect(calls.length).toBe(1);
+    const logs = await logsOf(jobID);
+    expect(countLines(logs, /'work' \(http\) started/)).toBe(1);
+    expect(countLines(logs, /succeeded/)).toBe(1);
+    expect(countLines(logs, /lost|not picked up/)).toBe(0);
+  });
+
+  it("a run marked by an instance that is gone is lost: the next alarm runs the task again, once", async () => {
     const calls = fakeExecutor();
     const wf = await makeWorkflow([http("work", { timeout: 60 })]);
     const job = await makeJob(wf, { startAt: FUTURE });
     const sent = await captureQueue(job.jobID);
     await fireAlarm(job.jobID);
-    const stub = stubOf(job.jobID);
-    expect(await stub.claimAttempt(sent[0].attemptId)).not.toBeNull();
-    expect(await stub.attemptAlive(sent[0].attemptId)).toBe(true); // it ran for a while...
-    const lastBeat = Date.now();
-    const { state, alarm } = await inspect(job.jobID);
-    expect(alarm).toBe(state.attempt.beatAt + 5000);
-    expect(state.attempt.deadline - alarm!).toBeGreaterThan(50_000);
-    // ...and then its worker was killed: the real alarm notices, and the attempt is sent again.
-    while (sent.length < 2) {
-      if (Date.now() - lastBeat > 8000) throw new Error("the lost attempt was not noticed");
-      await sleep(50);
-    }
-    expect(Date.now() - lastBeat).toBeGreaterThanOrEqual(4900);
+    // What a DO instance that died mid-request leaves behind: the attempt claimed and marked running.
+    await patchState(job.jobID, (s) => {
+      s.attempt.claimedAt = Date.now();
+      s.attempt.running = { since: Date.now(), instance: "an-instance-that-is-gone" };
+    });
+    await forceAlarm(job.jobID);
+    expect(sent.length).toBe(2);
+    expect(sent[1].attemptId).not.toBe(sent[0].attemptId);
+    await deliver([sent[0]]); // the lost attempt's message claims nothing
     await deliver([sent[1]]);
     expect((await waitForJob(job.jobID, isFinal)).status).toBe("ok");
     expect(calls.length).toBe(1);
+    expect(calls[0].identity).toMatchObject({ jobID: job.jobID, phase: "main", index: 0, attempt: 2 });
     const logs = await logsOf(job.jobID);
-    expect(countLines(logs, /^attempt 1 of task 'work' sent no heartbeat for 5 s; the worker running it was lost; running it again$/)).toBe(1);
+    expect(countLines(logs, /^attempt 1 of task 'work' was lost: the Durable Object instance running it is gone; running it again$/)).toBe(1);
     expect(countLines(logs, /^attempt 2 of task 'work' \(http\) started$/)).toBe(1);
     expect(countLines(logs, /succeeded/)).toBe(1);
-    // A late heartbeat or report of the lost attempt changes nothing.
-    expect(await stub.attemptAlive(sent[0].attemptId)).toBe(false);
-    expect(await stub.reportAttempt(sent[0].attemptId, { ok: true, durationMs: 1 })).toBe(false);
-    expect(await logsOf(job.jobID)).toEqual(logs);
+    expect(logs.map((l) => l.seq)).toEqual(logs.map((_, i) => i + 1));
   });
 
-  it("an attempt that keeps its heartbeat is never called lost, however long it runs", async () => {
-    const calls = fakeExecutor(async () => {
-      await sleep(6500);
-      return { slow: true };
-    });
-    const job = await makeJob(await makeWorkflow([http("slowish", { timeout: 30 })]));
-    const done = await waitForJob(job.jobID, isFinal, 12_000);
-    expect(done.status).toBe("ok");
-    expect(calls.length).toBe(1);
-    const logs = await logsOf(job.jobID);
-    expect(countLines(logs, /lost|not picked up/)).toBe(0);
-    expect(countLines(logs, /^attempt 1 of task 'slowish' succeeded in \d+ ms$/)).toBe(1);
+  it("a task lost more than 3 times counts as a failed attempt (then its retries, then the job fails)", async () => {
+    const calls = fakeExecutor();
+    const wf = await makeWorkflow([http("work", { timeout: 60 })]);
+    const job = await makeJob(wf, { startAt: FUTURE });
+    const sent = await captureQueue(job.jobID);
+    await fireAlarm(job.jobID);
+    for (let i = 0; i < 4; i++) {
+      await patchState(job.jobID, (s) => {
+        s.attempt.claimedAt = Date.now();
+        s.attempt.running = { since: Date.now(), instance: `gone-${i}` };
+      });
+      await forceAlarm(job.jobID);
+    }
+    expect(await getJob(job.jobID)).toMatchObject({ status: "error", error: "task 'work' failed: the attempt was lost 4 times (the Durable Object running it was restarted)" });
+    expect(calls.length).toBe(0);
+    expect(sent.length).toBe(4);
+    expect(countLines(await logsOf(job.jobID), /was lost: /)).toBe(3);
   });
 });

@@ -138,7 +138,7 @@ describe("exactly-once effects", () => {
     expect(sent.length).toBe(1);
     const batch = createMessageBatch("crm-tasks", [0, 1, 2].map((i) => ({ id: `dup-${i}`, timestamp: Date.now(), attempts: 1, body: sent[0] })));
     const ctx = createExecutionContext();
-    await Promise.all([handleTaskBatch(batch, env, ctx), handleTaskBatch(createMessageBatch("crm-tasks", [{ id: "dup-x", timestamp: Date.now(), attempts: 2, body: sent[0] }]), env, ctx)]);
+    await Promise.all([handleTaskBatch(batch, env), handleTaskBatch(createMessageBatch("crm-tasks", [{ id: "dup-x", timestamp: Date.now(), attempts: 2, body: sent[0] }]), env)]);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks.length).toBe(3);
     expect((await waitForJob(job.jobID, isFinal)).status).toBe("ok");

@@ -25,8 +25,28 @@ export async function makeJob(workflowID: string, extra: Record<string, unknown>
 
 export const stubOf = (jobID: string) => env.JOBS.get(env.JOBS.idFromName(jobID));
 
-export async function inspect(jobID: string) {
-  return (await stubOf(jobID).inspect()) as { state: any; alarm: number | null };
+/**
+ * The job as its DO stores it (the hot state, with the definition's snapshot and parameters merged
+ * in for convenience) and its alarm, read inside the DO.
+ */
+export async function inspect(jobID: string): Promise<{ state: any; alarm: number | null }> {
+  return runInDurableObject(stubOf(jobID), async (_instance, ctx) => {
+    const sql = ctx.storage.sql;
+    const row = sql.exec<{ data: string }>("SELECT data FROM state WHERE id = 1").toArray()[0];
+    const def = sql.exec<{ data: string }>("SELECT data FROM definition WHERE id = 1").toArray()[0];
+    const state = row ? { ...JSON.parse(row.data), ...(def ? JSON.parse(def.data) : {}) } : null;
+    return { state, alarm: await ctx.storage.getAlarm() };
+  });
+}
+
+/** Rewrites fields of the DO's stored state row (e.g. to simulate what a lost instance left). */
+export async function patchState(jobID: string, patch: (state: any) => void) {
+  await runInDurableObject(stubOf(jobID), (_instance, ctx) => {
+    const sql = ctx.storage.sql;
+    const state = JSON.parse(sql.exec<{ data: string }>("SELECT data FROM state WHERE id = 1").one().data);
+    patch(state);
+    sql.exec("UPDATE state SET data = ? WHERE id = 1", JSON.stringify(state));
+  });
 }
 
 export async function getJob(jobID: string) {

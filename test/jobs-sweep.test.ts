@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { sweep } from "../src/jobs/sweep";
 import { call } from "./helpers";
-import { expectMirrorMatches, forceAlarm, getJob, inDO, inspect, logsOf, makeJob, makeWorkflow, mirrorRow, waitForJob } from "./jobs-helpers";
+import { expectMirrorMatches, forceAlarm, getJob, inDO, inspect, logsOf, makeJob, makeWorkflow, mirrorRow, patchState, waitForJob } from "./jobs-helpers";
 
 const FUTURE = Date.parse("2099-01-01T00:00:00Z");
 
@@ -66,10 +66,8 @@ describe("cron sweep", () => {
     await env.DB.prepare("UPDATE jobs SET version = 0, status = 'running', created_at = ? WHERE id = ?").bind(old, Number(job.jobID)).run();
     await env.DB.prepare("INSERT INTO idempotency_keys (key, job_id, request_hash, created_at) VALUES ('7:stale', 1, 'h', ?)").bind(new Date(Date.now() - 25 * 3600_000).toISOString()).run();
     // The DO thinks its mirror is current; the sweep asks it, and it rewrites the row when behind.
-    await inDO(job.jobID, (instance) => {
-      const s = (instance as any).load();
+    await patchState(job.jobID, (s) => {
       s.mirrored = 0;
-      (instance as any).save(s);
     });
     await runCron(Date.now());
     expect(await mirrorRow(String(orphan!.id))).toBeNull();

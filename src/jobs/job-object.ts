@@ -1,86 +1,71 @@
-// One Durable Object per job (addressed by idFromName(jobID)): the source of truth for the job's
-// state and its append-only log, and the engine that runs its tasks.
+// One Durable Object per job (addressed by idFromName(jobID)): the job's state, its log, and the
+// place its attempts run. The engine is described once, in the README ("Jobs" → "The engine").
 //
-// Storage (the DO's own SQLite): `state` (one row, the job as JSON), `log` (seq 1, 2, 3, ...) and
-// `results` (task results for later templates). Every decision is made in a synchronous
-// transaction (transactionSync), so concurrent requests are serialised and a refused request
-// changes nothing; side effects (queue sends, the D1 mirror, the alarm) follow the transaction.
-//
-// Engine: the DO hands out one attempt at a time, each with a fresh attempt ID. `http` and
-// `content.*` attempts go to the TASKS queue; the consumer claims the attempt (claimAttempt: only
-// the current, unclaimed attempt can be claimed, exactly once), runs it, and reports back
-// (reportAttempt: only the current, claimed attempt is accepted). `log` and `fail` run inline here
-// (no external effect; their outcome is written in the same transaction as their end). `delay`
-// and retry waits are alarm times. One alarm is always set for the earliest thing the job waits
-// for (start, attempt watchdog, delay end, retry, workflow timeout, mirror repair), so lost queue
-// messages and dead Workers are recovered from.
-//
-// The pieces: job-state.ts (the stored state and the job's JSON), job-store.ts (the SQLite tables
-// and the log), job-engine.ts (every synchronous move of the engine), job-mirror.ts (the D1 row).
-// This file is the Durable Object itself: the RPC methods, the alarm, and driving the engine.
+// Every entry point has the same shape: load the job, ask a decision of job-engine.ts, write its
+// outcome — all in one synchronous transaction (`decide`) — and then carry out its effects (queue
+// sends, runs, aborts), then write the mirror and point the alarm (`settle`). Nothing else reaches
+// the stored state.
 import { DurableObject } from "cloudflare:workers";
 import { runAttempt } from "./attempt";
-import { JobEngine, REPORT_GRACE_MS, type StepAction } from "./job-engine";
+import * as engine from "./job-engine";
+import type { Decision, Effect, RunOrder } from "./job-engine";
 import { MIRROR_RETRY_MS, syncMirror } from "./job-mirror";
-import { bump, jobView, newJobState, type JobState } from "./job-state";
-import { JobStore } from "./job-store";
-import {
-  iso,
-  type AttemptReport,
-  type ClaimedAttempt,
-  type CreateInput,
-  type DoResult,
-  type JobView,
-  type LogLine,
-  type Refusal,
-  type UpdateInput,
-} from "./model";
-import { canTransition, isFinal, TRANSITIONS, type JobStatus } from "./states";
+import { jobView, newJob, type Job } from "./job-state";
+import { JobStorage, type JobStore, type MirrorRow } from "./job-store";
+import { ATTEMPT_RUN_BUDGET_MS, MAX_ALARM_MS, MIN_ALARM_MS } from "./limits";
+import type { AttemptReport, CreateInput, DoResult, JobView, LogLine, Refusal, UpdateInput } from "./model";
 
-export { HEARTBEAT_TIMEOUT_MS } from "./job-engine";
-export { LOG_LINE_MAX_BYTES } from "./job-store";
+export { LOG_LINE_MAX_BYTES } from "./limits";
 export type { JobState } from "./job-state";
 
-/**
- * setAlarm() refuses times <= 0 and (despite its message, "after 2189") past 2262. The API refuses
- * a startAt from 2100 on, but whatever the state holds, the alarm is clamped into this range: a
- * past time fires at once, a time beyond the range wakes the job early and the alarm is set again.
- */
-const MIN_ALARM_MS = 1;
-const MAX_ALARM_MS = Date.UTC(2189, 0, 1);
+const notFound = (): DoResult<never> => ({ ok: false, refusal: { status: 404, code: "not_found", message: "Job not found" } });
 
-function refuse<T>(status: Refusal["status"], code: string, message: string, details?: Refusal["details"]): DoResult<T> {
-  return { ok: false, refusal: { status, code, message, ...(details ? { details } : {}) } };
+async function sha256Hex(text: string) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 export class JobObject extends DurableObject<Env> {
-  private readonly store: JobStore;
-  private readonly engine: JobEngine;
+  private readonly storage: JobStorage;
+  /**
+   * This instance's identity, kept in memory only. A run's marker names it; a DO has one live
+   * instance, so a marker naming another one belongs to a run that is gone.
+   */
+  private readonly instance = crypto.randomUUID();
+  /** Runs in flight in this instance, by attempt ID: aborted when the job stops waiting for them. */
+  private readonly runs = new Map<string, AbortController>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new JobStore(ctx.storage.sql);
-    this.engine = new JobEngine(this.store);
+    this.storage = new JobStorage(ctx.storage.sql);
   }
 
-  // ---------------------------------------------------------------- storage
-
-  private load(): JobState | null {
-    return this.store.load();
-  }
-
-  private save(s: JobState) {
-    this.store.save(s);
-  }
+  // ---------------------------------------------------------------- the one way to the state
 
   private tx<T>(fn: () => T): T {
     try {
       return this.ctx.storage.transactionSync(fn);
     } catch (err) {
       // A rolled-back create takes its tables with it: ask SQLite again rather than trust the cache.
-      this.store.forgetTables();
+      this.storage.forgetTables();
       throw err;
     }
+  }
+
+  /** The job as stored (migrated to the current layout), or null when this DO holds none. */
+  private load(): Job | null {
+    return this.tx(() => this.storage.load());
+  }
+
+  /** Loads, decides and writes the outcome in one transaction; null when there is no job. */
+  private decide<T>(fn: (job: Job) => Decision<T>): Decision<T> | null {
+    return this.tx(() => {
+      const job = this.storage.load();
+      if (!job) return null;
+      const decision = fn(job);
+      this.storage.write(decision);
+      return decision;
+    });
   }
 
   // ---------------------------------------------------------------- API (called by the routes)
@@ -88,227 +73,206 @@ export class JobObject extends DurableObject<Env> {
   /** Creates the job once; a repeat (same jobID) answers the existing job. */
   async create(input: CreateInput): Promise<{ job: JobView; created: boolean }> {
     const now = Date.now();
-    const result = this.tx(() => {
-      this.store.ensureSchema();
-      const existing = this.load();
-      if (existing) return { job: jobView(existing), created: false };
-      const s = newJobState(input, now);
-      const startNote = s.startAt > now ? `; starts at ${iso(s.startAt)}` : "";
-      this.store.log(now, "info", null, `job created from workflow ${s.workflowID} '${s.snapshot.name}' (${s.snapshot.tasks.length} tasks)${startNote}`, {
-        parameters: s.parameters,
-      });
-      this.save(s);
-      return { job: jobView(s), created: true };
+    const decision = this.tx(() => {
+      this.storage.ensureSchema();
+      const d = engine.createJob(this.storage.load(), newJob(input, now), now);
+      this.storage.write(d);
+      return d;
     });
     await this.settle();
-    return result;
+    return decision.value;
   }
 
   async get(): Promise<JobView | null> {
-    const s = this.load();
-    return s ? jobView(s) : null;
+    const job = this.load();
+    return job ? jobView(job) : null;
   }
 
   async logs(query: { offset: number; limit: number; after: number }): Promise<{ count: number; logs: LogLine[] } | null> {
-    if (!this.load()) return null;
-    return this.store.readLogs(query);
+    return this.tx(() => (this.storage.load() ? this.storage.readLogs(query) : null));
   }
 
   /** `POST /job/{jobID}`: all checks first, then every change in one transaction. */
   async update(input: UpdateInput): Promise<DoResult<JobView>> {
-    const now = Date.now();
-    const result = this.tx((): DoResult<JobView> => {
-      const s = this.load();
-      if (!s) return refuse(404, "not_found", `Job not found`);
-      const changed = (["workflowID", "startAt", "parameters"] as const).filter((k) => input[k] !== undefined);
-      if (changed.length && s.status !== "queued") {
-        return refuse(409, "job_not_queued", `${changed.join(", ")} can change only while the job is queued; it is ${s.status}`, changed.map((path) => ({ path, message: `the job is ${s.status}` })));
-      }
-      if (input.status !== undefined && !canTransition(s.status, input.status)) return this.refuseTransition(s.status, input.status);
-      if (changed.length) {
-        if (input.workflowID !== undefined && input.snapshot) {
-          s.workflowID = input.workflowID;
-          s.snapshot = input.snapshot;
-          s.progress = { task: null, done: 0, total: input.snapshot.tasks.length };
-        }
-        if (input.startAt !== undefined) s.startAt = input.startAt;
-        if (input.parameters !== undefined) s.parameters = input.parameters;
-        bump(s, now);
-        this.store.log(now, "info", null, `job updated: ${changed.join(", ")}`, {
-          workflowID: s.workflowID,
-          startAt: iso(s.startAt),
-          parameters: s.parameters,
-        });
-      }
-      if (input.status !== undefined) this.engine.clientTransition(s, input.status, now);
-      for (const line of input.log ?? []) this.store.log(now, line.level, null, line.message, line.data);
-      this.save(s);
-      return { ok: true, value: jobView(s) };
-    });
-    if (result.ok) await this.settle();
-    return result.ok ? { ok: true, value: jobView(this.load()!) } : result;
+    return this.answer(this.decide((job) => engine.updateJob(job, input, Date.now())));
   }
 
   /** `DELETE /job/{jobID}`. */
   async cancel(): Promise<DoResult<JobView>> {
-    const now = Date.now();
-    const result = this.tx((): DoResult<JobView> => {
-      const s = this.load();
-      if (!s) return refuse(404, "not_found", `Job not found`);
-      if (!canTransition(s.status, "cancelled")) return this.refuseTransition(s.status, "cancelled");
-      this.engine.clientTransition(s, "cancelled", now);
-      this.save(s);
-      return { ok: true, value: jobView(s) };
-    });
-    if (result.ok) await this.settle();
-    return result.ok ? { ok: true, value: jobView(this.load()!) } : result;
+    return this.answer(this.decide((job) => engine.cancelJob(job, Date.now())));
   }
 
-  private refuseTransition<T>(from: JobStatus, to: JobStatus): DoResult<T> {
-    const allowed = TRANSITIONS[from];
-    const why = isFinal(from) ? `the job is ${from}, which is final` : `allowed from ${from}: ${allowed.join(", ")}`;
-    return refuse(409, "invalid_transition", `A ${from} job cannot become ${to}: ${why}`, [{ path: "status", message: why }]);
+  private async answer(decision: Decision<Refusal | null> | null): Promise<DoResult<JobView>> {
+    if (!decision) return notFound();
+    if (decision.value) return { ok: false, refusal: decision.value };
+    await this.carryOut(decision.effects, 0, false);
+    await this.settle();
+    const job = this.load();
+    return job ? { ok: true, value: jobView(job) } : notFound();
   }
 
   // ---------------------------------------------------------------- engine entry points
 
-  /** Queue consumer: claim an attempt before running it. Only the current, unclaimed attempt can be claimed. */
-  async claimAttempt(attemptId: string): Promise<ClaimedAttempt | null> {
-    const now = Date.now();
-    const claimed = this.tx((): ClaimedAttempt | null => {
-      const s = this.load();
-      const a = s?.attempt;
-      if (!s || !a || a.id !== attemptId || a.mode !== "queue" || a.claimedAt !== null) return null;
-      if (this.engine.pastDeadline(s, now)) return null; // the next step times the job out
-      const task = this.engine.taskOf(s, a);
-      a.claimedAt = now;
-      a.deadline = now + task.timeout * 1000 + REPORT_GRACE_MS;
-      a.beatAt = null;
-      this.store.log(now, "info", task.name, `attempt ${a.number} of task '${task.name}' (${task.kind}) started`, { attempt: a.number, attemptId: a.id, kind: task.kind });
-      this.save(s);
-      return { jobID: s.jobID, attemptId: a.id, number: a.number, task, scope: this.store.scope(s), deadline: now + task.timeout * 1000 };
-    });
-    if (claimed) await this.settle();
-    else await this.drive();
-    return claimed;
-  }
-
   /**
-   * Queue consumer: is this attempt still the one the job waits for? (false: abort it). Each call
-   * is also the attempt's heartbeat: the watchdog calls a claimed attempt lost once it has gone
-   * HEARTBEAT_TIMEOUT_MS without one (after its first), instead of waiting for its timeout.
+   * The queue consumer delivered an attempt's message: only the current, unclaimed attempt is
+   * claimed, once. The claimed attempt runs in this DO's alarm, pointed at now.
    */
-  async attemptAlive(attemptId: string): Promise<boolean> {
-    const now = Date.now();
-    const { alive, first } = this.tx(() => {
-      const s = this.load();
-      const a = s?.attempt;
-      if (!s || !a || a.id !== attemptId || a.mode !== "queue" || a.claimedAt === null || this.engine.pastDeadline(s, now)) return { alive: false, first: false };
-      const first = a.beatAt == null;
-      a.beatAt = Math.max(now, a.beatAt ?? 0);
-      this.save(s);
-      return { alive: true, first };
-    });
-    // The first heartbeat brings the watchdog forward (later ones only push it back: the alarm,
-    // when it fires, finds the attempt not due and is set again).
-    if (first) await this.settle();
-    return alive;
-  }
-
-  /** Queue consumer: the outcome of a claimed attempt. Reports for any other attempt are ignored. */
-  async reportAttempt(attemptId: string, report: AttemptReport): Promise<boolean> {
-    const accepted = this.tx(() => this.engine.applyReport(attemptId, report, Date.now()));
-    await this.drive();
-    return accepted;
+  async claimAttempt(attemptId: string): Promise<boolean> {
+    const decision = this.decide((job) => engine.claimAttempt(job, attemptId, Date.now()));
+    await this.settle();
+    return decision?.value ?? false;
   }
 
   /** Cron sweep: start a missed start, time out an overdue job, repair the mirror. Idempotent. */
   async sweep(nowMs: number): Promise<JobView | null> {
     if (!this.load()) return null;
-    await this.drive(nowMs);
-    const s = this.load();
-    return s ? jobView(s) : null;
+    await this.drive(nowMs, false);
+    const job = this.load();
+    return job ? jobView(job) : null;
   }
 
+  /**
+   * The alarm: the moment it was set for has come. This is where attempts run: the alarm handler
+   * may take 15 minutes of wall time (an RPC or a queue consumer's waitUntil much less), and while
+   * it awaits a run the DO still serves other calls (a cancel aborts the run at once).
+   */
   async alarm() {
-    const s = this.load();
-    if (!s) return;
-    // The alarm fires at or after the time it was set for: that moment has come.
-    const floor = s.alarmAt ?? 0;
-    s.alarmAt = null;
-    this.save(s);
-    await this.drive(floor);
+    const job = this.load();
+    if (!job) return;
+    const floor = job.state.alarmAt ?? 0;
+    this.decide((j) => engine.alarmSet(j, null, Date.now()));
+    await this.drive(floor, true);
   }
 
-  /** For tests and debugging: the raw state and the alarm. */
-  async inspect(): Promise<{ state: JobState | null; alarm: number | null }> {
-    return { state: this.load(), alarm: await this.ctx.storage.getAlarm() };
-  }
+  // ---------------------------------------------------------------- driving the engine
 
-  // ---------------------------------------------------------------- engine
-
-  /** Advances the job as far as it can go now, then sets the alarm and writes the mirror. */
-  private async drive(floor = 0) {
+  /**
+   * Ticks the engine and carries out what it decides until it waits for something. Runs start
+   * only when `canRun` (in the alarm), and at most one queue-kind run per alarm invocation, within
+   * the alarm's wall time.
+   */
+  private async drive(floor: number, canRun: boolean) {
     const now = () => Math.max(Date.now(), floor);
-    for (let guard = 0; guard < 10_000; guard++) {
-      const action: StepAction = this.tx(() => this.engine.step(now()));
-      if (!action) break;
-      if (action.type === "send") {
-        try {
-          await this.env.TASKS.send(action.message);
-        } catch (err) {
-          // The attempt stays unclaimed; the watchdog alarm sends it again.
-          console.error(JSON.stringify({ level: "error", msg: "queue send failed", jobID: action.message.jobID, error: String(err) }));
-        }
-        break;
+    const budgetEnds = Date.now() + ATTEMPT_RUN_BUDGET_MS;
+    let ranQueueKind = false;
+    for (let guard = 0; guard < 1_000; guard++) {
+      const decision = this.decide((job) => engine.tick(job, { now: now(), instance: this.instance, canRun: canRun && !ranQueueKind }));
+      if (!decision || decision.effects.length === 0) break;
+      const run = decision.effects.find((e): e is Extract<Effect, { type: "run" }> => e.type === "run");
+      if (run) {
+        // Mirror and watchdog alarm first: the run may take minutes.
+        await this.settle();
+        if (run.run.task.kind !== "log" && run.run.task.kind !== "fail") ranQueueKind = true;
       }
-      if (action.type === "inline") {
-        const report = await runAttempt(this.env, action.claimed);
-        if (report) this.tx(() => this.engine.applyReport(action.claimed.attemptId, report, now()));
-      }
+      const report = await this.carryOut(decision.effects, budgetEnds, true);
+      if (!report) break; // a send: the claim comes back through the queue
+      this.decide((job) => engine.endAttempt(job, report.attemptId, report.report, now()));
     }
     await this.settle();
   }
 
-  // ---------------------------------------------------------------- alarm and mirror
+  /** Sends, aborts and runs; answers the outcome of a run (null when there was none, or it was discarded). */
+  private async carryOut(effects: Effect[], budgetEnds: number, mayRun: boolean): Promise<{ attemptId: string; report: AttemptReport } | null> {
+    let outcome: { attemptId: string; report: AttemptReport } | null = null;
+    for (const effect of effects) {
+      if (effect.type === "abort") this.runs.get(effect.attemptId)?.abort(new Error(effect.reason));
+      if (effect.type === "send") {
+        try {
+          await this.env.TASKS.send(effect.message);
+        } catch (err) {
+          // The attempt stays unclaimed; the watchdog alarm sends it again.
+          console.error(JSON.stringify({ level: "error", msg: "queue send failed", jobID: effect.message.jobID, error: String(err) }));
+        }
+      }
+      if (effect.type === "run" && mayRun) {
+        const report = await this.run(effect.run, budgetEnds);
+        if (report) outcome = { attemptId: effect.run.attemptId, report };
+      }
+    }
+    return outcome;
+  }
+
+  /** Runs one attempt in this instance, awaited, abortable through `runs`. */
+  private async run(order: RunOrder, budgetEnds: number): Promise<AttemptReport | null> {
+    const job = this.load();
+    if (!job) return null;
+    const { state } = job;
+    const controller = new AbortController();
+    this.runs.set(order.attemptId, controller);
+    try {
+      const cut = budgetEnds < order.deadline;
+      return await runAttempt(
+        this.env,
+        {
+          task: order.task,
+          scope: this.storage.scope(job, order.phase),
+          identity: {
+            jobID: state.jobID,
+            phase: order.phase,
+            index: order.index,
+            attempt: order.number,
+            idempotencyKey: await sha256Hex(`job:${state.jobID}:${state.key}:${order.phase}:${order.index}:${order.task.name}`),
+          },
+          deadline: Math.min(order.deadline, budgetEnds),
+          timeoutMessage: cut
+            ? `timed out after ${Math.round(ATTEMPT_RUN_BUDGET_MS / 1000)} s (the most one attempt may run inside the Durable Object's 15-minute alarm)`
+            : `timed out after ${order.task.timeout} s`,
+        },
+        controller.signal,
+      );
+    } finally {
+      this.runs.delete(order.attemptId);
+    }
+  }
+
+  // ---------------------------------------------------------------- mirror and alarm
 
   /** Writes the mirror if it is behind, then points the alarm at the next thing the job waits for. */
   private async settle() {
-    const before = this.load();
-    if (!before) return;
-    if (before.mirrored < before.version) {
-      // The alarm is pointed before the mirror write too, counting the write as one to retry: if
-      // this DO dies while the write is in flight, the alarm still wakes it (to go on, and to write
-      // the mirror). Otherwise nothing would: the sweep only sees what the mirror says.
-      if (before.mirrorRetryAt === null) {
-        before.mirrorRetryAt = Date.now() + MIRROR_RETRY_MS[0];
-        this.save(before);
-      }
-      await this.pointAlarm();
-      await this.syncMirror();
-    }
+    const behind = this.decide((job) => engine.mirrorStarting(job, MIRROR_RETRY_MS[0], Date.now()));
+    if (!behind) return;
+    // The alarm is pointed before the mirror write too (counting the write as one to retry): if
+    // this DO dies while the write is in flight, the alarm still wakes it.
+    await this.pointAlarm();
+    if (behind.value) await this.writeMirror(behind.job!);
     await this.pointAlarm();
   }
 
-  private async pointAlarm() {
-    const s = this.load();
-    if (!s) return;
-    const wake = this.engine.wakeAt(s);
-    if (wake === null) {
-      if (s.alarmAt !== null) {
-        s.alarmAt = null;
-        this.save(s);
-      }
-      await this.ctx.storage.deleteAlarm();
-      return;
+  /**
+   * syncMirror (job-mirror.ts) reads the job as a plain row and hands back the mirror bookkeeping
+   * it decided on; the DO applies that through a decision like every other change.
+   */
+  private async writeMirror(job: Job) {
+    const row: MirrorRow = { ...job.state, parameters: job.definition.parameters };
+    let after: MirrorRow | null = null;
+    const view: JobStore = { load: () => structuredClone(after ?? row), save: (r) => void (after = structuredClone(r)) };
+    const failed = (failures: number, retryAt: number | null): engine.MirrorOutcome => ({
+      ok: false,
+      failures,
+      retryAt: retryAt ?? Date.now() + MIRROR_RETRY_MS[Math.min(failures, MIRROR_RETRY_MS.length) - 1],
+    });
+    let outcome: engine.MirrorOutcome | null;
+    try {
+      await syncMirror(this.env, view);
+      const saved = after as MirrorRow | null;
+      outcome = !saved ? null : saved.mirrored >= row.version ? { ok: true, version: row.version } : failed(saved.mirrorFailures, saved.mirrorRetryAt);
+    } catch (err) {
+      console.error(JSON.stringify({ level: "error", msg: "job mirror write failed", jobID: row.jobID, error: String(err) }));
+      outcome = failed(row.mirrorFailures + 1, null);
     }
-    const at = Math.min(Math.max(wake, MIN_ALARM_MS), MAX_ALARM_MS);
-    s.alarmAt = at;
-    this.save(s);
-    await this.ctx.storage.setAlarm(at);
+    if (outcome) {
+      const result = outcome;
+      this.decide((j) => engine.mirrorEnded(j, result, Date.now()));
+    }
   }
 
-  private syncMirror() {
-    return syncMirror(this.env, this.store);
+  private async pointAlarm() {
+    const job = this.load();
+    if (!job) return;
+    const wake = engine.wakeAt(job, Date.now(), this.instance);
+    const at = wake === null ? null : Math.min(Math.max(wake, MIN_ALARM_MS), MAX_ALARM_MS);
+    this.decide((j) => engine.alarmSet(j, at, Date.now()));
+    if (at === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(at);
   }
 }

@@ -1,8 +1,15 @@
-// The job's state as its Durable Object stores it (one JSON row; see job-store.ts), and the job's
-// JSON as the API shows it.
-import type { WorkflowSnapshot } from "../workflows/tasks";
+// The job as its Durable Object stores it, and the job's JSON as the API shows it. The engine
+// (README, "Jobs" → "The engine") is described there once; this file is the data it works on.
+//
+// Two parts, stored apart (job-store.ts): the hot `JobState`, rewritten on every step, and the
+// `JobDefinition` (the workflow snapshot and the parameters), written when the job is created and
+// when a queued job is edited, so frequent saves never rewrite the large part.
+import type { TaskDefinition, WorkflowSnapshot } from "../workflows/tasks";
 import { iso, type CreateInput, type JobView, type Progress } from "./model";
 import type { JobStatus } from "./states";
+
+/** The layout of the DO's stored state and tables; job-migrate.ts brings older ones up to it. */
+export const STATE_SCHEMA_VERSION = 2;
 
 export type Phase = "main" | "onError";
 
@@ -11,28 +18,37 @@ export type Attempt = {
   phase: Phase;
   index: number;
   number: number;
+  /** queue: `http`/`content.*`, dispatched through the TASKS queue and run in the DO's alarm; inline: `log`/`fail`; delay: an alarm time. */
   mode: "queue" | "inline" | "delay";
   dispatchedAt: number;
+  /** When the queue delivered the attempt's message (claim); inline and delay attempts: their dispatch. */
   claimedAt: number | null;
-  /** Watchdog: unclaimed → claim timeout; claimed → task timeout + grace; delay → its end. */
+  /**
+   * Set (in the same transaction) when the run begins: when, and which instance of this DO runs it.
+   * A DO has one live instance, so a marker naming another instance means that run is gone.
+   */
+  running: { since: number; instance: string } | null;
+  /** unclaimed: the claim timeout; delay: its end; otherwise unused (the watchdog uses `running`). */
   deadline: number;
-  /** The last heartbeat (attemptAlive) of a claimed queue attempt; null/absent before the first. */
-  beatAt?: number | null;
 };
 
+/** The job's log as counted so far (the caps are in limits.ts). */
+export type LogTally = { lines: number; bytes: number; truncated: boolean };
+
 export type JobState = {
+  schema: number;
   jobID: string;
   workflowID: string;
   /** The token subject that created the job. */
   userID: string | null;
+  /** Random, made with the job: part of every `http` task's Idempotency-Key, so keys are unique across deployments. */
+  key: string;
   status: JobStatus;
   startAt: number;
   startedAt: number | null;
   finishedAt: number | null;
   /** Workflow timeout of a running job (startedAt + timeout). */
   deadline: number | null;
-  parameters: Record<string, string>;
-  snapshot: WorkflowSnapshot;
   progress: Progress;
   error: string | null;
   createdAt: number;
@@ -43,6 +59,7 @@ export type JobState = {
   mirrored: number;
   mirrorRetryAt: number | null;
   mirrorFailures: number;
+  log: LogTally;
   // engine
   phase: Phase | null;
   index: number;
@@ -57,37 +74,49 @@ export type JobState = {
   alarmAt: number | null;
 };
 
+export type JobDefinition = { snapshot: WorkflowSnapshot; parameters: Record<string, string> };
+
+/** Everything the engine decides on. */
+export type Job = { state: JobState; definition: JobDefinition };
+
+/** 128 random bits as hex. */
+export const newJobKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
 /** A new job: queued, nothing run yet. */
-export function newJobState(input: CreateInput, now: number): JobState {
+export function newJob(input: CreateInput, now: number): Job {
   return {
-    jobID: input.jobID,
-    workflowID: input.workflowID,
-    userID: input.userID ?? null,
-    status: "queued",
-    startAt: input.startAt ?? now,
-    startedAt: null,
-    finishedAt: null,
-    deadline: null,
-    parameters: input.parameters,
-    snapshot: input.snapshot,
-    progress: { task: null, done: 0, total: input.snapshot.tasks.length },
-    error: null,
-    createdAt: input.createdAt,
-    updatedAt: now,
-    version: 1,
-    mirrored: 0,
-    mirrorRetryAt: null,
-    mirrorFailures: 0,
-    phase: null,
-    index: 0,
-    attempts: 0,
-    failures: 0,
-    lost: 0,
-    unclaimed: 0,
-    attempt: null,
-    waitUntil: null,
-    onErrorDeadline: null,
-    alarmAt: null,
+    definition: { snapshot: input.snapshot, parameters: input.parameters },
+    state: {
+      schema: STATE_SCHEMA_VERSION,
+      jobID: input.jobID,
+      workflowID: input.workflowID,
+      userID: input.userID ?? null,
+      key: newJobKey(),
+      status: "queued",
+      startAt: input.startAt ?? now,
+      startedAt: null,
+      finishedAt: null,
+      deadline: null,
+      progress: { task: null, done: 0, total: input.snapshot.tasks.length },
+      error: null,
+      createdAt: input.createdAt,
+      updatedAt: now,
+      version: 1,
+      mirrored: 0,
+      mirrorRetryAt: null,
+      mirrorFailures: 0,
+      log: { lines: 0, bytes: 0, truncated: false },
+      phase: null,
+      index: 0,
+      attempts: 0,
+      failures: 0,
+      lost: 0,
+      unclaimed: 0,
+      attempt: null,
+      waitUntil: null,
+      onErrorDeadline: null,
+      alarmAt: null,
+    },
   };
 }
 
@@ -97,7 +126,12 @@ export function bump(s: JobState, now: number) {
   s.updatedAt = Math.max(now, s.updatedAt);
 }
 
-export function jobView(s: JobState): JobView {
+export function tasksOf(def: JobDefinition, phase: Phase): TaskDefinition[] {
+  return phase === "main" ? def.snapshot.tasks : def.snapshot.onError;
+}
+
+export function jobView(job: Job): JobView {
+  const s = job.state;
   return {
     jobID: s.jobID,
     workflowID: s.workflowID,
@@ -105,7 +139,7 @@ export function jobView(s: JobState): JobView {
     startAt: iso(s.startAt)!,
     startedAt: iso(s.startedAt),
     finishedAt: iso(s.finishedAt),
-    parameters: s.parameters,
+    parameters: job.definition.parameters,
     progress: s.progress,
     error: s.error,
     createdAt: iso(s.createdAt)!,

@@ -1,16 +1,23 @@
-// The job Durable Object's own SQLite storage: the `state` row (the job as JSON), the append-only
-// `log` (seq 1, 2, 3, ...) and the `results` of finished tasks (for later templates). Callers make
-// their changes inside the DO's synchronous transactions (see JobObject.tx).
+// The job Durable Object's own SQLite tables: `state` (the hot JobState as JSON), `definition`
+// (the workflow snapshot and parameters, written at create and on a queued edit), the append-only
+// `log` (seq 1, 2, 3, ...) and `results` (finished tasks' results for later templates). Only
+// JobObject calls this, inside its synchronous transactions: it loads the job, and writes a
+// decision's outcome.
 import type { TemplateScope } from "../workflows/tasks";
+import type { Decision } from "./job-engine";
+import { migrateState } from "./job-migrate";
+import type { Job, JobDefinition, JobState } from "./job-state";
 import { iso, type LogLevel, type LogLine } from "./model";
-import type { JobState, Phase } from "./job-state";
 
-/** Each log line (message + data as JSON) is capped at 16 KiB. */
-export const LOG_LINE_MAX_BYTES = 16 * 1024;
+/**
+ * The job as the D1 mirror write reads it (job-mirror.ts): the job's fields and the mirror
+ * bookkeeping. `load` answers the row, `save` receives the bookkeeping the write decided on;
+ * JobObject applies that to the state itself.
+ */
+export type MirrorRow = JobState & { parameters: Record<string, string> };
+export type JobStore = { load(): MirrorRow | null; save(row: MirrorRow): void };
 
-const byteLength = (text: string) => new TextEncoder().encode(text).byteLength;
-
-export class JobStore {
+export class JobStorage {
   /** True once this DO holds a job (its tables exist). */
   private ready = false;
 
@@ -22,12 +29,11 @@ export class JobStore {
    */
   ensureSchema() {
     this.sql.exec("CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS definition (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)");
     this.sql.exec(
       "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, level TEXT NOT NULL, task TEXT, message TEXT NOT NULL, data TEXT)",
     );
-    this.sql.exec(
-      "CREATE TABLE IF NOT EXISTS results (phase TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (phase, name))",
-    );
+    this.sql.exec("CREATE TABLE IF NOT EXISTS results (phase TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (phase, name))");
     this.ready = true;
   }
 
@@ -41,33 +47,30 @@ export class JobStore {
     return this.ready;
   }
 
-  load(): JobState | null {
+  /** The job, migrated to the current layout first (call inside a transaction). */
+  load(): Job | null {
     if (!this.hasTables()) return null;
     const row = this.sql.exec<{ data: string }>("SELECT data FROM state WHERE id = 1").toArray()[0];
-    return row ? (JSON.parse(row.data) as JobState) : null;
+    if (!row) return null;
+    const state = migrateState(this.sql, JSON.parse(row.data));
+    const def = this.sql.exec<{ data: string }>("SELECT data FROM definition WHERE id = 1").one();
+    return { state, definition: JSON.parse(def.data) as JobDefinition };
   }
 
-  save(s: JobState) {
-    this.sql.exec("INSERT INTO state (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data", JSON.stringify(s));
-  }
-
-  /** Appends one log line; seq is max+1 inside the DO's single-threaded transaction: unique, gap-free. */
-  log(now: number, level: LogLevel, task: string | null, message: string, data?: unknown) {
-    let text = message;
-    let json = data === undefined ? null : JSON.stringify(data) ?? null;
-    if (byteLength(text) + (json ? byteLength(json) : 0) > LOG_LINE_MAX_BYTES) {
-      // Engine-written lines are cut to fit (lines from the API are refused instead, before this).
-      if (json && byteLength(json) > LOG_LINE_MAX_BYTES / 2) json = JSON.stringify({ truncated: true, bytes: byteLength(json) });
-      while (byteLength(text) + (json ? byteLength(json) : 0) > LOG_LINE_MAX_BYTES) text = text.slice(0, Math.floor(text.length * 0.9));
+  /** Writes what a decision changed: the state row, the definition when it changed, new log lines and results. */
+  write(decision: Decision<unknown>) {
+    const job = decision.job;
+    if (!job || !decision.changed) return;
+    this.sql.exec("INSERT INTO state (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data", JSON.stringify(job.state));
+    if (decision.definitionChanged) {
+      this.sql.exec("INSERT INTO definition (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data", JSON.stringify(job.definition));
     }
-    this.sql.exec(
-      "INSERT INTO log (seq, time, level, task, message, data) VALUES ((SELECT IFNULL(MAX(seq), 0) + 1 FROM log), ?, ?, ?, ?, ?)",
-      now,
-      level,
-      task,
-      text,
-      json,
-    );
+    for (const l of decision.logs) {
+      this.sql.exec("INSERT INTO log (seq, time, level, task, message, data) VALUES (?, ?, ?, ?, ?, ?)", l.seq, l.time, l.level, l.task, l.message, l.data);
+    }
+    for (const r of decision.results) {
+      this.sql.exec("INSERT INTO results (phase, name, value) VALUES (?, ?, ?) ON CONFLICT (phase, name) DO UPDATE SET value = excluded.value", r.phase, r.name, r.value);
+    }
   }
 
   /** Lines after `after`, oldest first, a page of them, and how many there are. */
@@ -83,33 +86,18 @@ export class JobStore {
       .toArray();
     return {
       count,
-      logs: rows.map((r) => ({
-        seq: r.seq,
-        time: iso(r.time)!,
-        level: r.level,
-        task: r.task,
-        message: r.message,
-        data: r.data === null ? null : JSON.parse(r.data),
-      })),
+      logs: rows.map((r) => ({ seq: r.seq, time: iso(r.time)!, level: r.level, task: r.task, message: r.message, data: r.data === null ? null : JSON.parse(r.data) })),
     };
   }
 
-  /** Keeps a finished task's result for later templates. */
-  putResult(phase: Phase, name: string, value: unknown) {
-    this.sql.exec(
-      "INSERT INTO results (phase, name, value) VALUES (?, ?, ?) ON CONFLICT (phase, name) DO UPDATE SET value = excluded.value",
-      phase,
-      name,
-      JSON.stringify(value),
-    );
-  }
-
-  scope(s: JobState): TemplateScope {
+  /** What the templates of an attempt in `phase` see. */
+  scope(job: Job, phase: "main" | "onError"): TemplateScope {
     const rows = this.sql.exec<{ phase: string; name: string; value: string }>("SELECT phase, name, value FROM results").toArray();
     const main: Record<string, unknown> = {};
     const onError: Record<string, unknown> = {};
     for (const r of rows) (r.phase === "main" ? main : onError)[r.name] = JSON.parse(r.value);
-    const job = s.userID ? { jobID: s.jobID, userID: s.userID } : { jobID: s.jobID };
-    return { params: s.parameters, job, tasks: s.phase === "onError" ? { ...onError, ...main } : main };
+    const s = job.state;
+    const who = s.userID ? { jobID: s.jobID, userID: s.userID } : { jobID: s.jobID };
+    return { params: job.definition.parameters, job: who, tasks: phase === "onError" ? { ...onError, ...main } : main };
   }
 }

@@ -1,6 +1,6 @@
 // Types shared by the job's Durable Object, the routes, the queue consumer and the sweep.
 import type { ErrorDetail } from "../http/errors";
-import type { TaskDefinition, TaskLogLine, TemplateScope, WorkflowSnapshot } from "../workflows/tasks";
+import type { TaskLogLine, WorkflowSnapshot } from "../workflows/tasks";
 import type { JobStatus } from "./states";
 
 export type Progress = { task: string | null; done: number; total: number };
@@ -54,17 +54,6 @@ export type DoResult<T> = { ok: true; value: T } | { ok: false; refusal: Refusal
 
 /** The body of a TASKS queue message: one task attempt of one job. */
 export type AttemptMessage = { jobID: string; attemptId: string };
-
-/** What the consumer gets when it claims an attempt. */
-export type ClaimedAttempt = {
-  jobID: string;
-  attemptId: string;
-  number: number;
-  task: TaskDefinition;
-  scope: TemplateScope;
-  /** ms since the epoch: abort the attempt at this time. */
-  deadline: number;
-};
 
 export type AttemptReport =
   | { ok: true; durationMs: number; result?: unknown; logs?: TaskLogLine[] }

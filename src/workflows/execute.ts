@@ -7,7 +7,7 @@ import { ApiError } from "../http/errors";
 import { parseJson } from "../http/json";
 import { checkOutboundResolved } from "./outbound-guard";
 import { DEFAULT_EXPECT_STATUS, describeExpectStatus, HTTP_METHODS, parseExpectStatus, type StatusRange } from "./schemas";
-import type { TaskDefinition, TaskOutcome, TemplateScope } from "./tasks";
+import type { TaskDefinition, TaskIdentity, TaskOutcome, TemplateScope } from "./tasks";
 import { TaskFailure } from "./tasks";
 import { renderTemplates, templateText } from "./templates";
 import { redactHeaders } from "./redact";
@@ -15,6 +15,12 @@ import { AttemptSecrets } from "./secrets";
 
 /** Bytes of an http answer's body kept in the task result. */
 export const HTTP_BODY_LIMIT = 64 * 1024;
+
+/**
+ * A task's options after rendering its templates, as JSON, are at most this many bytes; above it
+ * the attempt fails (a template can multiply a large parameter or result many times over).
+ */
+export const RENDERED_OPTIONS_MAX_BYTES = 1024 * 1024;
 
 /** The `userID` of items that content.create makes when the engine gives no job owner. */
 export const SYSTEM_USER_ID = "0";
@@ -41,28 +47,34 @@ export type HttpResult = {
  * `{{secrets.NAME}}` is resolved from `env` (TASK_SECRET_NAME) for http tasks only (validation
  * refuses it elsewhere; here it fails the attempt). Whatever the attempt answers or throws has
  * every resolved value replaced by "[redacted]": the engine stores and logs it as it comes.
+ *
+ * `identity` (given by the job engine) adds the job's headers to an `http` request (see addJobHeaders).
  */
-export async function executeTask(env: Env, task: TaskDefinition, scope: TemplateScope, signal: AbortSignal): Promise<TaskOutcome> {
+export async function executeTask(env: Env, task: TaskDefinition, scope: TemplateScope, signal: AbortSignal, identity?: TaskIdentity): Promise<TaskOutcome> {
   const secrets = new AttemptSecrets(env);
   try {
-    return secrets.redactOutcome(await runTask(env, task, scope, signal, secrets));
+    return secrets.redactOutcome(await runTask(env, task, scope, signal, secrets, identity));
   } catch (err) {
     throw secrets.redactError(err);
   }
 }
 
-async function runTask(env: Env, task: TaskDefinition, scope: TemplateScope, signal: AbortSignal, secrets: AttemptSecrets): Promise<TaskOutcome> {
+async function runTask(env: Env, task: TaskDefinition, scope: TemplateScope, signal: AbortSignal, secrets: AttemptSecrets, identity?: TaskIdentity): Promise<TaskOutcome> {
   throwIfAborted(signal);
   if (task.kind === "delay") throw new Error("delay tasks are scheduled by the job engine, not executed by executeTask");
   const secret = task.kind === "http" ? (name: string) => secrets.resolve(name) : undefined;
   const options = renderTemplates(task.options, scope, secret) as Record<string, unknown>;
+  const rendered = new TextEncoder().encode(JSON.stringify(options) ?? "").byteLength;
+  if (rendered > RENDERED_OPTIONS_MAX_BYTES) {
+    throw new TaskFailure(`the task's options are ${rendered} bytes once its templates are rendered; at most ${RENDERED_OPTIONS_MAX_BYTES} bytes`);
+  }
   switch (task.kind) {
     case "log":
       return { logs: [{ level: "info", message: templateText(options.message) }] };
     case "fail":
       throw new TaskFailure(templateText(options.message) || `task '${task.name}' failed`);
     case "http":
-      return { result: await runHttp(env, task, options, signal) };
+      return { result: await runHttp(env, task, options, signal, identity) };
     case "content.create":
     case "content.update":
     case "content.delete":
@@ -142,7 +154,23 @@ const isJsonType = (contentType: string | null) => {
 /** `origin + path` of a URL, for messages: the query string may hold secrets. */
 const shortUrl = (url: URL) => `${url.origin}${url.pathname}`;
 
-async function runHttp(env: Env, task: TaskDefinition, options: Record<string, unknown>, engineSignal: AbortSignal): Promise<HttpResult> {
+/**
+ * The job's headers on every request of an `http` task: `Idempotency-Key` (the same for every
+ * attempt and redelivery of this task in this job, so a target that honours it applies the effect
+ * once), `X-Job-ID`, `X-Job-Task` and `X-Job-Attempt`. A header of the same name the workflow sets
+ * itself wins (a workflow may key requests by its own business ID).
+ */
+function addJobHeaders(headers: Headers, task: TaskDefinition, identity: TaskIdentity) {
+  const own: Array<[string, string]> = [
+    ["Idempotency-Key", identity.idempotencyKey],
+    ["X-Job-ID", identity.jobID],
+    ["X-Job-Task", task.name],
+    ["X-Job-Attempt", String(identity.attempt)],
+  ];
+  for (const [name, value] of own) if (!headers.has(name)) headers.set(name, value);
+}
+
+async function runHttp(env: Env, task: TaskDefinition, options: Record<string, unknown>, engineSignal: AbortSignal, identity?: TaskIdentity): Promise<HttpResult> {
   const method = templateText(options.method ?? "GET").trim().toUpperCase();
   if (!(HTTP_METHODS as readonly string[]).includes(method)) {
     throw new TaskFailure(`method '${method}' is not one of ${HTTP_METHODS.join(", ")}`);
@@ -162,6 +190,7 @@ async function runHttp(env: Env, task: TaskDefinition, options: Record<string, u
       throw new TaskFailure(`header '${name}' has a value that cannot be sent`);
     }
   }
+  if (identity) addJobHeaders(headers, task, identity);
 
   let body: string | undefined;
   if (options.body !== undefined) {

@@ -55,3 +55,18 @@ export class TaskFailure extends Error {
     super(message);
   }
 }
+
+/**
+ * Which job, task and attempt an execution is (the engine passes it; direct calls may omit it).
+ * `http` requests carry it as headers: `Idempotency-Key` (the same for every attempt and redelivery
+ * of this task in this job), `X-Job-ID`, `X-Job-Task`, `X-Job-Attempt`.
+ */
+export type TaskIdentity = {
+  jobID: string;
+  phase: "main" | "onError";
+  /** The task's position in its list (`tasks` or `onError`). */
+  index: number;
+  /** 1, 2, 3... per task: every attempt, retries and re-runs of lost attempts included. */
+  attempt: number;
+  idempotencyKey: string;
+};

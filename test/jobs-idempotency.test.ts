@@ -1,0 +1,158 @@
+// Effectively-once at the target: every request of an `http` task carries an Idempotency-Key that
+// is the same for every attempt and delivery of that task in that job, whatever happens in between
+// (a retry, a duplicated queue message, a Durable Object instance lost mid-request), and different
+// for other tasks and jobs; plus X-Job-ID, X-Job-Task and X-Job-Attempt.
+import { createExecutionContext, createMessageBatch } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { handleTaskBatch } from "../src/jobs/queue";
+import { call, makeModule } from "./helpers";
+import { fireAlarm, forceAlarm, getJob, inDO, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, waitForJob } from "./jobs-helpers";
+
+type Seen = { path: string; headers: Headers };
+
+/** Fetches to test.local answered by `answer` (which may hold a request open). */
+function stubFetch(answer: (req: Seen, n: number) => Response | Promise<Response>) {
+  const seen: Seen[] = [];
+  const original = globalThis.fetch;
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.toString() : input.url;
+    if (!url.startsWith("http://test.local")) return original(input as any, init);
+    const req: Seen = { path: new URL(url).pathname, headers: new Headers(init?.headers) };
+    seen.push(req);
+    return answer(req, seen.length);
+  });
+  return seen;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const FUTURE = "2099-01-01T00:00:00Z";
+
+async function captureQueue(jobID: string) {
+  const sent: Array<{ jobID: string; attemptId: string }> = [];
+  await inDO(jobID, (instance) => {
+    (instance as any).env = { ...(instance as any).env, TASKS: { send: async (m: any) => void sent.push(m) } };
+  });
+  return sent;
+}
+
+async function deliver(bodies: unknown[]) {
+  const batch = createMessageBatch("crm-tasks", bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })));
+  createExecutionContext();
+  await handleTaskBatch(batch, env);
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000) {
+  const t0 = Date.now();
+  while (!(await check())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message)).length;
+const http = (name: string, extra: Record<string, unknown> = {}) => ({ name, kind: "http", options: { method: "POST", url: `http://test.local/${name}` }, ...extra });
+
+describe("Idempotency-Key and the job headers on http requests", () => {
+  it("stay the same across two deliveries, a crash mid-request and a retry; differ across tasks and jobs", async () => {
+    // Made here, awaited in the DO: the request a lost instance sent, answered late.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const seen = stubFetch(async (_req, n) => {
+      if (n === 1) {
+        await held;
+        return new Response("late", { status: 200 });
+      }
+      if (n === 2) return new Response("busy", { status: 503 });
+      return new Response("ok", { status: 200 });
+    });
+    const wf = await makeWorkflow([http("charge", { retries: [0] }), http("notify")]);
+    const job = await makeJob(wf, { startAt: FUTURE });
+    const sent = await captureQueue(job.jobID);
+    await fireAlarm(job.jobID);
+    await deliver([sent[0], sent[0]]); // delivered twice
+    await until(() => seen.length === 1, "the first request");
+    // The DO instance dies mid-request: what it leaves is its run marker. (Here the instance lives
+    // on, so the marker is rewritten to name another one; its late result must be ignored.)
+    await patchState(job.jobID, (s) => {
+      s.attempt.running.instance = "an-instance-that-is-gone";
+    });
+    await forceAlarm(job.jobID);
+    expect(sent.length).toBe(2);
+    // The real alarm handler of this (living) instance still awaits the held request, so the
+    // platform holds later alarms back; the test runs each claimed attempt's alarm itself.
+    await deliver([sent[1]]);
+    await forceAlarm(job.jobID); // the re-run: answered 503, the retry (0 s) is dispatched
+    expect(seen.length).toBe(2);
+    expect(sent.length).toBe(3);
+    await deliver([sent[2], sent[2]]);
+    await forceAlarm(job.jobID); // the retry: ok, notify is dispatched
+    expect(sent.length).toBe(4);
+    release(); // the lost run's answer arrives after all
+    await deliver([sent[3]]);
+    expect((await waitForJob(job.jobID, isFinal)).status).toBe("ok");
+
+    const charge = seen.filter((s) => s.path === "/charge");
+    expect(charge.length).toBe(3);
+    const key = charge[0].headers.get("Idempotency-Key");
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(charge.map((s) => s.headers.get("Idempotency-Key"))).toEqual([key, key, key]);
+    expect(charge.map((s) => s.headers.get("X-Job-Attempt"))).toEqual(["1", "2", "3"]);
+    expect(charge.map((s) => [s.headers.get("X-Job-ID"), s.headers.get("X-Job-Task")])).toEqual(Array(3).fill([job.jobID, "charge"]));
+    const notify = seen.filter((s) => s.path === "/notify");
+    expect(notify.length).toBe(1);
+    expect(notify[0].headers.get("Idempotency-Key")).toMatch(/^[0-9a-f]{64}$/);
+    expect(notify[0].headers.get("Idempotency-Key")).not.toBe(key);
+    const logs = await logsOf(job.jobID);
+    expect(countLines(logs, /^attempt 1 of task 'charge' was lost/)).toBe(1);
+    expect(countLines(logs, /succeeded/)).toBe(2); // the lost run's late answer is not counted
+
+    // Another job of the same workflow: other keys.
+    const other = await makeJob(wf);
+    expect((await waitForJob(other.jobID, isFinal)).status).toBe("ok");
+    const otherCharge = seen.filter((s) => s.path === "/charge" && s.headers.get("X-Job-ID") === other.jobID);
+    expect(otherCharge.length).toBe(1);
+    expect(otherCharge[0].headers.get("Idempotency-Key")).not.toBe(key);
+  });
+
+  it("a header of the same name the workflow sets itself wins", async () => {
+    const seen = stubFetch(() => new Response("ok"));
+    const wf = await makeWorkflow([
+      { name: "order", kind: "http", options: { url: "http://test.local/order", headers: { "Idempotency-Key": "order-{{params.order}}", "x-job-task": "mine" } } },
+    ]);
+    const job = await makeJob(wf, { parameters: { order: "9" } });
+    expect((await waitForJob(job.jobID, isFinal)).status).toBe("ok");
+    expect(seen.length).toBe(1);
+    expect(seen[0].headers.get("Idempotency-Key")).toBe("order-9");
+    expect(seen[0].headers.get("X-Job-Task")).toBe("mine");
+    expect(seen[0].headers.get("X-Job-ID")).toBe(job.jobID);
+    expect(seen[0].headers.get("X-Job-Attempt")).toBe("1");
+  });
+});
+
+describe("content.* under the same crash", () => {
+  it("a run lost before its write and duplicated deliveries still make exactly one item", async () => {
+    const mod = await makeModule("Crash", [{ name: "title", kind: "text" }]);
+    const wf = await makeWorkflow([{ name: "make", kind: "content.create", options: { moduleID: mod.moduleID, fields: { title: "once" } } }]);
+    const job = await makeJob(wf, { startAt: FUTURE });
+    const sent = await captureQueue(job.jobID);
+    await fireAlarm(job.jobID);
+    await patchState(job.jobID, (s) => {
+      s.attempt.claimedAt = Date.now();
+      s.attempt.running = { since: Date.now(), instance: "an-instance-that-is-gone" };
+    });
+    await forceAlarm(job.jobID);
+    expect(sent.length).toBe(2);
+    await deliver([sent[0], sent[1], sent[1]]);
+    await deliver([sent[1]]);
+    expect((await waitForJob(job.jobID, isFinal)).status).toBe("ok");
+    expect((await call(`/module/${mod.moduleID}/content`)).json.response.meta.count).toBe(1);
+    const logs = await logsOf(job.jobID);
+    expect(countLines(logs, /'make' \(content.create\) started/)).toBe(1);
+    expect(countLines(logs, /'make' succeeded/)).toBe(1);
+    expect((await getJob(job.jobID)).progress).toMatchObject({ done: 1, total: 1 });
+  });
+});
