@@ -3,7 +3,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { executeTask, HTTP_BODY_LIMIT } from "../src/workflows/execute";
-import type { TaskDefinition, TemplateScope } from "../src/workflows/tasks";
+import type { TaskDefinition, TaskIdentity, TemplateScope } from "../src/workflows/tasks";
 import { call, makeModule, failure } from "./helpers";
 
 const scope: TemplateScope = {
@@ -272,6 +272,33 @@ describe("executeTask: content", () => {
 
     expect(await run(task("content.delete", { moduleID, contentID: item.contentID }), s2)).toEqual({});
     expect((await call(`/module/${moduleID}/content/${item.contentID}`)).status).toBe(404);
+  });
+
+  it("a task run again after its write committed answers that write instead of writing twice", async () => {
+    const moduleID = await setup();
+    const identity = (index: number, attempt: number): TaskIdentity => ({ jobID: "77", phase: "main", index, attempt, idempotencyKey: `key-${index}` });
+    const again = (t: TaskDefinition, index: number, attempt: number) => executeTask(env, t, scope, new AbortController().signal, identity(index, attempt));
+    // Attempt 1 writes and its outcome is lost with its Durable Object instance; attempt 2 runs the task again.
+    const create = task("content.create", { moduleID, fields: { title: "once" } });
+    const first = (await again(create, 0, 1)).result as any;
+    const second = (await again(create, 0, 2)).result as any;
+    expect(second.contentID).toBe(first.contentID);
+    expect((await call(`/module/${moduleID}/content`)).json.response.meta.count).toBe(1);
+
+    const update = task("content.update", { moduleID, contentID: first.contentID, fields: { title: "updated" } });
+    await again(update, 1, 1);
+    await call(`/module/${moduleID}/content/${first.contentID}`, { body: { fields: { title: "edited by a user since" } } });
+    const updatedAgain = (await again(update, 1, 2)).result as any;
+    expect(updatedAgain.fields).toEqual([{ name: "title", value: "edited by a user since" }]);
+
+    const remove = task("content.delete", { moduleID, contentID: first.contentID });
+    await again(remove, 2, 1);
+    await again(remove, 2, 2); // not "not found": the delete it repeats has happened
+    expect((await call(`/module/${moduleID}/content/${first.contentID}`)).status).toBe(404);
+
+    // Another task (another key) is another write.
+    const other = (await again(create, 3, 1)).result as any;
+    expect(other.contentID).not.toBe(first.contentID);
   });
 
   it("uses userID 0 when the engine gives no job owner", async () => {

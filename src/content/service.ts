@@ -10,6 +10,7 @@ import { badRequest, conflict, notFound } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
 import type { Paging } from "../http/paging";
 import { getModule, type Module } from "../modules/service";
+import { recordedEffect, recordEffect } from "./effects";
 import { compileFilter } from "./filter";
 import { compileQuery, DEFAULT_SORT, sortPlan } from "./listing";
 import { bumpContentVersion, cachedResult } from "./result-cache";
@@ -151,8 +152,13 @@ async function writeValidated<T>(db: Db, moduleRef: number | Module, attempt: (m
   }
 }
 
-/** Creates an item; `fieldsInput` is the `[{name, value}]` array or a name → value object. */
-export async function createContent(db: Db, moduleId: number | Module, userId: string, fieldsInput: unknown): Promise<ContentItem> {
+/**
+ * Creates an item; `fieldsInput` is the `[{name, value}]` array or a name → value object.
+ * `effectKey` (a workflow task's Idempotency-Key) makes a repeat answer the item already created.
+ */
+export async function createContent(db: Db, moduleId: number | Module, userId: string, fieldsInput: unknown, effectKey?: string): Promise<ContentItem> {
+  const done = effectKey === undefined ? undefined : await recordedEffect(db, effectKey);
+  if (done !== undefined) return getContent(db, moduleId, done);
   return writeValidated(db, moduleId, async (module) => {
     const data = await validateContentFields(db, module, fieldsInput, "create");
     const stored = storedForm(module, data);
@@ -170,13 +176,15 @@ export async function createContent(db: Db, moduleId: number | Module, userId: s
       deletedAt: sql<string | null>`null`.as("deleted_at"),
     };
     const insert = db.insert(content).select(db.select(row).from(modules).where(guard)).returning(itemColumns);
-    const [rows] = await db.batch([insert, bumpIfWritten(db, guard)]);
+    const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, sql`last_insert_rowid()`)];
+    const [rows] = await db.batch([insert, ...record, bumpIfWritten(db, guard)]);
     return rows[0] ? presentContent(module, rows[0]) : undefined;
   });
 }
 
-/** Replaces an item's fields (no defaults applied); keeps `createdAt` and `userID`. */
-export async function updateContent(db: Db, moduleId: number | Module, contentId: number, fieldsInput: unknown): Promise<ContentItem> {
+/** Replaces an item's fields (no defaults applied); keeps `createdAt` and `userID`. `effectKey`: as for create. */
+export async function updateContent(db: Db, moduleId: number | Module, contentId: number, fieldsInput: unknown, effectKey?: string): Promise<ContentItem> {
+  if (effectKey !== undefined && (await recordedEffect(db, effectKey)) !== undefined) return getContent(db, moduleId, contentId);
   return writeValidated(db, moduleId, async (module) => {
     await findRow(db, module.id, contentId);
     const data = await validateContentFields(db, module, fieldsInput, "update");
@@ -186,15 +194,17 @@ export async function updateContent(db: Db, moduleId: number | Module, contentId
       .set({ ...storedForm(module, data), updatedAt: nowIso() })
       .where(and(liveItem(module.id, contentId), exists(db.select({ one: sql`1` }).from(modules).where(guard))))
       .returning(itemColumns);
-    const [[row]] = await db.batch([update, bumpIfWritten(db, guard)]);
+    const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, contentId)];
+    const [[row]] = await db.batch([update, ...record, bumpIfWritten(db, guard)]);
     if (row) return presentContent(module, row);
     await findRow(db, module.id, contentId); // deleted meanwhile: 404, not a retry
     return undefined;
   });
 }
 
-/** Soft-deletes an item: it then answers 404 and drops out of listings and charts. */
-export async function deleteContent(db: Db, moduleId: number | Module, contentId: number): Promise<void> {
+/** Soft-deletes an item: it then answers 404 and drops out of listings and charts. `effectKey`: as for create. */
+export async function deleteContent(db: Db, moduleId: number | Module, contentId: number, effectKey?: string): Promise<void> {
+  if (effectKey !== undefined && (await recordedEffect(db, effectKey)) !== undefined) return;
   const module = await moduleOf(db, moduleId);
   const now = nowIso();
   const softDelete = db
@@ -202,7 +212,8 @@ export async function deleteContent(db: Db, moduleId: number | Module, contentId
     .set({ deletedAt: now, updatedAt: now })
     .where(liveItem(module.id, contentId))
     .returning({ id: content.id });
-  const [[row]] = await db.batch([softDelete, bumpContentVersion(db, module.id)]);
+  const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, contentId)];
+  const [[row]] = await db.batch([softDelete, ...record, bumpContentVersion(db, module.id)]);
   if (!row) throw notFound(`Content ${contentId} of module ${module.id}`);
 }
 

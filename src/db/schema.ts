@@ -110,3 +110,18 @@ export const idempotencyKeys = sqliteTable("idempotency_keys", {
   requestHash: text("request_hash").notNull(),
   createdAt: text("created_at").notNull(),
 });
+
+/**
+ * The content writes of workflow tasks, by the task's Idempotency-Key, recorded in the write's own
+ * batch: an attempt that runs again after its write committed (its Durable Object instance died
+ * before storing the outcome) finds its effect here instead of writing twice. Kept 30 days.
+ */
+export const taskEffects = sqliteTable(
+  "task_effects",
+  {
+    key: text("key").primaryKey(),
+    contentId: integer("content_id").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("task_effects_created").on(t.createdAt)],
+);

@@ -78,7 +78,7 @@ async function runTask(env: Env, task: TaskDefinition, scope: TemplateScope, sig
     case "content.create":
     case "content.update":
     case "content.delete":
-      return runContent(env, task, options, scope);
+      return runContent(env, task, options, scope, identity);
     default:
       throw new TaskFailure(`unknown task kind '${String((task as TaskDefinition).kind)}'`);
   }
@@ -263,17 +263,23 @@ function fieldsOption(options: Record<string, unknown>): unknown {
   }
 }
 
-async function runContent(env: Env, task: TaskDefinition, options: Record<string, unknown>, scope: TemplateScope): Promise<TaskOutcome> {
+/**
+ * The content.* kinds. With the engine's `identity`, the write is recorded under the task's
+ * Idempotency-Key in its own batch, so a re-run of a task whose write committed (its DO instance
+ * died before storing the outcome) answers that write instead of making it twice.
+ */
+async function runContent(env: Env, task: TaskDefinition, options: Record<string, unknown>, scope: TemplateScope, identity?: TaskIdentity): Promise<TaskOutcome> {
   const moduleId = idOption(options, "moduleID");
   const db = getDb(env);
+  const key = identity?.idempotencyKey;
   try {
     if (task.kind === "content.create") {
       const userId = scope.job?.userID || SYSTEM_USER_ID;
-      return { result: await createContent(db, moduleId, userId, fieldsOption(options)) };
+      return { result: await createContent(db, moduleId, userId, fieldsOption(options), key) };
     }
     const contentId = idOption(options, "contentID");
-    if (task.kind === "content.update") return { result: await updateContent(db, moduleId, contentId, fieldsOption(options)) };
-    await deleteContent(db, moduleId, contentId);
+    if (task.kind === "content.update") return { result: await updateContent(db, moduleId, contentId, fieldsOption(options), key) };
+    await deleteContent(db, moduleId, contentId, key);
     return {};
   } catch (err) {
     if (err instanceof ApiError) {
