@@ -3,6 +3,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
+import { syncMirror } from "../src/jobs/job-mirror";
 import { sweep } from "../src/jobs/sweep";
 import { call } from "./helpers";
 import { expectMirrorMatches, forceAlarm, getJob, inDO, inspect, logsOf, makeJob, makeWorkflow, mirrorRow, patchState, waitForJob } from "./jobs-helpers";
@@ -84,7 +85,10 @@ describe("mirror repair", () => {
     await inDO(jobID, (instance) => {
       const original = (instance as any).env;
       (instance as any).__env = original;
-      (instance as any).env = { ...original, DB: { prepare: () => ({ bind: () => ({ run: async () => { throw new Error("D1 unavailable"); } }) }) } };
+      const down = () => {
+        throw new Error("D1 unavailable");
+      };
+      (instance as any).env = { ...original, DB: { prepare: down, batch: down, exec: down } };
     });
     return () =>
       inDO(jobID, (instance) => {
@@ -125,5 +129,22 @@ describe("mirror repair", () => {
       .run();
     expect(stale.meta.changes).toBe(0);
     await expectMirrorMatches(job.jobID);
+  });
+
+  it("the mirror write itself is guarded by the version: an older one changes nothing, a newer one the whole row", async () => {
+    const wf = await longWorkflow();
+    const job = await makeJob(wf, { startAt: new Date(FUTURE).toISOString(), parameters: { a: "1" } });
+    const { state } = await inspect(job.jobID);
+    const write = (changes: Record<string, unknown>) => {
+      const saved: unknown[] = [];
+      const row = { ...state, mirrored: 0, ...changes };
+      return syncMirror(env, { load: () => structuredClone(row), save: (r: unknown) => void saved.push(r) } as any).then(() => saved);
+    };
+    const before = await mirrorRow(job.jobID);
+    await write({ version: state.version - 1, status: "cancelled", parameters: { a: "old" } });
+    expect(await mirrorRow(job.jobID)).toEqual(before);
+    const saved = await write({ version: state.version + 1, status: "running", parameters: { a: "new" }, error: "e" });
+    expect(saved).toMatchObject([{ mirrored: state.version + 1 }]);
+    expect(await mirrorRow(job.jobID)).toMatchObject({ status: "running", parameters: '{"a":"new"}', error: "e", version: state.version + 1 });
   });
 });

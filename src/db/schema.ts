@@ -103,12 +103,19 @@ export const jobs = sqliteTable(
   ],
 );
 
-/** `Idempotency-Key` of a job creation, scoped to the token's subject, kept for 24 hours. */
+/**
+ * `Idempotency-Key` of a job creation, scoped to the token's subject, kept for 24 hours. The
+ * request holding the key is named by `claimToken` (random per claim, new on every take-over);
+ * each later step of that request is conditional on it (src/jobs/idempotency.ts).
+ */
 export const idempotencyKeys = sqliteTable("idempotency_keys", {
   key: text("key").primaryKey(),
+  /** 0 while the claiming request is still making its job. */
   jobId: integer("job_id").notNull(),
   requestHash: text("request_hash").notNull(),
   createdAt: text("created_at").notNull(),
+  /** Rows written before claim tokens existed read '' (one more token value, claimed like any other). */
+  claimToken: text("claim_token").notNull().default(""),
 });
 
 /**

@@ -1,10 +1,19 @@
 // The job's row in the D1 `jobs` table, which listings and the cron sweep read instead of asking
 // each job's DO. The DO is the source of truth; this keeps the row caught up with it.
-import { iso } from "./model";
+import { getTableColumns, sql, type SQL } from "drizzle-orm";
+import { getDb } from "../db/client";
+import { jobs } from "../db/schema";
 import type { JobStore } from "./job-store";
+import { iso } from "./model";
 
 /** Retry delays of a failed mirror write (then every 5 min). */
 export const MIRROR_RETRY_MS = [2_000, 10_000, 30_000, 60_000, 300_000];
+
+/** `SET column = excluded.column` for every column but the key: the upsert writes the whole row. */
+function excludedColumns(): Record<string, SQL> {
+  const { id: _key, ...rest } = getTableColumns(jobs);
+  return Object.fromEntries(Object.entries(rest).map(([field, column]) => [field, sql`excluded.${sql.identifier(column.name)}`]));
+}
 
 /**
  * D1 mirror: one write of the whole row, stamped with the version and guarded by
@@ -19,32 +28,25 @@ export async function syncMirror(env: Env, store: JobStore) {
     // An upsert, not a plain UPDATE: should the row be gone (deleted as an orphan while this DO was
     // making its job), an UPDATE would change nothing and still count as written, and the job
     // would never be listed again. The DO holds the job, so its row belongs in the mirror.
-    await env.DB.prepare(
-      `INSERT INTO jobs (id, workflow_id, status, start_at, started_at, finished_at, deadline_at,
-         parameters, progress, error, version, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET workflow_id = excluded.workflow_id, status = excluded.status,
-         start_at = excluded.start_at, started_at = excluded.started_at, finished_at = excluded.finished_at,
-         deadline_at = excluded.deadline_at, parameters = excluded.parameters, progress = excluded.progress,
-         error = excluded.error, version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at
-       WHERE jobs.version < excluded.version`,
-    )
-      .bind(
-        Number(s.jobID),
-        Number(s.workflowID),
-        s.status,
-        iso(s.startAt),
-        iso(s.startedAt),
-        iso(s.finishedAt),
-        iso(s.deadline),
-        JSON.stringify(s.parameters),
-        JSON.stringify(s.progress),
-        s.error,
-        v,
-        iso(s.createdAt),
-        iso(s.updatedAt),
-      )
-      .run();
+    const row: typeof jobs.$inferInsert = {
+      id: Number(s.jobID),
+      workflowId: Number(s.workflowID),
+      status: s.status,
+      startAt: iso(s.startAt)!,
+      startedAt: iso(s.startedAt),
+      finishedAt: iso(s.finishedAt),
+      deadlineAt: iso(s.deadline),
+      parameters: s.parameters,
+      progress: s.progress,
+      error: s.error,
+      version: v,
+      createdAt: iso(s.createdAt)!,
+      updatedAt: iso(s.updatedAt)!,
+    };
+    await getDb(env)
+      .insert(jobs)
+      .values(row)
+      .onConflictDoUpdate({ target: jobs.id, set: excludedColumns(), setWhere: sql`${jobs.version} < excluded.${sql.identifier(jobs.version.name)}` });
     const after = store.load()!;
     if (after.mirrored < v) {
       after.mirrored = v;

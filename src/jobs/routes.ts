@@ -40,7 +40,7 @@ export function registerJobsRoutes(app: OpenAPIHono<AppEnv>) {
       tag,
       summary: "Create a job: a run of a snapshot of the workflow, status queued",
       description:
-        "Requires the `write` scope. An `Idempotency-Key` header makes a repeat of the same request within 24 h answer the first job (200); the same key with a different body is a 409.",
+        "Requires the `write` scope. `parameters`: at most 100, names of at most 64 characters, 64 KiB as JSON (else 400). An `Idempotency-Key` header makes a repeat of the same request within 24 h answer the first job (200); the same key with a different body is a 409.",
       body: createJobBody,
       status: 201,
       response: responseOf(jobSchema),

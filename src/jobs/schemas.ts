@@ -47,7 +47,33 @@ const startAtParam = () =>
     .openapi({ type: "string", format: "date-time", example: "2026-11-27T20:18:49.000Z" });
 
 /**
- * `parameters`: an object of strings. Built by hand with Object.fromEntries (which defines keys)
+ * Bounds of a job's `parameters`, which the job's Durable Object stores with its definition, the
+ * D1 mirror row repeats, and every listing answers: at most 100 parameters, names of at most 64
+ * characters, and 64 KiB as JSON (UTF-8, as `JSON.stringify` writes it). A listing page of 100
+ * jobs stays under 6.5 MiB, and a mirror row far below D1's 2,000,000-byte row limit.
+ */
+export const PARAMETERS_MAX_COUNT = 100;
+export const PARAMETER_NAME_MAX_CHARS = 64;
+export const PARAMETERS_MAX_BYTES = 64 * 1024;
+
+const utf8Bytes = (text: string) => new TextEncoder().encode(text).byteLength;
+
+/** The size problems of a parameters object (each on the path `parameters`). */
+function parametersTooLarge(parameters: Record<string, string>): string[] {
+  const names = Object.keys(parameters);
+  if (names.length > PARAMETERS_MAX_COUNT) return [`at most ${PARAMETERS_MAX_COUNT} parameters (got ${names.length})`];
+  const problems: string[] = [];
+  const long = names.find((name) => [...name].length > PARAMETER_NAME_MAX_CHARS);
+  if (long !== undefined) {
+    problems.push(`parameter names are at most ${PARAMETER_NAME_MAX_CHARS} characters (got ${[...long].length}: '${[...long].slice(0, 20).join("")}…')`);
+  }
+  const bytes = utf8Bytes(JSON.stringify(parameters));
+  if (bytes > PARAMETERS_MAX_BYTES) problems.push(`is ${bytes} bytes as JSON; at most ${PARAMETERS_MAX_BYTES} (64 KiB)`);
+  return problems;
+}
+
+/**
+ * `parameters`: an object of strings, within the bounds above. Built by hand with Object.fromEntries (which defines keys)
  * rather than by a record schema (which assigns them), so that a parameter named `__proto__` is
  * kept as an ordinary key like any other instead of being silently dropped.
  */
@@ -66,13 +92,18 @@ const parametersParam = () =>
           ok = false;
         }
       }
-      return ok ? (Object.fromEntries(entries) as Record<string, string>) : z.NEVER;
+      if (!ok) return z.NEVER;
+      const parameters = Object.fromEntries(entries) as Record<string, string>;
+      const problems = parametersTooLarge(parameters);
+      for (const message of problems) ctx.addIssue({ code: "custom", message });
+      return problems.length ? z.NEVER : parameters;
     }),
   ).openapi({
     type: "object",
     additionalProperties: { type: "string" },
     example: { leadID: "42" },
-    description: "a map of strings (a JSON string in a form)",
+    maxProperties: PARAMETERS_MAX_COUNT,
+    description: `a map of strings (a JSON string in a form): at most ${PARAMETERS_MAX_COUNT} parameters, names of at most ${PARAMETER_NAME_MAX_CHARS} characters, ${PARAMETERS_MAX_BYTES / 1024} KiB as JSON`,
   });
 
 const statusParam = () =>

@@ -1,16 +1,16 @@
-// The Worker side of /job/: creation (mirror row first, then the DO), listing from the D1
-// mirror, and turning DO refusals into API errors.
-import { and, count, desc, eq, type SQL } from "drizzle-orm";
+// The Worker side of /job/: creation (mirror row first, then the DO; an Idempotency-Key is kept
+// by idempotency.ts), listing from the D1 mirror, and turning DO refusals into API errors.
+import { and, count, desc, eq, sql, type SQL } from "drizzle-orm";
 import { getDb } from "../db/client";
-import { jobs } from "../db/schema";
-import { ApiError, badRequest, conflict, notFound } from "../http/errors";
+import { jobs, workflows } from "../db/schema";
+import { ApiError, badRequest, notFound } from "../http/errors";
 import { findWorkflow, snapshotOf } from "../workflows/service";
 import type { WorkflowSnapshot } from "../workflows/tasks";
-import { LOG_LINE_MAX_BYTES } from "./job-object";
+import { bindJob, CLAIM_LOST, claimHeld, createOnce, forgetKey, readKey, requestHash, scopedKey, type Claim, type CreateRequest } from "./idempotency";
+import { LOG_LINE_MAX_BYTES } from "./limits";
 import { iso, type DoResult, type JobView, type LogInput, type UpdateInput } from "./model";
 import { jobStub } from "./queue";
 import { isJobStatus, JOB_STATUSES, type JobStatus } from "./states";
-import { IDEMPOTENCY_TTL_MS } from "./sweep";
 
 type Row = typeof jobs.$inferSelect;
 
@@ -62,128 +62,76 @@ export function checkLogLines(lines: LogInput[]) {
 
 // ---------------------------------------------------------------- creation
 
-type CreateBody = { workflowID: number; startAt?: number | null; parameters?: Record<string, string> };
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-/** A key still without its job after this long belongs to a request that died. */
-const ABANDONED_KEY_MS = 30_000;
-
-async function sha256(text: string) {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function requestHash(body: CreateBody) {
-  const parameters = Object.fromEntries(Object.entries(body.parameters ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return sha256(JSON.stringify({ workflowID: body.workflowID, startAt: body.startAt ?? null, parameters }));
-}
-
 /** Creates the job (201) or, for a repeated Idempotency-Key, answers the first one (200). */
-export async function createJob(env: Env, sub: string, body: CreateBody, keyHeader: string | undefined): Promise<{ job: JobView; created: boolean }> {
-  if (keyHeader !== undefined && !IDEMPOTENCY_KEY.test(keyHeader)) {
-    throw badRequest("Invalid Idempotency-Key header: 1 to 255 visible ASCII characters", [{ path: "Idempotency-Key", message: "1 to 255 visible ASCII characters" }]);
-  }
+export async function createJob(env: Env, sub: string, body: CreateRequest, keyHeader: string | undefined): Promise<{ job: JobView; created: boolean }> {
+  const key = keyHeader === undefined ? undefined : scopedKey(sub, keyHeader);
   const snapshot = await loadSnapshot(env, body.workflowID);
-  if (keyHeader === undefined) return { job: await insertJob(env, body, snapshot, sub), created: true };
-
-  const key = `${sub}:${keyHeader}`;
-  const hash = await requestHash(body);
-  for (let round = 0; round < 60; round++) {
-    const now = Date.now();
-    const claimed = await env.DB.prepare(
-      "INSERT INTO idempotency_keys (key, job_id, request_hash, created_at) VALUES (?, 0, ?, ?) ON CONFLICT (key) DO NOTHING",
-    )
-      .bind(key, hash, new Date(now).toISOString())
-      .run();
-    if (claimed.meta.changes === 1) {
-      let job: JobView;
-      try {
-        job = await insertJob(env, body, snapshot, sub);
-      } catch (err) {
-        await env.DB.prepare("DELETE FROM idempotency_keys WHERE key = ? AND job_id = 0").bind(key).run();
-        throw err;
-      }
-      // The job exists and runs from here on: the key must never be freed for a second job. If it
-      // cannot be pointed at the job, the job is still the answer (a repeat waits, then finds the
-      // key in progress; only after ABANDONED_KEY_MS could it be taken over).
-      for (let i = 0; i < 3; i++) {
-        try {
-          await env.DB.prepare("UPDATE idempotency_keys SET job_id = ? WHERE key = ?").bind(Number(job.jobID), key).run();
-          break;
-        } catch (err) {
-          console.error(JSON.stringify({ level: "error", msg: "idempotency key not recorded", jobID: job.jobID, error: String(err) }));
-          await new Promise((r) => setTimeout(r, 50 * 2 ** i));
-        }
-      }
-      return { job, created: true };
-    }
-    const row = await env.DB.prepare("SELECT job_id, request_hash, created_at FROM idempotency_keys WHERE key = ?")
-      .bind(key)
-      .first<{ job_id: number; request_hash: string; created_at: string }>();
-    if (!row) continue; // expired and deleted meanwhile: claim it again
-    if (Date.parse(row.created_at) <= now - IDEMPOTENCY_TTL_MS) {
-      await env.DB.prepare("DELETE FROM idempotency_keys WHERE key = ? AND created_at = ?").bind(key, row.created_at).run();
-      continue;
-    }
-    if (row.job_id === 0 && Date.parse(row.created_at) < now - ABANDONED_KEY_MS) {
-      // The first request died before it made its job: take the key over.
-      await env.DB.prepare("DELETE FROM idempotency_keys WHERE key = ? AND job_id = 0 AND created_at = ?").bind(key, row.created_at).run();
-      continue;
-    }
-    if (row.request_hash !== hash) {
-      throw conflict(
-        "This Idempotency-Key was used with a different request in the last 24 hours",
-        [{ path: "Idempotency-Key", message: "already used with a different body" }],
-        "idempotency_key_reused",
-      );
-    }
-    if (row.job_id === 0) {
-      await new Promise((r) => setTimeout(r, 50)); // the first request is still creating the job
-      continue;
-    }
-    const job = await jobStub(env, String(row.job_id)).get();
-    if (job) return { job, created: false };
-    // The first request died between the mirror row and its DO: finish its work.
-    const mirror = await getDb(env).select().from(jobs).where(eq(jobs.id, row.job_id)).get();
-    if (mirror) {
-      const made = await jobStub(env, String(row.job_id)).create({
-        jobID: String(row.job_id),
-        workflowID: String(body.workflowID),
-        snapshot,
-        parameters: body.parameters ?? {},
-        startAt: body.startAt ?? null,
-        createdAt: Date.parse(mirror.createdAt),
-        userID: sub,
-      });
-      return { job: made.job, created: false };
-    }
-    await env.DB.prepare("DELETE FROM idempotency_keys WHERE key = ? AND job_id = ?").bind(key, row.job_id).run();
-  }
-  throw conflict("A request with this Idempotency-Key is still in progress; retry shortly", undefined, "idempotency_key_in_progress");
+  if (key === undefined) return { job: (await insertJob(env, body, snapshot, sub)) as JobView, created: true };
+  const { value, created } = await createOnce(getDb(env), key, await requestHash(body), {
+    create: (claim) => insertJob(env, body, snapshot, sub, claim),
+    existing: (jobID) => finishJob(env, jobID, body, snapshot, sub),
+  });
+  return { job: value, created };
 }
 
-/** The mirror row first (its autoincrement id is the jobID), then the job's DO. */
-async function insertJob(env: Env, body: CreateBody, snapshot: WorkflowSnapshot, sub: string): Promise<JobView> {
+/**
+ * The job a key names. Its DO may not hold it yet when the first request died between the mirror
+ * row and its DO (or is still between them): then the job is made from the mirror row, as the
+ * first request would have (the DO's create is idempotent). Null when the job never came to
+ * exist (no DO job, no mirror row).
+ */
+async function finishJob(env: Env, jobID: number, body: CreateRequest, snapshot: WorkflowSnapshot, sub: string): Promise<JobView | null> {
+  const job = await jobStub(env, String(jobID)).get();
+  if (job) return job;
+  const mirror = await getDb(env).select({ createdAt: jobs.createdAt }).from(jobs).where(eq(jobs.id, jobID)).get();
+  if (!mirror) return null;
+  const made = await jobStub(env, String(jobID)).create({
+    jobID: String(jobID),
+    workflowID: String(body.workflowID),
+    snapshot,
+    parameters: body.parameters ?? {},
+    startAt: body.startAt ?? null,
+    createdAt: Date.parse(mirror.createdAt),
+    userID: sub,
+  });
+  return made.job;
+}
+
+/**
+ * The mirror row first (its autoincrement id is the jobID), then the job's DO. Under an
+ * Idempotency-Key claim, the row is inserted only while the claim is held, and the key is pointed
+ * at it in the same batch; CLAIM_LOST when the claim was taken over (no job made).
+ */
+export async function insertJob(env: Env, body: CreateRequest, snapshot: WorkflowSnapshot, sub: string, claim?: Claim): Promise<JobView | typeof CLAIM_LOST> {
+  const db = getDb(env);
   const now = Date.now();
   const nowIso = new Date(now).toISOString();
   const parameters = body.parameters ?? {};
-  // Guarded by the workflow's existence in the same statement, so a concurrent workflow delete
-  // (which refuses while jobs are queued) cannot leave a job of a deleted workflow.
-  const inserted = await env.DB.prepare(
-    `INSERT INTO jobs (workflow_id, status, start_at, parameters, progress, version, created_at, updated_at)
-     SELECT ?, 'queued', ?, ?, ?, 0, ?, ? WHERE EXISTS (SELECT 1 FROM workflows WHERE id = ?) RETURNING id`,
-  )
-    .bind(
-      body.workflowID,
-      iso(body.startAt ?? now),
-      JSON.stringify(parameters),
-      JSON.stringify({ task: null, done: 0, total: snapshot.tasks.length }),
-      nowIso,
-      nowIso,
-      body.workflowID,
-    )
-    .first<{ id: number }>();
+  // Selected from the workflow's row, so a concurrent workflow delete (which refuses while jobs
+  // are queued) cannot leave a job of a deleted workflow. The fields are in the table's column
+  // order (Drizzle checks it).
+  const row = db
+    .select({
+      id: sql<number>`null`.as("id"),
+      workflowId: workflows.id,
+      status: sql<string>`'queued'`.as("status"),
+      startAt: sql<string>`${iso(body.startAt ?? now)}`.as("start_at"),
+      startedAt: sql<string | null>`null`.as("started_at"),
+      finishedAt: sql<string | null>`null`.as("finished_at"),
+      deadlineAt: sql<string | null>`null`.as("deadline_at"),
+      parameters: sql<string>`${sql.param(parameters, jobs.parameters)}`.as("parameters"),
+      progress: sql<string>`${sql.param({ task: null, done: 0, total: snapshot.tasks.length }, jobs.progress)}`.as("progress"),
+      error: sql<string | null>`null`.as("error"),
+      version: sql<number>`0`.as("version"),
+      createdAt: sql<string>`${nowIso}`.as("created_at"),
+      updatedAt: sql<string>`${nowIso}`.as("updated_at"),
+    })
+    .from(workflows)
+    .where(and(eq(workflows.id, body.workflowID), claim ? claimHeld(db, claim) : undefined));
+  const insert = db.insert(jobs).select(row).returning({ id: jobs.id });
+  const [inserted] = claim ? (await db.batch([insert, bindJob(db, claim)]))[0] : await insert.all();
   if (!inserted) {
+    if (claim && (await readKey(db, claim.key))?.claimToken !== claim.token) return CLAIM_LOST;
     throw badRequest(`Workflow ${body.workflowID} does not exist`, [{ path: "workflowID", message: `workflow ${body.workflowID} does not exist` }], "unknown_workflow");
   }
   const jobID = String(inserted.id);
@@ -202,10 +150,14 @@ async function insertJob(env: Env, body: CreateBody, snapshot: WorkflowSnapshot,
     // The call can fail after the DO made the job (its answer was lost): then the job exists and
     // runs, so it is the answer, and its mirror row must stay (deleting it would hide the job from
     // listings and the sweep, and free the Idempotency-Key for a duplicate). Only a DO that surely
-    // holds no job loses its row here; if that cannot be told, the sweep decides after a minute.
+    // holds no job loses its row (and its key) here; if that cannot be told, the sweep decides
+    // after a minute, and a repeat of the key finishes or forgets the job (see finishJob).
     const made = await jobStub(env, jobID).get().catch(() => undefined);
     if (made) return made;
-    if (made === null) await env.DB.prepare("DELETE FROM jobs WHERE id = ? AND version = 0").bind(inserted.id).run().catch(() => {});
+    if (made === null) {
+      const dropRow = db.delete(jobs).where(and(eq(jobs.id, inserted.id), eq(jobs.version, 0)));
+      await (claim ? db.batch([dropRow, forgetKey(db, claim, inserted.id)]) : dropRow).catch(() => {});
+    }
     throw err;
   }
 }

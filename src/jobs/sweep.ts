@@ -5,40 +5,55 @@
 //   - running jobs past their workflow timeout (mirror column deadline_at),
 //   - mirror rows the DO never wrote (version 0: creation died half-way) → written, or deleted
 //     when the DO holds no job,
-//   - expired Idempotency-Key rows (older than 24 h).
+//   - expired Idempotency-Key rows (older than 24 h) and recorded task effects (older than 30 days,
+//     content/effects.ts).
 // A mirror row that is merely behind its DO is rewritten by the DO on its next change, by the
 // DO's own retry alarm, and by any sweep visit (every DO call ends by syncing the mirror).
+import { and, asc, eq, isNotNull, lte } from "drizzle-orm";
+import { getDb } from "../db/client";
+import { jobs } from "../db/schema";
+import { expireEffects } from "../content/effects";
+import { expireKeys } from "./idempotency";
 import { jobStub } from "./queue";
 
 const GRACE_MS = 5_000;
 const BATCH = 200;
-export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+/** A mirror row still at version 0 after this long belongs to a creation that died half-way. */
+const ORPHAN_AFTER_MS = 60_000;
 
 export async function sweep(env: Env, now: Date) {
+  const db = getDb(env);
   const nowMs = now.getTime();
   const due = new Date(nowMs - GRACE_MS).toISOString();
   const nowIso = now.toISOString();
-  const orphanBefore = new Date(nowMs - 60_000).toISOString();
-  const [missed, overdue, orphans] = await env.DB.batch<{ id: number }>([
-    env.DB.prepare("SELECT id FROM jobs WHERE status = 'queued' AND start_at <= ? ORDER BY start_at LIMIT ?").bind(due, BATCH),
-    env.DB.prepare("SELECT id FROM jobs WHERE status = 'running' AND deadline_at IS NOT NULL AND deadline_at <= ? ORDER BY deadline_at LIMIT ?").bind(nowIso, BATCH),
-    env.DB.prepare("SELECT id FROM jobs WHERE version = 0 AND created_at <= ? LIMIT ?").bind(orphanBefore, BATCH),
+  const orphanBefore = new Date(nowMs - ORPHAN_AFTER_MS).toISOString();
+  const id = { id: jobs.id };
+  const [missed, overdue, orphans] = await db.batch([
+    db.select(id).from(jobs).where(and(eq(jobs.status, "queued"), lte(jobs.startAt, due))).orderBy(asc(jobs.startAt)).limit(BATCH),
+    db
+      .select(id)
+      .from(jobs)
+      .where(and(eq(jobs.status, "running"), isNotNull(jobs.deadlineAt), lte(jobs.deadlineAt, nowIso)))
+      .orderBy(asc(jobs.deadlineAt))
+      .limit(BATCH),
+    db.select(id).from(jobs).where(and(eq(jobs.version, 0), lte(jobs.createdAt, orphanBefore))).limit(BATCH),
   ]);
-  const ids = [...new Set([...missed.results, ...overdue.results].map((r) => r.id))];
+  const ids = [...new Set([...missed, ...overdue].map((r) => r.id))];
   const results = await Promise.allSettled(ids.map((id) => jobStub(env, String(id)).sweep(nowMs)));
   // One orphan whose DO cannot be reached must not stop the others, nor the key expiry below.
   let orphanFailures = 0;
-  for (const orphan of orphans.results) {
+  for (const orphan of orphans) {
     try {
       const job = await jobStub(env, String(orphan.id)).sweep(nowMs);
-      if (!job) await env.DB.prepare("DELETE FROM jobs WHERE id = ? AND version = 0").bind(orphan.id).run();
+      if (!job) await db.delete(jobs).where(and(eq(jobs.id, orphan.id), eq(jobs.version, 0)));
     } catch (err) {
       orphanFailures += 1;
       console.error(JSON.stringify({ level: "error", msg: "sweep of an orphan mirror row failed", jobID: orphan.id, error: String(err) }));
     }
   }
-  await env.DB.prepare("DELETE FROM idempotency_keys WHERE created_at <= ?").bind(new Date(nowMs - IDEMPOTENCY_TTL_MS).toISOString()).run();
+  await expireKeys(db, nowMs);
+  await expireEffects(db, nowMs);
   const failed = results.filter((r) => r.status === "rejected").length + orphanFailures;
-  console.log(JSON.stringify({ level: "info", msg: "sweep", visited: ids.length, orphans: orphans.results.length, failed }));
-  return { visited: ids.length, orphans: orphans.results.length, failed };
+  console.log(JSON.stringify({ level: "info", msg: "sweep", visited: ids.length, orphans: orphans.length, failed }));
+  return { visited: ids.length, orphans: orphans.length, failed };
 }

@@ -19,6 +19,12 @@ export const DEFAULT_WORKFLOW_TIMEOUT = 3600;
 export const MAX_WORKFLOW_TIMEOUT = 366 * 86_400;
 export const MAX_DELAY_SECONDS = 365 * 86_400;
 export const MAX_EXPECT_STATUS_ENTRIES = 20;
+/**
+ * A workflow definition (`name`, `tasks` and `onError` as sent, in compact JSON, UTF-8) is at most
+ * 256 KiB. It is stored in one D1 row, copied into every job's Durable Object as its snapshot and
+ * answered in full by listings, so it stays far below the 2,000,000-byte row limits of both.
+ */
+export const WORKFLOW_MAX_BYTES = 256 * 1024;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const STATUS_RANGE = /^([1-5][0-9][0-9])\.\.([1-5][0-9][0-9])$/;

@@ -1,14 +1,14 @@
 // Workflows: validation, storage and the snapshot jobs take of them.
 import type { z } from "@hono/zod-openapi";
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, count, eq, inArray, notExists, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { modules, workflows } from "../db/schema";
+import { jobs, modules, workflows } from "../db/schema";
 import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
 import { redactTasksForReader } from "./redact";
 import type { workflowBody } from "./schemas";
 import type { TaskDefinition, WorkflowSnapshot } from "./tasks";
-import { validateTasks } from "./validate";
+import { checkWorkflowSize, validateTasks } from "./validate";
 
 export type WorkflowRow = typeof workflows.$inferSelect;
 export type Workflow = Omit<WorkflowRow, "tasks" | "onError"> & { tasks: TaskDefinition[]; onError: TaskDefinition[] };
@@ -55,10 +55,11 @@ export async function listWorkflows(db: Db): Promise<Workflow[]> {
 }
 
 /**
- * Checks the whole input (every task of both lists, templates, literal module IDs and literal
- * http targets) and answers the normalised task lists, or throws one 400 naming every problem.
+ * Checks the whole input (its size, then every task of both lists, templates, literal module IDs
+ * and literal http targets) and answers the normalised task lists, or throws one 400 naming every problem.
  */
 export async function validateWorkflow(db: Db, input: WorkflowInput, allowHosts?: string) {
+  throwIfDetails(checkWorkflowSize(input));
   const { tasks, onError, details, moduleRefs } = validateTasks(input.tasks, input.onError, allowHosts);
   if (moduleRefs.length) {
     const ids = [...new Set(moduleRefs.map((r) => r.moduleId))];
@@ -99,12 +100,12 @@ export async function updateWorkflow(db: Db, id: number, input: WorkflowInput, a
   return row as Workflow;
 }
 
+const activeJobsOf = (id: number) => and(eq(jobs.workflowId, id), inArray(jobs.status, [...ACTIVE_JOB_STATUSES]));
+
 /** Number of queued or running jobs of a workflow (from the D1 job mirror). */
 export async function activeJobCount(db: Db, id: number): Promise<number> {
-  const row = await db.get<{ n: number }>(
-    sql`select count(*) as n from jobs where workflow_id = ${id} and status in ('queued', 'running')`,
-  );
-  return Number(row?.n ?? 0);
+  const row = await db.select({ n: count() }).from(jobs).where(activeJobsOf(id)).get();
+  return row?.n ?? 0;
 }
 
 /**
@@ -120,7 +121,7 @@ export async function deleteWorkflow(db: Db, id: number): Promise<void> {
       .where(
         and(
           eq(workflows.id, id),
-          sql`not exists (select 1 from jobs where jobs.workflow_id = ${id} and jobs.status in ('queued', 'running'))`,
+          notExists(db.select({ one: sql`1` }).from(jobs).where(activeJobsOf(id))),
         ),
       )
       .returning({ id: workflows.id })

@@ -2,7 +2,7 @@
 // problem with a `tasks[i].options.url`-style path so one 400 names them all.
 import { formatPath, type ErrorDetail } from "../http/errors";
 import { checkOutbound } from "./outbound-guard";
-import { KINDS_WITH_RESULT, optionSchemas, taskFieldSchemas } from "./schemas";
+import { KINDS_WITH_RESULT, optionSchemas, taskFieldSchemas, WORKFLOW_MAX_BYTES } from "./schemas";
 import { SECRET_OPTIONS, SECRET_PLACEMENT } from "./secrets";
 import { hasTemplate, parseTemplates, walkStrings } from "./templates";
 import type { TaskDefinition, TaskKind } from "./tasks";
@@ -151,6 +151,19 @@ function earlier(input: unknown[], checked: Checked[], index: number, into = new
     if (name !== undefined) into.set(name, checked[i]?.definition ?? null);
   }
   return into;
+}
+
+/**
+ * The size problem of a workflow definition, if it is over WORKFLOW_MAX_BYTES: measured on what
+ * was sent (before any task is checked, so an oversized body costs no validation), and pointed at
+ * the larger of the two lists.
+ */
+export function checkWorkflowSize(input: { name: string; tasks: unknown[]; onError: unknown[] }): ErrorDetail[] {
+  const size = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).byteLength;
+  const total = size({ name: input.name, tasks: input.tasks, onError: input.onError });
+  if (total <= WORKFLOW_MAX_BYTES) return [];
+  const path: ListName = size(input.onError) > size(input.tasks) ? "onError" : "tasks";
+  return [{ path, message: `the workflow (name, tasks and onError) is ${total} bytes of JSON; at most ${WORKFLOW_MAX_BYTES} (256 KiB)` }];
 }
 
 /**
