@@ -5,7 +5,7 @@ import autocannon from "autocannon";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { startServer, wrangler } from "./server.mjs";
-import { LIST_QUERY, MODULE_FIELDS, client, item, pool, uncachedList } from "./scenarios.mjs";
+import { LIST_QUERY, MODULE_FIELDS, client, item, pool, uncachedChart, uncachedList } from "./scenarios.mjs";
 
 const quick = process.argv.includes("--quick");
 const SIZES = quick ? [1_000] : [1_000, 10_000, 100_000];
@@ -75,15 +75,30 @@ async function seed(server, api, moduleId, have, target) {
   return have;
 }
 
-/** A local HTTP target for `http` tasks that counts the requests it receives. */
+/** How long the slow target takes to answer (some tasks of real workflows wait on slow services). */
+const SLOW_TARGET_MS = quick ? 10_000 : 40_000;
+
+/**
+ * A local HTTP target for `http` tasks that counts the requests it receives (by URL and by
+ * Idempotency-Key); paths under /slow/ answer after SLOW_TARGET_MS.
+ */
 function httpTarget() {
   const hits = new Map();
+  const keys = new Map();
   const srv = createServer((req, res) => {
     hits.set(req.url, (hits.get(req.url) ?? 0) + 1);
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ ok: true }));
+    const key = req.headers["idempotency-key"];
+    if (key) keys.set(key, (keys.get(key) ?? 0) + 1);
+    const answer = () => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ ok: true }));
+    };
+    if (req.url.startsWith("/slow/")) setTimeout(answer, SLOW_TARGET_MS);
+    else answer();
   });
-  return new Promise((resolve) => srv.listen(0, "127.0.0.1", () => resolve({ port: srv.address().port, hits, close: () => srv.close() })));
+  return new Promise((resolve) =>
+    srv.listen(0, "127.0.0.1", () => resolve({ port: srv.address().port, hits, keys, close: () => srv.close(), closeAll: () => srv.closeAllConnections() })),
+  );
 }
 
 async function waitFor(check, timeoutMs) {
@@ -157,9 +172,63 @@ async function jobScenarios(server, api) {
     const pct = (p) => lateness[Math.min(lateness.length - 1, Math.floor((p / 100) * lateness.length))];
     rows.push({ scenario: "delayed start lateness", items: 20, p50: pct(50), p99: pct(99), errors: 20 - lateness.length });
     console.error(`  delayed start: p50 ${pct(50)} ms, p99 ${pct(99)} ms over ${lateness.length} jobs`);
+
+    await slowNeighbours(api, target, wf);
   } finally {
+    target.closeAll();
     target.close();
   }
+}
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+/**
+ * Fast jobs next to slow ones: 5 jobs whose `http` task waits SLOW_TARGET_MS on its target are
+ * started, then 30 fast three-task jobs. Reports how long the fast jobs took (createdAt →
+ * finishedAt) while the slow requests were in flight, and whether any request was sent twice.
+ */
+async function slowNeighbours(api, target, fastWorkflow) {
+  const slow = (
+    await api("/workflow/", {
+      body: {
+        name: "bench slow",
+        tasks: [{ name: "wait", kind: "http", timeout: Math.ceil(SLOW_TARGET_MS / 1000) + 20, options: { method: "POST", url: `http://127.0.0.1:${target.port}/slow/{{job.jobID}}` } }],
+      },
+    })
+  ).response;
+  const slowIds = [];
+  await pool(5, 5, async () => slowIds.push((await api("/job/", { body: { workflowID: slow.workflowID } })).response.jobID));
+  await new Promise((r) => setTimeout(r, 500)); // the slow requests are in flight
+  const fastIds = [];
+  await pool(30, 10, async () => fastIds.push((await api("/job/", { body: { workflowID: fastWorkflow.workflowID } })).response.jobID));
+  const fastDone = await waitFor(async () => {
+    const jobs = await Promise.all(fastIds.map(async (id) => (await api(`/job/${id}`)).response));
+    return jobs.every((j) => j.status === "ok");
+  }, SLOW_TARGET_MS + 60_000);
+  const took = [];
+  for (const id of fastIds) {
+    const job = (await api(`/job/${id}`)).response;
+    if (job.finishedAt) took.push(Date.parse(job.finishedAt) - Date.parse(job.createdAt));
+  }
+  took.sort((a, b) => a - b);
+  const slowStillRunning = (await Promise.all(slowIds.map(async (id) => (await api(`/job/${id}`)).response.status))).filter((s) => s === "running").length;
+  const slowDone = await waitFor(async () => {
+    const statuses = await Promise.all(slowIds.map(async (id) => (await api(`/job/${id}`)).response.status));
+    return statuses.every((s) => s === "ok");
+  }, SLOW_TARGET_MS + 60_000);
+  const duplicateSends = [...target.keys.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
+  rows.push({
+    scenario: `fast jobs next to ${SLOW_TARGET_MS / 1000} s requests`,
+    items: 30,
+    p50: percentile(took, 50),
+    p99: percentile(took, 99),
+    duplicates: duplicateSends,
+    errors: (fastDone ? 0 : 1) + (slowDone ? 0 : 1) + (30 - took.length),
+  });
+  console.error(
+    `  fast jobs next to slow ones: p50 ${percentile(took, 50)} ms, p99 ${percentile(took, 99)} ms (${slowStillRunning} of 5 slow jobs still running then); ` +
+      `slow jobs ${slowDone ? "all ok" : "NOT all ok"}; requests sent twice (same Idempotency-Key): ${duplicateSends}`,
+  );
 }
 
 function printTable(floor) {
@@ -200,8 +269,8 @@ async function main() {
       await scenario(server, "list: same, count not cached", size, { path: "/", vary: () => `/module/${moduleId}/content?${uncachedList()}` });
       await scenario(server, "chart: grouped count", size, { path: `/module/${moduleId}/chart?kind=bar&groupBy=country` });
       await scenario(server, "chart: grouped sum", size, { path: `/module/${moduleId}/chart?kind=bar&groupBy=country&sum=value` });
-      await scenario(server, "chart: grouped count, not cached", size, { path: "/", vary: () => `/module/${moduleId}/chart?kind=bar&groupBy=country&description=${Math.random()}` });
-      await scenario(server, "chart: grouped sum, not cached", size, { path: "/", vary: () => `/module/${moduleId}/chart?kind=bar&groupBy=country&sum=value&description=${Math.random()}` });
+      await scenario(server, "chart: grouped count, not cached", size, { path: "/", vary: () => `/module/${moduleId}/chart?kind=bar&groupBy=country&${uncachedChart()}` });
+      await scenario(server, "chart: grouped sum, not cached", size, { path: "/", vary: () => `/module/${moduleId}/chart?kind=bar&groupBy=country&sum=value&${uncachedChart()}` });
       await scenario(server, "create one item", size, { path: `/module/${moduleId}/content`, method: "POST", body: { fields: item(size + 1) } });
     }
     await jobScenarios(server, api);

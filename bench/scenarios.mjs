@@ -60,3 +60,10 @@ export const LIST_QUERY = `filter=${encodeURIComponent("country eq 'France' and 
 /** The same listing with a bound that differs in every request, so its count is never cached. */
 export const uncachedList = () =>
   `filter=${encodeURIComponent(`country eq 'France' and value ge ${(1000 + Math.random()).toFixed(9)}`)}&sort=${encodeURIComponent("value desc")}&query=alpha&perPage=50`;
+
+/**
+ * Chart parameters no cached result can answer: the cache is keyed by the chart's plan, so a
+ * title or description no longer bypasses it; `id ne N` (N far above any ID) changes the plan while
+ * matching every item, at the cost of one integer comparison per row.
+ */
+export const uncachedChart = () => `filter=${encodeURIComponent(`id ne ${1e12 + Math.floor(Math.random() * 1e9)}`)}`;

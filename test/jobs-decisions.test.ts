@@ -31,7 +31,7 @@ function job(): Job {
   );
 }
 
-const here = { instance: "this-instance", canRun: true };
+const here = { instance: "this-instance", canRun: true, canRunQueued: true };
 
 describe("engine decisions", () => {
   it("are pure: the job handed in is not changed, and the same input gives the same decision", () => {
@@ -54,7 +54,7 @@ describe("engine decisions", () => {
       [2, "attempt 1 of task 'say' (log) started"],
     ]);
     expect(d.effects).toEqual([{ type: "run", run: expect.objectContaining({ number: 1, phase: "main", index: 0, deadline: T0 + 30_000 }) }]);
-    const sweep = tick(j, { now: T0, instance: "this-instance", canRun: false });
+    const sweep = tick(j, { now: T0, instance: "this-instance", canRun: false, canRunQueued: false });
     expect(sweep.effects).toEqual([]);
     expect(wakeAt(sweep.job!, T0, "this-instance")).toBe(T0);
   });
@@ -65,7 +65,7 @@ describe("engine decisions", () => {
     j.state.attempt = { id: "a1", phase: "main", index: 1, number: 1, mode: "queue", dispatchedAt: T0, claimedAt: T0, running: { since: T0, instance: "this-instance" }, deadline: T0 + 15_000 };
     expect(tick(j, { now: T0 + 50_000, ...here })).toMatchObject({ changed: false, effects: [] });
     expect(claimAttempt(j, "a1", T0 + 1).value).toBe(false);
-    const lost = tick(j, { now: T0 + 10, instance: "a-new-instance", canRun: true });
+    const lost = tick(j, { now: T0 + 10, instance: "a-new-instance", canRun: true, canRunQueued: true });
     expect(lost.logs.map((l) => l.message)).toEqual(["attempt 1 of task 'call' was lost: the Durable Object instance running it is gone; running it again"]);
     expect(lost.effects).toEqual([{ type: "send", message: { jobID: "5", attemptId: lost.job!.state.attempt!.id } }]);
     expect(lost.job!.state).toMatchObject({ lost: 1, attempts: 2, attempt: { number: 2, claimedAt: null, running: null } });

@@ -53,8 +53,12 @@ export type Decision<T> = {
   value: T;
 };
 
-/** What a tick may do besides deciding: the DO instance it runs in, and whether it may start runs. */
-export type TickContext = { now: number; instance: string; canRun: boolean };
+/**
+ * What a tick may do besides deciding: the DO instance it runs in, whether it may start runs at all
+ * (only in the alarm), and whether it may start an `http`/`content.*` run (at most one per alarm
+ * invocation, within its wall time; `log` and `fail` runs take microseconds and are not counted).
+ */
+export type TickContext = { now: number; instance: string; canRun: boolean; canRunQueued: boolean };
 
 // ---------------------------------------------------------------- the draft a decision works on
 
@@ -351,7 +355,7 @@ function step(d: Draft, ctx: TickContext): boolean {
       return true;
     }
     // Claimed (delivered) and not started: it runs in the DO's alarm.
-    if (!ctx.canRun) return false;
+    if (!ctx.canRunQueued) return false;
     startRun(d, a, task, ctx.instance);
     return false;
   }

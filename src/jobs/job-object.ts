@@ -156,13 +156,14 @@ export class JobObject extends DurableObject<Env> {
     const budgetEnds = Date.now() + ATTEMPT_RUN_BUDGET_MS;
     let ranQueueKind = false;
     for (let guard = 0; guard < 1_000; guard++) {
-      const decision = this.decide((job) => engine.tick(job, { now: now(), instance: this.instance, canRun: canRun && !ranQueueKind }));
+      const decision = this.decide((job) => engine.tick(job, { now: now(), instance: this.instance, canRun, canRunQueued: canRun && !ranQueueKind }));
       if (!decision || decision.effects.length === 0) break;
       const run = decision.effects.find((e): e is Extract<Effect, { type: "run" }> => e.type === "run");
-      if (run) {
-        // Mirror and watchdog alarm first: the run may take minutes.
+      if (run && run.run.task.kind !== "log" && run.run.task.kind !== "fail") {
+        // Mirror and watchdog alarm first: the run may take minutes. (`log` and `fail` run in
+        // microseconds, with no effect outside the job: the settle after the loop covers them.)
         await this.settle();
-        if (run.run.task.kind !== "log" && run.run.task.kind !== "fail") ranQueueKind = true;
+        ranQueueKind = true;
       }
       const report = await this.carryOut(decision.effects, budgetEnds, true);
       if (!report) break; // a send: the claim comes back through the queue
