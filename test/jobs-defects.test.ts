@@ -56,10 +56,13 @@ describe("a state change whose mirror write is still in flight", () => {
     });
     const pending = stubOf(job.jobID).update({ status: "running" });
     let seen;
-    for (let i = 0; i < 200; i++) {
+    // Polled until the job runs and its alarm is set. The mirror write cannot end before
+    // `release()`, so an engine that set the alarm only after the write would never get there.
+    // (Between the update and that point the job's own alarm may be firing, and a firing alarm
+    // reads as none: the platform retries an alarm handler that dies.)
+    for (const until = Date.now() + 10_000; Date.now() < until; await sleep(5)) {
       seen = await inspect(job.jobID);
-      if (seen.state.status === "running") break;
-      await sleep(5);
+      if (seen.state.status === "running" && seen.alarm !== null) break;
     }
     // The job is running with a task to dispatch, but its mirror still says queued in 2099: were
     // the DO to die now, only its alarm could wake it.
