@@ -1,5 +1,6 @@
 // The job engine's size and time limits, each in one place. Where a value stands for a platform
-// limit, its name and comment say which (see the README's "Jobs" section).
+// limit, it comes from src/platform/limits.ts (see docs/limits.md).
+import { DO_ALARM_WALL_TIME_MS, SET_ALARM_MAX_MS, SET_ALARM_MIN_MS } from "../platform/limits";
 
 /** Each log line (message + data as JSON) is capped at 16 KiB. */
 export const LOG_LINE_MAX_BYTES = 16 * 1024;
@@ -15,12 +16,11 @@ export const LOG_MAX_BYTES = 4 * 1024 * 1024;
 export const LOG_TRUNCATION_RESERVE_BYTES = 1024;
 
 /**
- * Platform limit: a Durable Object's alarm() handler has 15 minutes of wall time per invocation.
+ * A Durable Object's alarm() handler has 15 minutes of wall time per invocation (DO_ALARM_WALL_TIME_MS).
  * Attempts of `http` and `content.*` tasks run inside the job DO's alarm, so one attempt gets at
  * most this much of it (the rest is kept for recording its outcome and writing the mirror).
  */
-export const ALARM_WALL_TIME_MS = 15 * 60_000;
-export const ATTEMPT_RUN_BUDGET_MS = ALARM_WALL_TIME_MS - 10_000;
+export const ATTEMPT_RUN_BUDGET_MS = DO_ALARM_WALL_TIME_MS - 10_000;
 
 /** A queued attempt not claimed within this (doubling per miss, up to the max) is sent again. */
 export const CLAIM_TIMEOUT_MS = 15_000;
@@ -31,9 +31,8 @@ export const REPORT_GRACE_MS = 5_000;
 export const MAX_LOST = 3;
 
 /**
- * setAlarm() refuses times <= 0 and (despite its message, "after 2189") past 2262. Whatever the
- * state holds, the alarm is clamped into this range: a past time fires at once, a time beyond the
- * range wakes the job early and the alarm is set again.
+ * The range setAlarm() accepts. Whatever the state holds, the alarm is clamped into it: a past
+ * time fires at once, a time beyond it wakes the job early and the alarm is set again.
  */
-export const MIN_ALARM_MS = 1;
-export const MAX_ALARM_MS = Date.UTC(2189, 0, 1);
+export const MIN_ALARM_MS = SET_ALARM_MIN_MS;
+export const MAX_ALARM_MS = SET_ALARM_MAX_MS;

@@ -17,6 +17,10 @@ import { expireKeys } from "./idempotency";
 import { jobStub } from "./queue";
 
 const GRACE_MS = 5_000;
+/**
+ * Rows per kind per sweep: at most ~4 × BATCH + 2 subrequests (DO calls and D1 queries), under
+ * SUBREQUESTS_PER_INVOCATION (platform/limits.ts); what is left waits for the next minute.
+ */
 const BATCH = 200;
 /** A mirror row still at version 0 after this long belongs to a creation that died half-way. */
 const ORPHAN_AFTER_MS = 60_000;
