@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { claimAttempt, tick, updateJob, wakeAt } from "../src/jobs/job-engine";
 import { newJob, type Job } from "../src/jobs/job-state";
-import { LOG_MAX_LINES } from "../src/jobs/limits";
+import { LOG_MAX_LINES, REPORT_GRACE_MS, RUN_WATCH_MS } from "../src/jobs/limits";
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -69,6 +69,15 @@ describe("engine decisions", () => {
     expect(lost.logs.map((l) => l.message)).toEqual(["attempt 1 of task 'call' was lost: the Durable Object instance running it is gone; running it again"]);
     expect(lost.effects).toEqual([{ type: "send", message: { jobID: "5", attemptId: lost.job!.state.attempt!.id } }]);
     expect(lost.job!.state).toMatchObject({ lost: 1, attempts: 2, attempt: { number: 2, claimedAt: null, running: null } });
+  });
+
+  it("keep the alarm within RUN_WATCH_MS while a run is in flight, so a dead instance's run is found soon", () => {
+    const j = job();
+    j.state = { ...j.state, status: "running", startedAt: T0, deadline: T0 + 60_000, phase: "main", index: 1, attempts: 1 };
+    j.state.attempt = { id: "a1", phase: "main", index: 1, number: 1, mode: "queue", dispatchedAt: T0, claimedAt: T0, running: { since: T0, instance: "this-instance" }, deadline: T0 + 15_000 };
+    // The task's timeout is 30 s: without the watch the next look would be at T0 + 35 s.
+    expect(wakeAt(j, T0 + 1_000, "this-instance")).toBe(T0 + 1_000 + RUN_WATCH_MS);
+    expect(wakeAt(j, T0 + 33_000, "this-instance")).toBe(T0 + 30_000 + REPORT_GRACE_MS);
   });
 
   it("refuse client lines past the log's cap, changing nothing", () => {

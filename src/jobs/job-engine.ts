@@ -14,6 +14,7 @@ import {
   MAX_CLAIM_TIMEOUT_MS,
   MAX_LOST,
   REPORT_GRACE_MS,
+  RUN_WATCH_MS,
 } from "./limits";
 import { iso, type AttemptMessage, type AttemptReport, type CreateInput, type JobView, type LogInput, type LogLevel, type Refusal, type UpdateInput } from "./model";
 import { canTransition, isFinal, TRANSITIONS, type JobStatus } from "./states";
@@ -517,7 +518,10 @@ export function wakeAt(job: Job, now: number, instance: string): number | null {
     if (a) {
       if (a.mode === "delay" || (a.mode === "queue" && a.claimedAt === null)) times.push(a.deadline);
       else if (!a.running || a.running.instance !== instance) times.push(now);
-      else times.push(Math.max(a.running.since + taskOf(job, a).timeout * 1000 + REPORT_GRACE_MS, now + REPORT_GRACE_MS));
+      // In flight here: look again every RUN_WATCH_MS. While this instance lives such an alarm
+      // finds the run in flight and changes nothing; should the instance die, the next one's alarm
+      // finds the run lost within RUN_WATCH_MS (a restart does not re-deliver the interrupted alarm).
+      else times.push(Math.min(a.running.since + taskOf(job, a).timeout * 1000 + REPORT_GRACE_MS, now + RUN_WATCH_MS));
     } else {
       times.push(s.waitUntil ?? now); // something to dispatch: now
     }

@@ -27,6 +27,11 @@ export const CLAIM_TIMEOUT_MS = 15_000;
 export const MAX_CLAIM_TIMEOUT_MS = 300_000;
 /** Slack after an attempt's own timeout before the watchdog alarm looks at it again. */
 export const REPORT_GRACE_MS = 5_000;
+/**
+ * While an attempt runs, the job's alarm looks again this often, so a run whose Durable Object
+ * instance died is noticed (and run again) within it, not only after the task's timeout.
+ */
+export const RUN_WATCH_MS = 5_000;
 /** Lost attempts (the DO instance running them is gone) re-run without using the task's retries, this many times. */
 export const MAX_LOST = 3;
 
