@@ -15,6 +15,7 @@
 // job, since its insert found the claim gone: it then answers like a repeat arriving now, i.e. the
 // job of the request that took the key over (200), or its refusal (409 when that request's body
 // differs). Exactly one job per key, and every answer names it.
+import { sha256Hex } from "../http/hash";
 import { and, eq, lt, lte, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { idempotencyKeys } from "../db/schema";
@@ -44,8 +45,7 @@ export type CreateRequest = { workflowID: number; startAt?: number | null; param
 export async function requestHash(body: CreateRequest): Promise<string> {
   const parameters = Object.fromEntries(Object.entries(body.parameters ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const text = JSON.stringify({ workflowID: body.workflowID, startAt: body.startAt ?? null, parameters });
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return sha256Hex(text);
 }
 
 export type KeyRow = typeof idempotencyKeys.$inferSelect;

@@ -5,6 +5,7 @@
 // outcome — all in one synchronous transaction (`decide`) — and then carry out its effects (queue
 // sends, runs, aborts), then write the mirror and point the alarm (`settle`). Nothing else reaches
 // the stored state.
+import { sha256Hex } from "../http/hash";
 import { DurableObject } from "cloudflare:workers";
 import { runAttempt } from "./attempt";
 import * as engine from "./job-engine";
@@ -19,11 +20,6 @@ export { LOG_LINE_MAX_BYTES } from "./limits";
 export type { JobState } from "./job-state";
 
 const notFound = (): DoResult<never> => ({ ok: false, refusal: { status: 404, code: "not_found", message: "Job not found" } });
-
-async function sha256Hex(text: string) {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 export class JobObject extends DurableObject<Env> {
   private readonly storage: JobStorage;
