@@ -1,0 +1,1 @@
+ALTER TABLE `modules` ADD `typed_table` integer DEFAULT 0 NOT NULL;
