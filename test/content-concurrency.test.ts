@@ -7,17 +7,13 @@
 // it was read before the concurrent edit.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { count, sql } from "drizzle-orm";
 import { getDb, type Db } from "../src/db/client";
-import { content } from "../src/db/schema";
-import { createContent, listingWhere, updateContent } from "../src/content/service";
-import { sortPlan } from "../src/content/listing";
-import { liveContentWhere } from "../src/content/storage";
+import { createContent, updateContent } from "../src/content/service";
 import { getModule, updateModule } from "../src/modules/service";
 import { moduleBody } from "../src/modules/schemas";
 import { ApiError } from "../src/http/errors";
 import { clearResultCache } from "../src/content/result-cache";
-import { call, makeModule } from "./helpers";
+import { call, makeModule, rederiveTypedRows } from "./helpers";
 
 const db = getDb(env);
 
@@ -283,7 +279,7 @@ describe("stored values that do not fit their field", () => {
     for (const [label, data] of [["bad1", BAD1], ["bad2", BAD2], ["bad3", BAD3]] as const) {
       await insert.bind(Number(m.moduleID), JSON.stringify({ label, ...data })).run();
     }
-    clearResultCache();
+    await rederiveTypedRows(m.moduleID);
     return m;
   }
 
@@ -371,34 +367,14 @@ describe("stored values that do not fit their field", () => {
   });
 });
 
-describe("the guards against other types keep the listing's index plans", () => {
-  it("a guarded range is an index search closed at the other type, and the sort's probe one index seek", async () => {
-    const m = await makeModule("Plans", [{ name: "n", kind: "number" }, { name: "t", kind: "text" }]);
-    for (let i = 0; i < 5; i++) await add(m, { n: i, t: `t${i}` });
-    const module = await getModule(db, Number(m.moduleID));
-    const explain = async (q: { sql: string; params: unknown[] }) =>
-      ((await env.DB.prepare(`explain query plan ${q.sql}`).bind(...q.params).all()).results as any[]).map((r) => r.detail).join(" | ");
-    const index = (field: string, range: string) =>
-      new RegExp(`INDEX cx_${m.moduleID}_${field}_\\w+ \\(module_id=\\? AND ${range.replaceAll("?", "\\?")}\\)`);
-    const counted = (filter: string) => db.select({ n: count() }).from(content).where(listingWhere(module, { filter })).toSQL();
-    expect(await explain(counted("n gt 3"))).toMatch(index("n", "<expr>>? AND <expr><?"));
-    expect(await explain(counted("t lt 't3'"))).toMatch(index("t", "<expr>>? AND <expr><?"));
-    for (const [field, op] of [["n", ">"], ["t", "<"]]) {
-      const { wrongTyped } = sortPlan(module, `${field} desc`);
-      const probe = db.select({ id: content.id }).from(content).where(sql`${liveContentWhere(module.id)} and ${wrongTyped!}`).limit(1).toSQL();
-      expect(await explain(probe)).toMatch(index(field, `<expr>${op}?`));
-    }
-  });
-});
-
 describe("objects and arrays in fields of text kinds", () => {
-  it("never answer a 500 (they read as their JSON text, see docs/storage.md)", async () => {
+  it("never answer a 500 (they read as missing values, see docs/storage.md)", async () => {
     const m = await makeModule("TextObjects", [{ name: "t", kind: "text" }, { name: "d", kind: "date" }, { name: "e", kind: "enum", options: { options: ["A"] } }]);
     await add(m, { t: "plain", d: "2026-01-01", e: "A" });
     await env.DB.prepare("insert into content (module_id, user_id, data, search, created_at, updated_at) values (?, '7', ?, '', 'x', 'x')")
       .bind(Number(m.moduleID), JSON.stringify({ t: { a: "x" }, d: [2026], e: { A: 1 } }))
       .run();
-    clearResultCache();
+    await rederiveTypedRows(m.moduleID);
     for (const field of ["t", "d", "e"]) {
       const value = field === "d" ? "'2026-01-01'" : "'A'";
       for (const filter of [`${field} eq ${value}`, `${field} lt ${value}`, `${field} ge ${value}`, `${field} in (${value})`, `${field} is null`, `not (${field} ne ${value})`]) {

@@ -1,14 +1,14 @@
 // Listing: filter language, sort, paging and search, all run in D1.
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { count } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { call, makeModule } from "./helpers";
 import { getDb } from "../src/db/client";
-import { content } from "../src/db/schema";
+import { toQuery } from "../src/db/raw";
 import { getModule } from "../src/modules/service";
-import { listingWhere } from "../src/content/service";
-import { compileSort, sortPlan } from "../src/content/listing";
-import { compareExpr, liveContentWhere } from "../src/content/storage";
+import { listingCountSql, listingPageSql } from "../src/content/service";
+import { compareExpr, layoutOf } from "../src/content/storage";
+import { itemsFrom } from "../src/content/typed-table";
 
 let deal: any;
 let acct: any;
@@ -365,75 +365,66 @@ describe("query", () => {
 });
 
 describe("storage", () => {
-  /** The query plan of the listing query exactly as the service compiles it. */
-  async function plan(filter: string, sort: string) {
-    const db = getDb(env);
-    const module = await getModule(db, Number(deal.moduleID));
-    const q = db.select().from(content).where(listingWhere(module, { filter })).orderBy(...compileSort(module, sort)).limit(50).toSQL();
-    const rows = (await env.DB.prepare(`explain query plan ${q.sql}`).bind(...q.params).all()).results as any[];
-    return rows.map((r) => r.detail).join(" | ");
-  }
+  const explain = async (q: SQL) => {
+    const { sql, params } = toQuery(q);
+    return ((await env.DB.prepare(`explain query plan ${sql}`).bind(...params).all()).results as any[]).map((r) => r.detail).join(" | ");
+  };
+  const moduleNow = () => getModule(getDb(env), Number(deal.moduleID));
+  /** The query plan of the listing's page query exactly as the service compiles it. */
+  const plan = async (filter: string, sort: string) => explain(listingPageSql(await moduleNow(), { filter, sort }, { page: 1, perPage: 50, offset: 0 }));
+  const table = () => `c_${deal.moduleID}`;
 
-  it("creates a partial index per single-valued field", async () => {
-    const prefix = `cx_${deal.moduleID}_`;
-    const indexes = (await env.DB.prepare("select name, sql from sqlite_master where type = 'index' and substr(name, 1, ?) = ?").bind(prefix.length, prefix).all()).results as any[];
+  it("keeps a typed table with a column per field and an index per single-valued field", async () => {
+    const indexes = (await env.DB.prepare("select name from sqlite_master where type = 'index' and tbl_name = ?").bind(table()).all()).results as any[];
+    const single = indexes.map((i) => i.name.slice(table().length + 2)).filter((n: string) => !n.includes("__"));
     // not the multi `tags`, nor the textarea `note`
-    expect(indexes.map((i) => i.name.split("_")[2]).sort()).toEqual(["at", "closedate", "country", "name", "owner", "stage", "value", "won"]);
-    expect(indexes.find((i) => i.name.includes("_country_")).sql).toContain(`WHERE "module_id" = ${deal.moduleID} AND "deleted_at" IS NULL`);
+    expect(single.sort()).toEqual(["at", "closedate", "country", "created_at", "name", "owner", "stage", "updated_at", "value", "won"]);
+    // dimension × number pairs, which cover grouped sums and `eq` + range pages
+    expect(indexes.map((i) => i.name)).toContain(`${table()}__stage__value`);
+    const columns = (await env.DB.prepare(`select name, type from pragma_table_info(?)`).bind(table()).all()).results as any[];
+    expect(columns.map((c) => `${c.name} ${c.type}`)).toEqual([
+      "id INTEGER", "user_id TEXT", "created_at TEXT", "updated_at TEXT",
+      "f_name TEXT", "f_country TEXT", "f_value REAL", "f_stage TEXT", "f_closedate TEXT", "f_at TEXT", "f_won INTEGER", "f_tags TEXT", "f_note TEXT", "f_owner INTEGER",
+    ]);
+    // one row per live item, holding the item's values
+    const n = (await env.DB.prepare(`select count(*) as n from ${table()}`).first()) as any;
+    const live = (await env.DB.prepare(`select count(*) as n from content where module_id = ? and deleted_at is null`).bind(Number(deal.moduleID)).first()) as any;
+    expect(n.n).toBe(live.n);
   });
 
   it("answers filters and sorts from those indexes, without sorting in a temporary b-tree", async () => {
-    const name = async (field: string) =>
-      ((await env.DB.prepare("select name from sqlite_master where type = 'index' and name like ?").bind(`cx_${deal.moduleID}_${field}_%`).first()) as any).name;
-    const country = await name("country");
-    const value = await name("value");
-    expect(await plan("country eq 'France'", "id desc")).toContain(`INDEX ${country}`);
+    const index = (field: string) => `${table()}__${field}`;
+    expect(await plan("country eq 'France'", "id desc")).toContain(`INDEX ${index("country")}`);
     for (const sort of ["value desc", "value asc"]) {
       const p = await plan("", sort);
-      expect(p).toContain(`INDEX ${value}`);
-      expect(p).not.toContain("TEMP B-TREE");
+      expect(p).toContain(`INDEX ${index("value")}`);
+      expect(p).not.toMatch(/TEMP B-TREE FOR (ORDER|LAST)/);
     }
     const ranged = await plan("value ge 100 and value lt 2000", "value desc");
-    expect(ranged).toContain(`INDEX ${value}`);
-    expect(ranged).not.toContain("TEMP B-TREE");
-    expect(await plan("name startswith 'gam'", "id desc")).toContain(`INDEX ${await name("name")}`);
+    expect(ranged).toContain(`INDEX ${index("value")}`);
+    expect(await plan("name startswith 'gam'", "id desc")).toContain(`INDEX ${index("name")}`);
     const text = await plan("", "name asc");
-    expect(text).toContain(`INDEX ${await name("name")}`);
-    expect(text).not.toContain("TEMP B-TREE");
+    expect(text).toContain(`INDEX ${index("name")}`);
   });
 
-  it("counts through an equality's index rather than a one-sided range's, and pages through the sort key's", async () => {
-    const db = getDb(env);
-    const module = await getModule(db, Number(deal.moduleID));
+  it("counts through an equality's index, and pages an equality plus a range through their pair", async () => {
+    const module = await moduleNow();
     const filter = "country eq 'France' and value ge 1";
-    const explain = async (q: { sql: string; params: unknown[] }) =>
-      ((await env.DB.prepare(`explain query plan ${q.sql}`).bind(...q.params).all()).results as any[]).map((r) => r.detail).join(" | ");
-    const countPlan = await explain(db.select({ n: count() }).from(content).where(listingWhere(module, { filter })).toSQL());
-    expect(countPlan).toMatch(new RegExp(`INDEX cx_${deal.moduleID}_country_`));
-    const sorted = sortPlan(module, "value desc");
-    const pagePlan = await explain(db.select().from(content).where(listingWhere(module, { filter }, sorted.firstField)).orderBy(...sorted.terms).limit(50).toSQL());
-    expect(pagePlan).toMatch(new RegExp(`INDEX cx_${deal.moduleID}_value_`));
-    expect(pagePlan).not.toContain("TEMP B-TREE");
-    // Both bounds on one field: its index stays usable.
-    const between = await explain(db.select({ n: count() }).from(content).where(listingWhere(module, { filter: "country eq 'France' and value ge 1 and value le 2" })).toSQL());
-    expect(between).toMatch(/INDEX cx_/);
+    expect(await explain(listingCountSql(module, { filter }))).toMatch(new RegExp(`COVERING INDEX ${table()}__country`));
+    expect(await plan(filter, "value desc")).toContain(`INDEX ${table()}__country__value`);
+    // Both bounds on one field: an index stays usable.
+    expect(await explain(listingCountSql(module, { filter: "country eq 'France' and value ge 1 and value le 2" }))).toMatch(/INDEX c_/);
   });
 
   it("lets a group-by over a field read only its index (what charts do)", async () => {
-    const db = getDb(env);
-    const module = await getModule(db, Number(deal.moduleID));
+    const module = await moduleNow();
     const field = module.fields.find((f) => f.name === "country")!;
-    const q = db
-      .select({ v: compareExpr(field), n: count() })
-      .from(content)
-      .where(liveContentWhere(module.id))
-      .groupBy(compareExpr(field))
-      .toSQL();
-    const rows = (await env.DB.prepare(`explain query plan ${q.sql}`).bind(...q.params).all()).results as any[];
-    const detail = rows.map((r: any) => r.detail).join(" | ");
-    expect(detail).toMatch(new RegExp(`INDEX cx_${deal.moduleID}_country_`));
+    const q = sql`select ${compareExpr(module, field)} as v, count(*) as n from ${itemsFrom(layoutOf(module), false)} group by ${compareExpr(module, field)}`;
+    const detail = await explain(q);
+    expect(detail).toMatch(new RegExp(`COVERING INDEX ${table()}__country`));
     expect(detail).not.toContain("TEMP B-TREE");
-    const result = (await env.DB.prepare(q.sql).bind(...q.params).all()).results as any[];
+    const { sql: text, params } = toQuery(q);
+    const result = (await env.DB.prepare(text).bind(...params).all()).results as any[];
     expect(result.map((r) => Object.values(r))).toEqual([[null, 2], ["France", 3], ["Slovenia", 2]]);
   });
 });

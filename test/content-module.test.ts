@@ -3,23 +3,16 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, makeModule } from "./helpers";
-import { indexDdl, indexName, MAX_FIELD_INDEXES } from "../src/content/storage";
-import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
-
-/** Renders raw DDL (no parameters) as text. */
-class DdlText {
-  private readonly dialect = new SQLiteSyncDialect();
-  sql(q: any) {
-    return this.dialect.sqlToQuery(q).sql;
-  }
-}
+import { MAX_TYPED_COLUMNS, MAX_TYPED_INDEXES, sameColumns, typedLayout } from "../src/content/typed-table";
 
 const items = (m: any) => `/module/${m.moduleID}/content`;
 const snapshot = async () => (await env.DB.prepare("select * from content order by id").all()).results;
 const moduleRow = async (m: any) => (await call(`/module/${m.moduleID}`)).json.response;
+/** The fields with an index of their own in the module's typed table. */
 const indexNames = async (m: any) =>
-  ((await env.DB.prepare("select name from sqlite_master where type = 'index' and name like ?").bind(`cx_${m.moduleID}_%`).all()).results as any[])
-    .map((r) => r.name.split("_")[2])
+  ((await env.DB.prepare("select name from sqlite_master where type = 'index' and tbl_name = ?").bind(`c_${m.moduleID}`).all()).results as any[])
+    .map((r) => r.name.slice(`c_${m.moduleID}__`.length))
+    .filter((n: string) => !n.includes("__") && !["created_at", "updated_at"].includes(n))
     .sort();
 
 async function add(m: any, fields: Record<string, unknown>) {
@@ -167,27 +160,44 @@ describe("module edit: removed fields", () => {
   });
 });
 
-describe("index budget", () => {
-  const field = (name: string, kind = "text") => ({ name, kind, label: name, helpText: "", defaultValue: null, maxLength: 0, options: {}, isRequired: false, isPrivate: false, isVisible: true, isMulti: false });
-  const ddlText = (ddl: any[]) => ddl.map((d) => new DdlText().sql(d));
+describe("typed table layout", () => {
+  const field = (name: string, kind = "text", options: Record<string, unknown> = {}) =>
+    ({ name, kind, label: name, helpText: "", defaultValue: null, maxLength: 0, options, isRequired: false, isPrivate: false, isVisible: true, isMulti: false }) as any;
 
-  it("creates indexes in field order only while the global budget lasts, and drops what no field wants", () => {
-    const fields = [field("a"), field("b", "number"), field("c", "textarea"), field("d", "date")];
-    const others = Array.from({ length: MAX_FIELD_INDEXES - 2 }, (_, i) => `cx_999_f${i}_x`);
-    const ddl = ddlText(indexDdl(5, fields, others));
-    expect(ddl).toHaveLength(2);
-    expect(ddl[0]).toContain(`"${indexName(5, fields[0])}"`);
-    expect(ddl[1]).toContain(`"${indexName(5, fields[1])}"`);
-    const existing = [...others.slice(1), indexName(5, fields[0]), "cx_5_gone_abc"];
-    const again = ddlText(indexDdl(5, fields, existing));
-    expect(again).toEqual([`DROP INDEX IF EXISTS "cx_5_gone_abc"`, expect.stringContaining(`"${indexName(5, fields[1])}"`), expect.stringContaining(`"${indexName(5, fields[3])}"`)]);
-    expect(ddlText(indexDdl(5, [], existing))).toEqual([`DROP INDEX IF EXISTS "${indexName(5, fields[0])}"`, `DROP INDEX IF EXISTS "cx_5_gone_abc"`]);
+  it("bounds columns at D1's 100 per table and indexes per table, whatever the module", () => {
+    const fields = [
+      ...Array.from({ length: 50 }, (_, i) => field(`n${i}`, "number")),
+      ...Array.from({ length: 50 }, (_, i) => field(`e${i}`, "enum", { options: ["a"] })),
+    ];
+    const layout = typedLayout(5, fields);
+    expect(layout.columns).toHaveLength(MAX_TYPED_COLUMNS);
+    expect(MAX_TYPED_COLUMNS + 4).toBe(100);
+    expect(layout.byField.has("e45")).toBe(true);
+    expect(layout.byField.has("e46")).toBe(false); // read from the document
+    expect(layout.indexes).toHaveLength(MAX_TYPED_INDEXES);
   });
 
-  it("gives a field renamed in case, or moved between text and non-text, a new index", () => {
-    expect(indexName(1, field("Name"))).not.toBe(indexName(1, field("name")));
-    expect(indexName(1, field("x", "text"))).not.toBe(indexName(1, field("x", "number")));
-    expect(indexName(1, field("x", "text"))).toBe(indexName(1, field("x", "enum")));
+  it("rebuilds for a new column set, a rename in case or a kind change; not for options or labels", () => {
+    const a = [field("Name"), field("stage", "enum", { options: ["a"] })];
+    expect(sameColumns(1, a, [field("Name"), field("stage", "enum", { options: ["a", "b"] })])).toBe(true);
+    expect(sameColumns(1, a, [{ ...field("Name"), label: "Other" }, a[1]])).toBe(true);
+    expect(sameColumns(1, a, [field("name"), a[1]])).toBe(false);
+    expect(sameColumns(1, a, [field("Name"), field("stage", "text")])).toBe(false);
+    expect(sameColumns(1, a, [field("Name"), { ...a[1], isMulti: true }])).toBe(false);
+    expect(sameColumns(1, a, [a[0]])).toBe(false);
+  });
+
+  it("answers fields past the typed columns from the document: filter, sort and charts agree", async () => {
+    const fields = Array.from({ length: 100 }, (_, i) => ({ name: `f${i}`, kind: i === 99 ? "number" : "text" }));
+    const m = await makeModule("Wide", fields);
+    for (const v of [3, 1, 2]) await add(m, { f0: `x${v}`, f99: v });
+    const res = await call(`${items(m)}?${new URLSearchParams({ filter: "f99 ge 2", sort: "f99 desc" })}`);
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.response.meta.count).toBe(2);
+    expect(res.json.response.contents.map((c: any) => c.fields.find((f: any) => f.name === "f0").value)).toEqual(["x3", "x2"]);
+    const chart = await call(`/module/${m.moduleID}/chart?${new URLSearchParams({ kind: "bar", groupBy: "f0", sum: "f99", filter: "f99 le 2" })}`);
+    expect(chart.status, chart.text).toBe(200);
+    expect(chart.json.response.data).toEqual([["x1", 1], ["x2", 2]]);
   });
 });
 

@@ -1,8 +1,9 @@
 // Shared test helpers: signed tokens and a `call` that goes through the Worker's real fetch.
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { sign } from "hono/jwt";
 import { expect } from "vitest";
 import { TaskFailure } from "../src/workflows/tasks";
+import { clearResultCache } from "../src/content/result-cache";
 
 export const SECRET = "test-secret";
 
@@ -52,4 +53,14 @@ export async function failure(promise: Promise<unknown>): Promise<TaskFailure> {
     return err as TaskFailure;
   }
   throw new Error("expected a TaskFailure");
+}
+
+/**
+ * After a test wrote `content` rows directly (behind the service's back), has the module's typed
+ * rows derived again from them: the next request rebuilds the typed table, as it does for a
+ * module written before typed tables (the documented repair, see README "Storage").
+ */
+export async function rederiveTypedRows(moduleID: string | number) {
+  await env.DB.prepare("update modules set typed_table = 0 where id = ?").bind(Number(moduleID)).run();
+  clearResultCache();
 }

@@ -217,17 +217,18 @@ describe("module create is one batch", () => {
   const definition = { ...field, label: "b", helpText: "", defaultValue: null, maxLength: 0, options: {}, isRequired: false, isPrivate: false, isVisible: true, isMulti: false };
   const names = async () => (await call("/module/")).json.response.map((m: any) => m.name);
 
-  it("leaves no module row when its index DDL fails", async () => {
+  it("leaves no module row (and no typed table) when its DDL fails", async () => {
     const { env } = await import("cloudflare:workers");
-    const { indexName } = await import("../src/content/storage");
+    const { typedLayout } = await import("../src/content/typed-table");
     const last = await makeModule("Before", [{ name: "a", kind: "text" }]);
     const next = Number(last.moduleID) + 1;
-    // A table holding the name of the next module's index makes that index's DDL fail.
-    const blocker = indexName(next, definition);
+    // A table holding the name of the next module's last typed-table index makes that index's DDL fail.
+    const blocker = typedLayout(next, [definition]).indexes.at(-1)!.name;
     await env.DB.prepare(`create table "${blocker}" (x)`).run();
     const failed = await call("/module/", { body: { name: "Broken", fields: [field] } });
     expect(failed.status).toBe(500);
     expect(await names()).not.toContain("Broken");
+    expect(await env.DB.prepare("select name from sqlite_master where name = ?").bind(`c_${next}`).first()).toBeNull();
     await env.DB.prepare(`drop table "${blocker}"`).run();
     const ok = await call("/module/", { body: { name: "Works", fields: [field] } });
     expect(ok.status).toBe(201);

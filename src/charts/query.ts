@@ -1,12 +1,11 @@
-// The chart aggregates as SQL run inside D1: GROUP BY / COUNT / total() over the module's live
-// items, never loading items into the Worker. Field values come from content's own `valueExpr`,
-// so its indexes serve these queries; `liveContentWhere` and `compileFilter` are content's too.
+// The chart aggregates as SQL run inside D1: GROUP BY / COUNT / total() over the module's typed
+// rows (its live items), never loading items into the Worker. Field values come from content's
+// own `valueExpr`, so the typed table's indexes serve these queries; `compileFilter` is content's too.
 import { and, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { content } from "../db/schema";
 import { badRequest } from "../http/errors";
 import type { Module } from "../modules/service";
-import { compareExpr, compileFilter, liveContentWhere, valueExpr } from "./content-api";
+import { compareExpr, compileFilter, itemColumn, itemsFrom, layoutOf, needsDocument, valueExpr } from "./content-api";
 import { MAX_POINTS, type Bound, type ChartField, type ChartPlan, type FieldRef } from "./params";
 
 /**
@@ -25,19 +24,19 @@ export type Aggregate =
 /** Alias of the json_each table that explodes a multi-value category, one row per element. */
 const EACH = sql.raw("chart_each");
 
-/** The stored value of a field in the current `content` row. */
-export function fieldExpr(field: ChartField): SQL {
+/** The stored value of a field in the current typed row. */
+export function fieldExpr(module: Module, field: ChartField): SQL {
   switch (field.builtin) {
     case "id":
-      return sql`${content.id}`;
+      return itemColumn("id");
     case "userID":
-      return sql`${content.userId}`;
+      return itemColumn("user_id");
     case "createdAt":
-      return sql`${content.createdAt}`;
+      return itemColumn("created_at");
     case "updatedAt":
-      return sql`${content.updatedAt}`;
+      return itemColumn("updated_at");
   }
-  return valueExpr(field.definition!);
+  return valueExpr(module, field.definition!);
 }
 
 /** A date bucket of a `YYYY-MM-DD...` value (dates, and stamps stored in UTC): its sortable label. */
@@ -66,11 +65,11 @@ export function bucketExpr(v: SQL, bucket: FieldRef["bucket"]): SQL {
  * What a category is grouped and ordered by. Text kinds compare case-insensitively (as in
  * filter and sort): content's `compareExpr`, the very expression its per-field index holds.
  */
-function groupExpr(ref: FieldRef, source: SQL, exploded: boolean): SQL {
+function groupExpr(module: Module, ref: FieldRef, source: SQL, exploded: boolean): SQL {
   if (ref.bucket) return bucketExpr(source, ref.bucket);
   if (ref.field.comparison !== "text") return source;
   if (exploded || !ref.field.definition) return sql`${source} collate nocase`;
-  return compareExpr(ref.field.definition);
+  return compareExpr(module, ref.field.definition);
 }
 
 /** ORDER BY terms for a category (or x) value of this field: ascending by the field's kind. */
@@ -107,9 +106,9 @@ function boundsOn(v: SQL, plan: ChartPlan): SQL[] {
   return out;
 }
 
-/** WHERE: live items of the module, the filter, and xMin/xMax on xAxis. */
+/** WHERE: the filter, and xMin/xMax on xAxis (the typed table holds live items only). */
 function whereClause(module: Module, plan: ChartPlan, explodedX: boolean): SQL {
-  const parts: SQL[] = [liveContentWhere(module.id)];
+  const parts: SQL[] = [sql`1`];
   if (plan.filter) parts.push(compileFilter(module, plan.filter));
   if (plan.x && (plan.xMin !== undefined || plan.xMax !== undefined)) {
     const x = plan.x.field;
@@ -118,40 +117,34 @@ function whereClause(module: Module, plan: ChartPlan, explodedX: boolean): SQL {
     } else if (x.multi) {
       // An item with several x values is in bounds when one of them is.
       const inner = and(...boundsOn(sql`chart_bound.value`, plan));
-      parts.push(sql`exists (select 1 from json_each(${arrayExpr(x)}) as chart_bound where ${inner})`);
+      parts.push(sql`exists (select 1 from json_each(${arrayExpr(module, x)}) as chart_bound where ${inner})`);
     } else {
-      parts.push(...boundsOn(fieldExpr(x), plan));
+      parts.push(...boundsOn(fieldExpr(module, x), plan));
     }
   }
   return and(...parts)!;
 }
 
-/**
- * A multi-value field's array, safe to expand: content stores arrays, but json_each() and
- * json_array_length() raise on text that is not JSON, and no stored value may turn into a 500.
- */
-function arrayExpr(field: ChartField): SQL {
-  const v = fieldExpr(field);
-  return sql`(case when ${v} is null then null when json_valid(${v}) then ${v} else json_array(${v}) end)`;
-}
+/** A multi-value field's array: its typed column holds JSON arrays only (or NULL). */
+const arrayExpr = (module: Module, field: ChartField): SQL => fieldExpr(module, field);
 
 /** Whether a field has a value in the current row (a non-empty array for multi fields). */
-function hasValue(field: ChartField): SQL {
-  return field.multi ? sql`json_array_length(${arrayExpr(field)}) > 0` : sql`${fieldExpr(field)} is not null`;
+function hasValue(module: Module, field: ChartField): SQL {
+  return field.multi ? sql`json_array_length(${arrayExpr(module, field)}) > 0` : sql`${fieldExpr(module, field)} is not null`;
 }
 
 /** The aggregate of one category, or of everything for a gauge (`total`). */
-function aggregateExpr(plan: ChartPlan, exploded: boolean, total = false): SQL {
-  if (plan.case === "series") return sql`total(${fieldExpr(plan.y!.field)})`;
-  if (plan.case !== "count" && plan.sum) return sql`total(${fieldExpr(plan.sum.field)})`;
+function aggregateExpr(module: Module, plan: ChartPlan, exploded: boolean, total = false): SQL {
+  if (plan.case === "series") return sql`total(${fieldExpr(module, plan.y!.field)})`;
+  if (plan.case !== "count" && plan.sum) return sql`total(${fieldExpr(module, plan.sum.field)})`;
   // Case 1 counts the items of each category holding `count` (all items without it); case 2
   // counts the items of each value of `count` (its null category: the items without one), and its
   // gauge total is the number of items holding a value.
   const counted = plan.case === "count" ? (total && !plan.countAll ? plan.category : undefined) : plan.countField;
-  if (!counted) return exploded ? sql`count(distinct ${content.id})` : sql`count(*)`;
+  if (!counted) return exploded ? sql`count(distinct ${itemColumn("id")})` : sql`count(*)`;
   return exploded
-    ? sql`count(distinct case when ${hasValue(counted.field)} then ${content.id} end)`
-    : sql`count(case when ${hasValue(counted.field)} then 1 end)`;
+    ? sql`count(distinct case when ${hasValue(module, counted.field)} then ${itemColumn("id")} end)`
+    : sql`count(case when ${hasValue(module, counted.field)} then 1 end)`;
 }
 
 const tooMany = (param: string, what: string) =>
@@ -161,49 +154,55 @@ const tooMany = (param: string, what: string) =>
     "too_many_points",
   );
 
+/** FROM for a query whose other clauses are `parts`: the typed rows, joined to the documents when a part reads them. */
+const fromFor = (module: Module, ...parts: SQL[]) => itemsFrom(layoutOf(module), parts.some(needsDocument));
+
 export async function runAggregate(db: Db, module: Module, plan: ChartPlan): Promise<Aggregate> {
   if (plan.kind === "gauge") {
-    const seriesWhere = plan.case === "series" ? [plan.x ? hasValue(plan.x.field) : undefined, hasValue(plan.y!.field)] : [];
-    const where = and(whereClause(module, plan, false), ...seriesWhere);
-    const row = await db.get<{ val: number | null }>(sql`select ${aggregateExpr(plan, false, true)} as val from ${content} where ${where}`);
+    const seriesWhere = plan.case === "series" ? [plan.x ? hasValue(module, plan.x.field) : undefined, hasValue(module, plan.y!.field)] : [];
+    const where = and(whereClause(module, plan, false), ...seriesWhere)!;
+    const agg = aggregateExpr(module, plan, false, true);
+    const row = await db.get<{ val: number | null }>(sql`select ${agg} as val from ${fromFor(module, where, agg)} where ${where}`);
     // One row always comes back (an aggregate without GROUP BY); its null is an overflow, not 0.
     return { shape: "total", total: row ? row.val : 0 };
   }
 
   if (plan.case === "series") {
     const x = plan.x!;
-    const xv = fieldExpr(x.field);
-    const yv = fieldExpr(plan.y!.field);
-    const where = and(whereClause(module, plan, false), sql`${xv} is not null`, sql`${yv} is not null`);
+    const xv = fieldExpr(module, x.field);
+    const yv = fieldExpr(module, plan.y!.field);
+    const where = and(whereClause(module, plan, false), sql`${xv} is not null`, sql`${yv} is not null`)!;
     const points = await db.all<SeriesPoint>(
-      sql`select ${xv} as x, ${yv} as y from ${content} where ${where}
-          order by ${orderTerms(sql.raw("x"), x)}, ${content.id} limit ${MAX_POINTS + 1}`,
+      sql`select ${xv} as x, ${yv} as y from ${fromFor(module, where)} where ${where}
+          order by ${orderTerms(sql.raw("x"), x)}, ${itemColumn("id")} limit ${MAX_POINTS + 1}`,
     );
     if (points.length > MAX_POINTS) throw tooMany("xAxis", "points in the raw series");
     return { shape: "series", points };
   }
 
   if (plan.case === "count" && plan.countAll) {
-    const row = await db.get<{ val: number }>(sql`select count(*) as val from ${content} where ${whereClause(module, plan, false)}`);
+    const where = whereClause(module, plan, false);
+    const row = await db.get<{ val: number }>(sql`select count(*) as val from ${fromFor(module, where)} where ${where}`);
     return { shape: "rows", rows: [{ cat: undefined, val: Number(row?.val ?? 0) }] };
   }
 
   const category = plan.category!;
   const exploded = category.field.multi;
-  const source = exploded ? sql`${EACH}.value` : fieldExpr(category.field);
-  const group = groupExpr(category, source, exploded);
+  const source = exploded ? sql`${EACH}.value` : fieldExpr(module, category.field);
+  const group = groupExpr(module, category, source, exploded);
   // Spellings that differ only in case share a category, named by one of them (the group key as
   // SQLite keeps it). Selecting the key itself, rather than min() of the spellings, keeps the
-  // query answered from content's per-field index alone: several times faster on large modules.
+  // query answered from the typed table's indexes alone: several times faster on large modules.
   const label = group;
   const order = category.field.comparison === "id" && !category.bucket ? sql`cast(${group} as integer)` : group;
-  const from = exploded
-    ? sql`${content} left join json_each(${arrayExpr(category.field)}) as ${EACH}`
-    : sql`${content}`;
   const explodedX = exploded && plan.case === "sum"; // case 3: the category is xAxis itself
+  const where = whereClause(module, plan, explodedX);
+  const agg = aggregateExpr(module, plan, exploded);
+  const items = fromFor(module, where, agg, group);
+  const from = exploded ? sql`${items} left join json_each(${arrayExpr(module, category.field)}) as ${EACH}` : items;
   const rows = await db.all<CategoryRow>(
-    sql`select ${label} as cat, ${aggregateExpr(plan, exploded)} as val from ${from}
-        where ${whereClause(module, plan, explodedX)}
+    sql`select ${label} as cat, ${agg} as val from ${from}
+        where ${where}
         group by ${group}
         order by (${group} is null), ${order}
         limit ${MAX_POINTS + 1}`,

@@ -14,11 +14,11 @@
 // the module; every value is a bound parameter.
 import { D1_MAX_LIKE_PATTERN_BYTES } from "../platform/limits";
 import { sql, type SQL } from "drizzle-orm";
-import { content } from "../db/schema";
 import { fieldKinds, isMultiField, isValidDate, normaliseStamp, type Comparison, type FieldDefinition } from "../fields/registry";
 import { badRequest } from "../http/errors";
 import type { Module } from "../modules/service";
-import { arrayExpr, compareExpr, elementCount, elementHasStoredType, hasStoredType, isIndexed, isTextField, ownTypeRange, storesText, valueExpr } from "./storage";
+import { compareExpr, elementHasStoredType, isTextField, layoutOf, valueExpr } from "./storage";
+import { hasOwnIndex, itemColumn } from "./typed-table";
 
 /**
  * Most comparisons one filter may hold: each binds one value, and the listing's statement binds
@@ -46,15 +46,21 @@ export type FieldRef = {
   comparison: Comparison;
   /** The expression to compare and sort by (with NOCASE for text). */
   expr: SQL;
+  /** The value itself (for `is null`, and behind a unary `+`). */
+  value: SQL;
   multi: boolean;
+  /** Whether the field has an index of its own in the module's typed table. */
+  indexed: boolean;
   field?: FieldDefinition;
 };
 
+const builtin = (name: string, comparison: Comparison, expr: SQL, indexed: boolean): FieldRef => ({ name, comparison, expr, value: expr, multi: false, indexed });
+
 const BUILTINS: Record<string, () => FieldRef> = {
-  id: () => ({ name: "id", comparison: "id", expr: sql`${content.id}`, multi: false }),
-  createdat: () => ({ name: "createdAt", comparison: "stamp", expr: sql`${content.createdAt}`, multi: false }),
-  updatedat: () => ({ name: "updatedAt", comparison: "stamp", expr: sql`${content.updatedAt}`, multi: false }),
-  userid: () => ({ name: "userID", comparison: "id", expr: sql`cast(${content.userId} as integer)`, multi: false }),
+  id: () => builtin("id", "id", itemColumn("id"), true),
+  createdat: () => builtin("createdAt", "stamp", itemColumn("created_at"), true),
+  updatedat: () => builtin("updatedAt", "stamp", itemColumn("updated_at"), true),
+  userid: () => builtin("userID", "id", sql`cast(${itemColumn("user_id")} as integer)`, false),
 };
 
 const COMPARISON_OPS = new Set(["eq", "ne", "lt", "le", "gt", "ge", "contains", "startswith"]);
@@ -64,7 +70,15 @@ export function resolveName(module: Module, name: string): FieldRef | undefined 
   const field = module.fields.find((f) => f.name === name) ?? module.fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
   if (field) {
     const kind = fieldKinds.get(field.kind);
-    return { name: field.name, comparison: kind?.comparison ?? "text", expr: compareExpr(field), multi: isMultiField(field), field };
+    return {
+      name: field.name,
+      comparison: kind?.comparison ?? "text",
+      expr: compareExpr(module, field),
+      value: valueExpr(module, field),
+      multi: isMultiField(field),
+      indexed: hasOwnIndex(layoutOf(module), field),
+      field,
+    };
   }
   // Own keys only: a name like `constructor` or `__proto__` must not reach Object.prototype.
   const key = name.toLowerCase();
@@ -263,12 +277,12 @@ class Parser {
     const node: Node = { sql: compare(ref, op, [value]) };
     if (op === "eq" && ref.comparison !== "bool") node.eq = indexedName(ref); // true/false splits in about two: not selective
     const field = ref.field;
-    if (RANGE_OPS.has(op) && field && isIndexed(field)) {
+    if (RANGE_OPS.has(op) && field && ref.indexed) {
       node.range = field.name;
       node.lower = op === "gt" || op === "ge";
       // The same test with the field's expression behind a unary `+`, which no index can serve.
-      const plain = isTextField(field) ? sql`(+${valueExpr(field)}) collate nocase` : sql`(+${valueExpr(field)})`;
-      node.unindexed = typed(ref, op, sql`${plain} ${sql.raw(SQL_OPS[op])} ${value}`, plain);
+      const plain = isTextField(field) ? sql`(+${ref.value}) collate nocase` : sql`(+${ref.value})`;
+      node.unindexed = sql`${plain} ${sql.raw(SQL_OPS[op])} ${value}`;
     }
     return node;
   }
@@ -328,7 +342,7 @@ type Node = { sql: SQL; terms?: Node[]; eq?: string; range?: string; lower?: boo
 const toSql = (n: Node) => n.sql;
 
 /** The field's name when it is a single-valued module field with an index. */
-const indexedName = (ref: FieldRef) => (ref.field && isIndexed(ref.field) ? ref.field.name : undefined);
+const indexedName = (ref: FieldRef) => (ref.field && ref.indexed ? ref.field.name : undefined);
 
 /**
  * Steers SQLite's choice of index. Without statistics its planner prefers a range on one field's
@@ -355,38 +369,16 @@ function steer(top: Node, orderedBy?: string): SQL {
 function nullCheck(ref: FieldRef, negate: boolean): SQL {
   if (ref.multi && ref.field) {
     // An element count, never raising: a value that is not an array has no elements.
-    const len = elementCount(ref.field);
+    const len = sql`coalesce(json_array_length(${ref.value}), 0)`;
     return negate ? sql`${len} > 0` : sql`${len} = 0`;
   }
-  const raw = ref.field ? valueExpr(ref.field) : ref.expr;
-  return negate ? sql`${raw} is not null` : sql`${raw} is null`;
-}
-
-/**
- * `test` (a comparison of `x`, the field's value) made to hold only for values of the SQL type
- * the field's kind stores, where another type could satisfy it just because SQLite orders
- * NULL < numbers < text and LIKE reads numbers as text: a numeric kind's `gt`/`ge` would match any
- * text, a text kind's `lt`/`le`/`contains`/`startswith` any number. Values of different types are
- * never equal, so `eq`, `in` and the other directions are left as they are (and so are their
- * plans); `ne` holds for such a value as it does for a missing one.
- *
- * A range gets its open end closed at '' (`ownTypeRange`), which the index serves at no cost.
- * `likely()` keeps SQLite's estimate of the range as it was: without statistics it takes a range
- * bounded on both sides to hold 1/64 of the rows rather than 1/4, and could then prefer this
- * field's index to another's.
- */
-function typed(ref: FieldRef, op: string, test: SQL, x: SQL = ref.expr): SQL {
-  const field = ref.field;
-  if (!field || ref.multi) return test;
-  const text = storesText(field);
-  if (text ? op === "lt" || op === "le" : op === "gt" || op === "ge") return sql`(${test} and likely(${ownTypeRange(field, x)}))`;
-  if (text && (op === "contains" || op === "startswith")) return sql`(${hasStoredType(field)} and ${test})`;
-  return test;
+  return negate ? sql`${ref.value} is not null` : sql`${ref.value} is null`;
 }
 
 /**
  * One comparison; for multi fields it holds when any element matches (`ne`: when none equals).
- * Values of another type than the kind stores match no comparison (but `ne`, like a missing one).
+ * Values of another type than the kind stores are not in the typed row: they match no comparison
+ * (but `ne`, like a missing one). Elements of a multi field's array are checked one by one.
  */
 function compare(ref: FieldRef, op: string, values: unknown[]): SQL {
   // A single field's `expr` already carries COLLATE NOCASE for text; json_each's `value` needs it.
@@ -421,16 +413,15 @@ function compare(ref: FieldRef, op: string, values: unknown[]): SQL {
   if (ref.multi && ref.field) {
     // Only elements of an array, and of the kind's type: a scalar, an object or text that is not
     // JSON in a multi field matches nothing (json_each over such text would raise).
-    const each = sql`exists (select 1 from json_each(${arrayExpr(ref.field)}) where ${elementHasStoredType(ref.field)} and ${test(sql`value`)})`;
+    const each = sql`exists (select 1 from json_each(${ref.value}) where ${elementHasStoredType(ref.field)} and ${test(sql`value`)})`;
     return op === "ne" ? sql`not ${each}` : each;
   }
   if (op === "ne") return sql`${ref.expr} is not ${values[0]}${collate}`;
-  return typed(ref, op, test(ref.expr));
+  return test(ref.expr);
 }
 
 /**
- * Compiles a filter into a SQL condition over rows of `content` (combine it with
- * `liveContentWhere`). Throws a 400 ApiError naming the position on any error. `orderedBy`: the
+ * Compiles a filter into a SQL condition over the module's typed rows (typed-table.ts). Throws a 400 ApiError naming the position on any error. `orderedBy`: the
  * field the query is ordered by first, if any (see `steer`); leave it out for counts and
  * aggregates.
  */

@@ -4,7 +4,9 @@ import type { Db } from "../db/client";
 import { content } from "../db/schema";
 import { checkFieldValue, fieldKinds, type FieldDefinition } from "../fields/registry";
 import { conflict, type ErrorDetail } from "../http/errors";
-import { existingFieldIndexes, indexDdl, liveContentBound, searchWith, searchWithout, toPresented, toStored } from "./storage";
+import { rawStatement } from "../db/raw";
+import { dropIndexSql, legacyFieldIndexes, liveContentBound, searchWith, searchWithout, toPresented, toStored } from "./storage";
+import { dropTableStatement, rebuildStatements, sameColumns } from "./typed-table";
 
 const SCAN_CHUNK = 2000;
 
@@ -125,18 +127,31 @@ export function removedFieldStatements(db: Db, moduleId: number, before: FieldDe
   return out;
 }
 
-/** DDL, run in the module update's batch, that brings the per-field indexes up to date. */
-export async function fieldIndexStatements(db: Db, moduleId: number, after: FieldDefinition[]): Promise<any[]> {
-  return indexDdl(moduleId, after, await existingFieldIndexes(db)).map((ddl) => db.run(ddl));
+// DDL and the typed-table statements go through `rawStatement`, which lets raw SQL join a
+// drizzle batch. Each batch below starts with an aborting guard (db/raw.ts `abortUnless`), as
+// DDL cannot carry a condition of its own.
+
+/**
+ * Statements, run in the module update's batch after `removedFieldStatements`, that rebuild the
+ * typed table when the new fields give it other columns or indexes (none otherwise).
+ */
+export function typedTableStatements(db: Db, moduleId: number, before: FieldDefinition[], after: FieldDefinition[]): unknown[] {
+  if (sameColumns(moduleId, before, after)) return [];
+  return rebuildStatements(moduleId, after).map((q) => rawStatement(db, q, "run"));
 }
 
-// DDL has no bound parameters, so `db.run` works inside `db.batch` (drizzle's D1 batch cannot
-// bind parameters of raw `run` statements; the updates above use the query builder for that).
+/** Statements run in a module create's batch: its (empty) typed table. */
+export const moduleCreatedStatements = (db: Db, moduleId: number, fields: FieldDefinition[]): unknown[] =>
+  rebuildStatements(moduleId, fields).map((q) => rawStatement(db, q, "run"));
 
-/** DDL run after a module is created: its per-field indexes. */
-export const moduleCreatedStatements = (db: Db, moduleId: number, fields: FieldDefinition[]): Promise<any[]> =>
-  fieldIndexStatements(db, moduleId, fields);
+/** Statements run in a module delete's batch: drop its typed table. */
+export const moduleDeletedStatements = (db: Db, moduleId: number): unknown[] => [rawStatement(db, dropTableStatement(moduleId), "run")];
 
-/** DDL run in a module delete's batch: drop its per-field indexes. */
-export const moduleDeletedStatements = async (db: Db, moduleId: number): Promise<any[]> =>
-  fieldIndexStatements(db, moduleId, []);
+/**
+ * Statements that give a module written before typed tables its typed table (built from its
+ * items) and drop its JSON expression indexes on `content`, which only that layout read.
+ */
+export async function conversionStatements(db: Db, moduleId: number, fields: FieldDefinition[]): Promise<unknown[]> {
+  const legacy = (await legacyFieldIndexes(db, moduleId)).map((name) => rawStatement(db, dropIndexSql(name), "run"));
+  return [...legacy, ...moduleCreatedStatements(db, moduleId, fields)];
+}

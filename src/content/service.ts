@@ -1,20 +1,23 @@
 // The content service: what the routes and the job engine's content.* tasks call. Every write
-// validates through `validateContentFields` and is one SQL statement, so a refused request
-// changes nothing. That statement commits only if what it was validated against still holds
-// (`writeGuard`): D1 has no interactive transactions, so a module edit or a deleted related item
-// landing between validation and write would otherwise leave a value its field rejects.
-import { and, count, eq, exists, isNull, sql, type SQL } from "drizzle-orm";
+// validates through `validateContentFields` and is one D1 batch (the item, its typed row, the
+// version bump), so a refused request changes nothing. The item's statement commits only if what
+// it was validated against still holds (`writeGuard`): D1 has no interactive transactions, so a
+// module edit or a deleted related item landing between validation and write would otherwise
+// leave a value its field rejects.
+import { and, eq, exists, isNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { content, modules } from "../db/schema";
 import { badRequest, conflict, notFound } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
+import { allRows, rawStatement, toQuery } from "../db/raw";
 import type { Paging } from "../http/paging";
 import { getModule, type Module } from "../modules/service";
 import { recordedEffect, recordEffect } from "./effects";
 import { compileFilter } from "./filter";
-import { compileQuery, DEFAULT_SORT, sortPlan } from "./listing";
+import { compileQuery, DEFAULT_SORT, orderTerms, sortPlan } from "./listing";
 import { bumpContentVersion, cachedResult } from "./result-cache";
-import { isEmptyValue, liveContentWhere, searchText, toPresented } from "./storage";
+import { isEmptyValue, layoutOf, searchText, toPresented } from "./storage";
+import { DOC, dropItemStatement, itemsFrom, needsDocument, syncItemStatements } from "./typed-table";
 import { relatedRefs, validateContentFields } from "./validate";
 
 /**
@@ -132,6 +135,15 @@ const bumpIfWritten = (db: Db, guard: SQL) =>
   db.update(modules).set({ contentVersion: sql`${modules.contentVersion} + 1` }).where(guard);
 
 /**
+ * Whether a write's batch failed because the module's typed table no longer has the columns the
+ * write was built for: the module was edited meanwhile (its guard would refuse the write too).
+ */
+const isStaleLayout = (err: unknown) => {
+  const text = `${(err as Error)?.message ?? err} ${((err as Error)?.cause as Error)?.message ?? ""}`;
+  return /no such (column|table)|has no column named/i.test(text);
+};
+
+/**
  * Runs `attempt` (validate, then one guarded write) against the module, and again against the
  * module as it is now while the guard refuses the write; 404 once the module is gone, 409 when
  * it keeps changing. `attempt` answers undefined when its write was refused.
@@ -139,7 +151,10 @@ const bumpIfWritten = (db: Db, guard: SQL) =>
 async function writeValidated<T>(db: Db, moduleRef: number | Module, attempt: (module: Module) => Promise<T | undefined>): Promise<T> {
   let module = await moduleOf(db, moduleRef);
   for (let tries = 1; ; tries++) {
-    const written = await attempt(module);
+    const written = await attempt(module).catch((err) => {
+      if (isStaleLayout(err)) return undefined;
+      throw err;
+    });
     if (written !== undefined) return written;
     module = await getModule(db, module.id); // deleted meanwhile: 404
     if (tries >= MAX_WRITE_TRIES) {
@@ -176,8 +191,11 @@ export async function createContent(db: Db, moduleId: number | Module, userId: s
       deletedAt: sql<string | null>`null`.as("deleted_at"),
     };
     const insert = db.insert(content).select(db.select(row).from(modules).where(guard)).returning(itemColumns);
+    // The typed row is derived from the row just inserted (or, when the guard refused it, from
+    // whatever row last_insert_rowid() names: derived again as it is, a no-op).
+    const [, typed] = syncItemStatements(module.id, layoutOf(module), sql`last_insert_rowid()`).map((q) => rawStatement(db, q, "run"));
     const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, sql`last_insert_rowid()`)];
-    const [rows] = await db.batch([insert, ...record, bumpIfWritten(db, guard)]);
+    const [rows] = await db.batch([insert, typed, ...record, bumpIfWritten(db, guard)] as unknown as [typeof insert]);
     return rows[0] ? presentContent(module, rows[0]) : undefined;
   });
 }
@@ -194,8 +212,9 @@ export async function updateContent(db: Db, moduleId: number | Module, contentId
       .set({ ...storedForm(module, data), updatedAt: nowIso() })
       .where(and(liveItem(module.id, contentId), exists(db.select({ one: sql`1` }).from(modules).where(guard))))
       .returning(itemColumns);
+    const typed = syncItemStatements(module.id, layoutOf(module), contentId).map((q) => rawStatement(db, q, "run"));
     const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, contentId)];
-    const [[row]] = await db.batch([update, ...record, bumpIfWritten(db, guard)]);
+    const [[row]] = await db.batch([update, ...typed, ...record, bumpIfWritten(db, guard)] as unknown as [typeof update]);
     if (row) return presentContent(module, row);
     await findRow(db, module.id, contentId); // deleted meanwhile: 404, not a retry
     return undefined;
@@ -213,7 +232,8 @@ export async function deleteContent(db: Db, moduleId: number | Module, contentId
     .where(liveItem(module.id, contentId))
     .returning({ id: content.id });
   const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, contentId)];
-  const [[row]] = await db.batch([softDelete, ...record, bumpContentVersion(db, module.id)]);
+  const typed = rawStatement(db, dropItemStatement(layoutOf(module), contentId), "run");
+  const [[row]] = await db.batch([softDelete, typed, ...record, bumpContentVersion(db, module.id)] as unknown as [typeof softDelete]);
   if (!row) throw notFound(`Content ${contentId} of module ${module.id}`);
 }
 
@@ -237,50 +257,56 @@ export type ContentList = {
 };
 
 /**
- * The SQL condition of a listing (live items of the module, filter, query words). `orderedBy`:
- * the field the page is sorted by first (it steers index choice only; see `compileFilter`).
+ * The SQL condition of a listing over the module's typed rows (filter and query words; `1` when
+ * there are none). `orderedBy`: the field the page is sorted by first (it steers index choice
+ * only; see `compileFilter`).
  */
 export function listingWhere(module: Module, params: ListParams, orderedBy?: string): SQL {
-  const parts: SQL[] = [liveContentWhere(module.id)];
+  const parts: SQL[] = [];
   if (params.filter !== undefined && params.filter.trim() !== "") parts.push(compileFilter(module, params.filter, { orderedBy }));
   parts.push(...compileQuery(params.query));
-  return sql.join(parts, sql` and `);
+  return parts.length ? sql.join(parts, sql` and `) : sql`1`;
+}
+
+/** The listing's count: over the typed rows alone unless the condition needs the documents. */
+export function listingCountSql(module: Module, params: ListParams): SQL {
+  const where = listingWhere(module, params);
+  return sql`select count(*) as "n" from ${itemsFrom(layoutOf(module), needsDocument(where))} where ${where}`;
+}
+
+/**
+ * The page: the inner query finds the page's items (and their sort keys) in the typed table,
+ * walking an index where one serves the order; only those items' documents are then read.
+ */
+export function listingPageSql(module: Module, params: ListParams, paging: Paging): SQL {
+  const order = sortPlan(module, params.sort);
+  const where = listingWhere(module, params, order.firstField);
+  const keys = order.keys.map((k, i) => sql`${k.expr} as ${sql.raw(`"k${i}"`)}`);
+  const inner = sql`select ${sql.raw(`"item"."id"`)} as "id", ${sql.join(keys, sql`, `)}
+    from ${itemsFrom(layoutOf(module), needsDocument(where))} where ${where}
+    order by ${sql.join(order.terms, sql`, `)} limit ${paging.perPage} offset ${paging.offset}`;
+  const outer = orderTerms(order.keys, (i) => sql.raw(`"page"."k${i}"`));
+  return sql`select ${DOC}."id" as "id", ${DOC}."module_id" as "moduleId", ${DOC}."user_id" as "userId", ${DOC}."data" as "data",
+      ${DOC}."created_at" as "createdAt", ${DOC}."updated_at" as "updatedAt"
+    from (${inner}) as "page" cross join "content" as ${DOC} on ${DOC}."id" = "page"."id"
+    order by ${sql.join(outer, sql`, `)}`;
 }
 
 /** Search, filter, sort and page in one D1 round trip (the page and the count in one batch). */
 export async function listContent(db: Db, moduleId: number | Module, params: ListParams, paging: Paging): Promise<ContentList> {
   const module = await moduleOf(db, moduleId);
-  const order = sortPlan(module, params.sort);
-  const pageBy = (terms: SQL[]) =>
-    db
-      .select(itemColumns)
-      .from(content)
-      .where(listingWhere(module, params, order.firstField))
-      .orderBy(...terms)
-      .limit(paging.perPage)
-      .offset(paging.offset);
-  const page = pageBy(order.terms);
-  // Read with the page (one index seek): whether the sort field's index order would put values of
-  // another type than the field's kind among the values. Then the page is read again, sorting
-  // them as missing values (never the case for content written through this service).
-  const probe = order.wrongTyped
-    ? [db.select({ id: content.id }).from(content).where(sql`${liveContentWhere(module.id)} and ${order.wrongTyped}`).limit(1)]
-    : [];
+  const page = listingPageSql(module, params, paging);
   // The count of a listing only changes with the content: paging through it, or asking again,
   // reuses it (result-cache.ts), and only the page itself is read.
-  const countQuery = db.select({ n: count() }).from(content).where(listingWhere(module, params));
-  const { sql: countSql, params: countParams } = countQuery.toSQL();
-  let read = undefined as { rows: ContentRow[]; wrongTyped: boolean } | undefined;
-  const counted = await cachedResult(module, `count:${countSql}:${JSON.stringify(countParams)}`, async () => {
-    const [pageRows, total, found] = await db.batch([page, countQuery, ...probe]); // one round trip on a miss
-    read = { rows: pageRows, wrongTyped: (found?.length ?? 0) > 0 };
+  const countSql = listingCountSql(module, params);
+  const countQuery = toQuery(countSql);
+  let rows: ContentRow[] | undefined;
+  const counted = await cachedResult(module, `count:${countQuery.sql}:${JSON.stringify(countQuery.params)}`, async () => {
+    const [pageRows, total] = (await db.batch([rawStatement(db, page), rawStatement(db, countSql)] as [any, any])) as [ContentRow[], { n: number }[]];
+    rows = pageRows; // one round trip on a miss
     return total[0]?.n ?? 0;
   });
-  if (!read && counted > 0) {
-    const [pageRows, found] = await db.batch([page, ...probe]);
-    read = { rows: pageRows, wrongTyped: (found?.length ?? 0) > 0 };
-  }
-  const rows = read?.wrongTyped ? await pageBy(order.tolerantTerms).all() : (read?.rows ?? []);
+  if (!rows) rows = counted > 0 ? await allRows<ContentRow>(db, page) : [];
   return {
     meta: {
       query: params.query ?? "",

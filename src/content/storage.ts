@@ -3,19 +3,15 @@
 // A content row keeps every field value in one JSON object (`data`, keyed by field name) in its
 // *stored form*: strings for text kinds, JSON numbers for `number`, `true`/`false` for `bool`,
 // `YYYY-MM-DD` for `date`, UTC `YYYY-MM-DDTHH:MM:SS.sssZ` for `stamp`, integers for `related`
-// (arrays for multi fields). Each single-valued field of a module (but textarea, and within a
-// global budget, see MAX_FIELD_INDEXES) has a partial expression index
-//   (module_id, json_extract(data, '$.<name>') [COLLATE NOCASE], id)
-//   WHERE module_id = <moduleId> AND deleted_at IS NULL
-// created when the module is created or edited. Queries use the very same expressions (through
-// `valueExpr`/`compareExpr`) and the very same live condition (`liveContentWhere`), so SQLite's
-// planner matches them to those indexes. Field names are spliced into SQL only after they were
-// matched against the module definition (they match ^[A-Za-z][A-Za-z0-9_]{0,63}$); module IDs only
-// as validated safe integers. Values are always bound parameters.
+// (arrays for multi fields). Items are answered from it. Queries read the module's typed table
+// instead (typed-table.ts): one typed column per field, kept in step in every write's batch.
+// Values are always bound parameters.
 import { and, eq, isNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { content } from "../db/schema";
 import { fieldKinds, isMultiField, type FieldDefinition } from "../fields/registry";
+import type { Module } from "../modules/service";
+import { fieldValue, typedLayout, type TypedLayout } from "./typed-table";
 
 const SAFE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
@@ -24,105 +20,40 @@ function safeName(name: string): string {
   return name;
 }
 
-function safeId(id: number): string {
-  if (!Number.isSafeInteger(id) || id <= 0) throw new Error(`unsafe module id ${id}`);
-  return String(id);
-}
-
-/** The JSON path literal of a field (`'$.country'`), as written in queries and index definitions. */
+/** The JSON path literal of a field (`'$.country'`). */
 const pathLiteral = (name: string) => `'$.${safeName(name)}'`;
+
+/** The typed table layout of a module as it is defined now. */
+export const layoutOf = (module: Pick<Module, "id" | "fields">): TypedLayout => typedLayout(module.id, module.fields);
 
 /** Whether text comparisons (and the index) of this field are case-insensitive (NOCASE). */
 export const isTextField = (field: FieldDefinition) => fieldKinds.get(field.kind)?.comparison === "text";
 
 /**
- * The field's stored value in a row of `content`: a string, number, 1/0 for bool, integer for
- * related; for multi fields the JSON array text. NULL when the item has no value.
+ * The field's value in the current row of a query over the module's items: a string, number, 1/0
+ * for bool, integer for related; for multi fields the JSON array text. NULL when the item has no
+ * value (or one of another type than the kind stores).
  */
-export function valueExpr(field: FieldDefinition | string): SQL {
-  const name = typeof field === "string" ? field : field.name;
-  return sql`json_extract(${content.data}, ${sql.raw(pathLiteral(name))})`;
-}
+export const valueExpr = (module: Pick<Module, "id" | "fields">, field: FieldDefinition): SQL => fieldValue(layoutOf(module), field);
 
 /**
  * The expression to compare, sort and group by: `valueExpr` with `COLLATE NOCASE` for text kinds
- * (text, textarea, email, url, enum, hidden), which is exactly the expression the field's index
- * holds, so ORDER BY / GROUP BY / WHERE on it are answered from the index.
+ * (text, textarea, email, url, enum, hidden), as the column's own collation and its index have it.
  */
-export function compareExpr(field: FieldDefinition): SQL {
-  return isTextField(field) ? sql`${valueExpr(field)} COLLATE NOCASE` : valueExpr(field);
+export function compareExpr(module: Pick<Module, "id" | "fields">, field: FieldDefinition): SQL {
+  return isTextField(field) ? sql`${valueExpr(module, field)} COLLATE NOCASE` : valueExpr(module, field);
 }
-
-// ---------------------------------------------------------------------------------------------
-// Values of another type than their field's kind
-//
-// The service only stores values that fit their field, but a value written behind its back (or
-// by a version with a bug) must not turn a listing into a 500, nor match comparisons it only
-// matches by accident of SQLite's cross-type ordering (NULL < numbers < text): it reads as a
-// missing value. These tests look at `valueExpr` only, which a field's index holds, so they are
-// answered from the index without reading the row.
 
 /** Whether a field's stored values are SQL text (text kinds, dates, stamps) rather than numbers (number, bool as 1/0, related IDs). */
-export const storesText = (field: FieldDefinition) => ["text", "date", "stamp"].includes(fieldKinds.get(field.kind)?.comparison ?? "text");
+const storesText = (field: FieldDefinition) => ["text", "date", "stamp"].includes(fieldKinds.get(field.kind)?.comparison ?? "text");
 
-/**
- * The current row's value of a single-valued field has the SQL type its kind stores. Written over
- * `compareExpr`, collation included: SQLite reads an indexed expression from the index only when
- * it is spelled as the index spells it.
- */
-export function hasStoredType(field: FieldDefinition): SQL {
-  const v = compareExpr(field);
-  return storesText(field) ? sql`typeof(${v}) = 'text'` : sql`typeof(${v}) in ('integer', 'real')`;
-}
-
-/** The same test for an element of a multi field, by `json_each`'s `type` column. */
+/** Whether an element of a multi field (json_each's `type` column) has the kind's type; others match nothing. */
 export function elementHasStoredType(field: FieldDefinition): SQL {
   return storesText(field) ? sql`type = 'text'` : sql`type in ('integer', 'real')`;
 }
 
-/**
- * Values of the SQL type the field's kind stores, as a range on `x` (`compareExpr`, or the same
- * value spelled otherwise) that the field's index serves: numbers sort before all text, so a
- * numeric kind's values are those below '' and a text kind's those from '' on. NULL is in neither.
- */
-export function ownTypeRange(field: FieldDefinition, x: SQL = compareExpr(field)): SQL {
-  return storesText(field) ? sql`${x} >= ''` : sql`${x} < ''`;
-}
-
-/** The complement of `ownTypeRange` among values: those of another type, found by an index seek. */
-export function wrongTypeRange(field: FieldDefinition): SQL {
-  return storesText(field) ? sql`${compareExpr(field)} < ''` : sql`${compareExpr(field)} >= ''`;
-}
-
-/** A single-valued field's sort key in which values of another type read as missing (NULL). */
-export function sortKeyExpr(field: FieldDefinition): SQL {
-  const key = sql`(case when ${hasStoredType(field)} then ${valueExpr(field)} end)`;
-  return isTextField(field) ? sql`${key} COLLATE NOCASE` : key;
-}
-
-/**
- * A multi field's stored array, NULL when the stored value is anything else (a scalar, an
- * object, text that is not JSON): `json_each` over it never raises and never sees a non-element.
- */
-export function arrayExpr(field: FieldDefinition): SQL {
-  const path = sql.raw(pathLiteral(field.name));
-  return sql`(case when json_type(${content.data}, ${path}) = 'array' then json_extract(${content.data}, ${path}) end)`;
-}
-
-/** A multi field's number of elements: 0 when it has no value or the value is not an array. */
-export function elementCount(field: FieldDefinition): SQL {
-  return sql`coalesce(json_array_length(${content.data}, ${sql.raw(pathLiteral(field.name))}), 0)`;
-}
-
-/**
- * Non-deleted items of a module. The module ID is a literal (a validated integer), not a bound
- * parameter, so the condition matches the WHERE clause of the module's partial indexes.
- */
-export function liveContentWhere(moduleId: number): SQL {
-  return sql`${content.moduleId} = ${sql.raw(safeId(moduleId))} and ${content.deletedAt} is null`;
-}
-
-/** The same condition with a bound module ID, for statements where no field index matters. */
+/** A multi field's number of elements: 0 when it has no value (its column holds arrays only). */
+/** Non-deleted items of a module in `content` (for reads of the documents themselves). */
 export const liveContentBound = (moduleId: number) => and(eq(content.moduleId, moduleId), isNull(content.deletedAt))!;
 
 // ---------------------------------------------------------------------------------------------
@@ -206,66 +137,12 @@ export function searchWith(field: FieldDefinition): SQL {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Per-field indexes (dynamic DDL)
+// Indexes of the JSON layout (before typed tables): dropped when a module is converted
 
-/**
- * The index name of a field: module, lower-cased name, and a hash of the exact expression (name
- * and collation), so a field renamed in case or changed between text and non-text gets a new index.
- */
-export function indexName(moduleId: number, field: FieldDefinition): string {
-  const key = `${safeName(field.name)}:${isTextField(field) ? "nocase" : "binary"}`;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  return `cx_${safeId(moduleId)}_${field.name.toLowerCase()}_${h.toString(36)}`;
-}
-
-/**
- * Single-valued fields get an index, except `textarea` (long free text: big index entries, rarely
- * an exact filter or a sort key). Multi fields are JSON arrays, which an index cannot serve.
- */
-export const isIndexed = (field: FieldDefinition) => !isMultiField(field) && field.kind !== "textarea";
-
-/**
- * Most per-field indexes on `content`, all modules together. SQLite opens a cursor on every index
- * of a table for each INSERT (and for each UPDATE touching `data`/`deleted_at`), a cost that grows
- * faster than linearly: measured per insert ~50 µs at 100 indexes, ~1 ms at 400, ~5 ms at 1,000.
- * Fields past the budget are not indexed; their filters and sorts still work, by scanning.
- */
-export const MAX_FIELD_INDEXES = 500;
-
-export function createIndexSql(moduleId: number, field: FieldDefinition): SQL {
-  const expr = `json_extract("data", ${pathLiteral(field.name)})${isTextField(field) ? " COLLATE NOCASE" : ""}`;
-  return sql.raw(
-    `CREATE INDEX IF NOT EXISTS "${indexName(moduleId, field)}" ON "content" ("module_id", ${expr}, "id") ` +
-      `WHERE "module_id" = ${safeId(moduleId)} AND "deleted_at" IS NULL`,
-  );
-}
-
-export const dropIndexSql = (name: string) => sql.raw(`DROP INDEX IF EXISTS "${name.replace(/[^A-Za-z0-9_]/g, "")}"`);
-
-/** Names of the existing per-field indexes (all modules). */
-export async function existingFieldIndexes(db: Db): Promise<string[]> {
-  const rows = await db.all<{ name: string }>(sql`select name from sqlite_master where type = 'index' and substr(name, 1, 3) = 'cx_'`);
+/** The module's expression indexes on `content` from before typed tables (`cx_<module>_...`). */
+export async function legacyFieldIndexes(db: Db, moduleId: number): Promise<string[]> {
+  const rows = await db.all<{ name: string }>(sql`select name from sqlite_master where type = 'index' and substr(name, 1, ${`cx_${moduleId}_`.length}) = ${`cx_${moduleId}_`}`);
   return rows.map((r) => r.name);
 }
 
-/**
- * DDL that gives a module exactly the indexes its fields should have: drops the module's indexes
- * no field wants any more, creates the missing ones (in field order, within MAX_FIELD_INDEXES).
- * `existing` lists every per-field index (`existingFieldIndexes`).
- */
-export function indexDdl(moduleId: number, fields: FieldDefinition[], existing: string[]): SQL[] {
-  const own = `cx_${safeId(moduleId)}_`;
-  const others = existing.filter((n) => !n.startsWith(own)).length;
-  const budget = Math.max(0, MAX_FIELD_INDEXES - others);
-  const wanted = new Map(
-    fields
-      .filter(isIndexed)
-      .slice(0, budget)
-      .map((f) => [indexName(moduleId, f), f]),
-  );
-  const out: SQL[] = [];
-  for (const name of existing) if (name.startsWith(own) && !wanted.has(name)) out.push(dropIndexSql(name));
-  for (const [name, field] of wanted) if (!existing.includes(name)) out.push(createIndexSql(moduleId, field));
-  return out;
-}
+export const dropIndexSql = (name: string) => sql.raw(`DROP INDEX IF EXISTS "${name.replace(/[^A-Za-z0-9_]/g, "")}"`);

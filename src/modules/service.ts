@@ -6,11 +6,13 @@ import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors
 import { idOut, nowIso } from "../http/ids";
 import {
   assertContentFitsFields,
-  fieldIndexStatements,
+  conversionStatements,
   moduleCreatedStatements,
   moduleDeletedStatements,
   removedFieldStatements,
+  typedTableStatements,
 } from "../content/module-hooks";
+import { abortUnless, isAborted, rawStatement, runBatch } from "../db/raw";
 import { normaliseFields, relatedTargets } from "./fields";
 import type { z } from "@hono/zod-openapi";
 import type { moduleBody } from "./schemas";
@@ -28,8 +30,35 @@ export const presentModule = (m: Module) => ({
 });
 
 export async function findModule(db: Db, id: number): Promise<Module | undefined> {
-  const row = await db.select().from(modules).where(eq(modules.id, id)).get();
-  return row as Module | undefined;
+  const row = (await db.select().from(modules).where(eq(modules.id, id)).get()) as Module | undefined;
+  return row && !row.typedTable ? convertModule(db, row) : row;
+}
+
+/** How often converting a module is attempted while its content keeps changing. */
+const MAX_CONVERT_TRIES = 5;
+
+/**
+ * Gives a module written before typed tables its typed table, in one batch that commits only
+ * while the module's content is as it was read (else it is read and tried again). Runs once per
+ * module, on its first use; any number of requests may race to do it.
+ */
+async function convertModule(db: Db, module: Module): Promise<Module | undefined> {
+  for (let tries = 1; ; tries++) {
+    const unchanged = sql`exists (select 1 from ${modules} where ${modules.id} = ${module.id}
+      and ${modules.typedTable} = 0 and ${modules.contentVersion} = ${module.contentVersion})`;
+    try {
+      await runBatch(db, [
+        rawStatement(db, abortUnless(unchanged), "all"),
+        ...(await conversionStatements(db, module.id, module.fields)),
+        db.update(modules).set({ typedTable: 1 }).where(eq(modules.id, module.id)),
+      ]);
+    } catch (err) {
+      if (!isAborted(err) || tries >= MAX_CONVERT_TRIES) throw err;
+    }
+    const now = (await db.select().from(modules).where(eq(modules.id, module.id)).get()) as Module | undefined;
+    if (!now || now.typedTable) return now;
+    module = now;
+  }
 }
 
 export async function getModule(db: Db, id: number): Promise<Module> {
@@ -106,8 +135,8 @@ export async function createModule(db: Db, input: ModuleInput): Promise<Module> 
     );
     const id = next.id;
     const now = nowIso();
-    const insert = db.insert(modules).values({ id, name: input.name, fields, createdAt: now, updatedAt: now }).returning();
-    const ddl = await moduleCreatedStatements(db, id, fields); // per-field content indexes
+    const insert = db.insert(modules).values({ id, name: input.name, fields, typedTable: 1, createdAt: now, updatedAt: now }).returning();
+    const ddl = moduleCreatedStatements(db, id, fields); // its typed table
     try {
       const [rows] = await db.batch([insert, ...ddl] as [typeof insert]);
       return rows[0] as Module;
@@ -136,57 +165,49 @@ export const MAX_EDIT_TRIES = 3;
  * Edits a module in one batch. The batch commits only while the module's `content_version` is
  * the one read before `assertContentFitsFields` ran: a content write (or another edit) landing
  * between the check and the batch bumps it, and the edit is then checked again (409 when the
- * content keeps changing). D1 has no interactive transactions, so the condition is in the
- * statements themselves.
+ * content keeps changing). D1 has no interactive transactions, so the condition is a statement
+ * of the batch that aborts it (DDL included: the typed table is rebuilt in the same batch).
  */
 export async function updateModule(db: Db, id: number, input: ModuleInput): Promise<Module> {
-  let indexesTouched = false;
-  try {
-    for (let tries = 1; ; tries++) {
-      const before = await getModule(db, id);
-      const fields = await validatedFields(db, input, id);
-      await assertContentFitsFields(db, id, before.fields, fields);
-      const unchanged = and(eq(modules.id, id), eq(modules.contentVersion, before.contentVersion))!;
-      // The content statements first: the module update changes the version they are guarded by.
-      const contentStatements = removedFieldStatements(db, id, before.fields, fields, exists(db.select({ one: sql`1` }).from(modules).where(unchanged)));
-      const update = db
-        .update(modules)
-        .set({
-          name: input.name,
-          fields,
-          updatedAt: nowIso(),
-          contentVersion: sql`${modules.contentVersion} + 1`,
-          fieldsVersion: sql`${modules.fieldsVersion} + 1`,
-        })
-        .where(unchanged)
-        .returning();
-      // DDL cannot be made conditional: after a refused batch, the next try's DDL (computed from
-      // the indexes as they are then) or `restoreFieldIndexes` puts the indexes right.
-      const ddl = await fieldIndexStatements(db, id, fields);
-      const results = await db.batch([...contentStatements, update, ...ddl] as [typeof update]);
-      const [row] = results[contentStatements.length] as ModuleRow[];
-      if (row) return row as Module;
-      indexesTouched ||= ddl.length > 0;
-      if (tries >= MAX_EDIT_TRIES) {
-        await getModule(db, id); // deleted meanwhile: 404
-        throw conflict(
-          `The content of module ${id} changed while the edit was being checked (${MAX_EDIT_TRIES} tries); nothing was changed, send the request again`,
-          undefined,
-          "conflict",
-        );
-      }
+  for (let tries = 1; ; tries++) {
+    const before = await getModule(db, id);
+    const fields = await validatedFields(db, input, id);
+    await assertContentFitsFields(db, id, before.fields, fields);
+    const unchanged = and(eq(modules.id, id), eq(modules.contentVersion, before.contentVersion))!;
+    const update = db
+      .update(modules)
+      .set({
+        name: input.name,
+        fields,
+        updatedAt: nowIso(),
+        contentVersion: sql`${modules.contentVersion} + 1`,
+        fieldsVersion: sql`${modules.fieldsVersion} + 1`,
+      })
+      .where(unchanged)
+      .returning();
+    const batch = [
+      rawStatement(db, abortUnless(exists(db.select({ one: sql`1` }).from(modules).where(unchanged))), "all"),
+      // The content statements first: the typed table is rebuilt from the values they leave.
+      ...removedFieldStatements(db, id, before.fields, fields),
+      update,
+      ...typedTableStatements(db, id, before.fields, fields),
+    ];
+    try {
+      const results = await db.batch(batch as unknown as [typeof update]);
+      const [row] = results[batch.indexOf(update)] as ModuleRow[];
+      return row as Module;
+    } catch (err) {
+      if (!isAborted(err)) throw err;
     }
-  } catch (e) {
-    if (indexesTouched) await restoreFieldIndexes(db, id);
-    throw e;
+    if (tries >= MAX_EDIT_TRIES) {
+      await getModule(db, id); // deleted meanwhile: 404
+      throw conflict(
+        `The content of module ${id} changed while the edit was being checked (${MAX_EDIT_TRIES} tries); nothing was changed, send the request again`,
+        undefined,
+        "conflict",
+      );
+    }
   }
-}
-
-/** Brings a module's per-field indexes back in line with its definition as stored now (none when it is gone). */
-async function restoreFieldIndexes(db: Db, id: number) {
-  const current = await findModule(db, id);
-  const ddl = await fieldIndexStatements(db, id, current?.fields ?? []);
-  if (ddl.length) await db.batch(ddl as [any]);
 }
 
 export async function deleteModule(db: Db, id: number): Promise<void> {
@@ -208,14 +229,15 @@ export async function deleteModule(db: Db, id: number): Promise<void> {
   // The checks again inside the batch: a page or related field created since is not orphaned.
   const unused = sql`not exists (select 1 from ${pages} where ${pages.moduleId} = ${id})
     and not exists (select 1 from ${modules} where ${modules.id} <> ${id} and ${referencesModule(id)})`;
-  const [, deleted] = await db.batch([
-    db.delete(content).where(and(eq(content.moduleId, id), unused)),
-    db.delete(modules).where(and(eq(modules.id, id), unused)).returning({ id: modules.id }),
-    ...(await moduleDeletedStatements(db, id)),
-  ]);
-  if (deleted.length === 0) {
-    const restore = await fieldIndexStatements(db, id, module.fields); // put the dropped indexes back
-    if (restore.length) await db.batch(restore as [any]);
+  try {
+    await runBatch(db, [
+      rawStatement(db, abortUnless(unused), "all"),
+      db.delete(content).where(eq(content.moduleId, id)),
+      db.delete(modules).where(eq(modules.id, id)),
+      ...moduleDeletedStatements(db, id),
+    ]);
+  } catch (err) {
+    if (!isAborted(err)) throw err;
     throw conflict(`Module ${id} came into use while it was being deleted; nothing was deleted`, undefined, "module_in_use");
   }
 }

@@ -128,6 +128,13 @@ export const D1_MAX_ROW_BYTES = 2_000_000;
 export const D1_MAX_BOUND_PARAMETERS = 100;
 
 /**
+ * Columns per table: 100 (SQLite's own default is 2,000; D1 lowers it, and local workerd enforces
+ * it: `CREATE TABLE` with 101 columns and `ALTER TABLE ADD COLUMN` past 100 fail).
+ * https://developers.cloudflare.com/d1/platform/limits/
+ */
+export const D1_MAX_COLUMNS_PER_TABLE = 100;
+
+/**
  * Longest SQL statement text: 100,000 bytes.
  * https://developers.cloudflare.com/d1/platform/limits/
  */
