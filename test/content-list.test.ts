@@ -416,6 +416,26 @@ describe("storage", () => {
     expect(await explain(listingCountSql(module, { filter: "country eq 'France' and value ge 1 and value le 2" }))).toMatch(/INDEX c_/);
   });
 
+  it("finds words of three characters or more through the module's full-text index, shorter ones by scanning", async () => {
+    const module = await moduleNow();
+    const long = await explain(listingCountSql(module, { query: "gamma" }));
+    expect(long).toMatch(new RegExp(`SCAN s_${deal.moduleID} VIRTUAL TABLE`));
+    expect(long).not.toContain("content");
+    expect(await explain(listingCountSql(module, { query: "ga" }))).toMatch(/SEARCH doc USING INTEGER PRIMARY KEY/);
+    // The index follows every write: a renamed item is found by its new name only, a deleted one not at all.
+    const id = ids.Gamma;
+    const renamed = await call(`/module/${deal.moduleID}/content/${id}`, { body: { fields: { name: "Gammaray", ...rows.Gamma } } });
+    expect(renamed.status).toBe(200);
+    expect((await list({ query: "gammaray" })).json.response.meta.count).toBe(1);
+    const other = await call(`/module/${deal.moduleID}/content/${id}`, { body: { fields: { name: "Gamma", ...rows.Gamma } } });
+    expect(other.status).toBe(200);
+    expect((await list({ query: "gammaray" })).json.response.meta.count).toBe(0);
+    const spare = (await call(`/module/${deal.moduleID}/content`, { body: { fields: { name: "Quokkafish" } } })).json.response.contentID;
+    expect((await list({ query: "quokka" })).json.response.meta.count).toBe(1);
+    await call(`/module/${deal.moduleID}/content/${spare}`, { method: "DELETE" });
+    expect((await list({ query: "quokka" })).json.response.meta.count).toBe(0);
+  });
+
   it("lets a group-by over a field read only its index (what charts do)", async () => {
     const module = await moduleNow();
     const field = module.fields.find((f) => f.name === "country")!;

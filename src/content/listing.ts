@@ -4,7 +4,8 @@ import { badRequest } from "../http/errors";
 import type { Module } from "../modules/service";
 import { knownNames, positionError, resolveName, tokenize } from "./filter";
 import { searchFold } from "./storage";
-import { DOC, itemColumn } from "./typed-table";
+import { DOC, itemColumn, searchTableName } from "./typed-table";
+import { ident } from "../db/raw";
 
 export const DEFAULT_SORT = "id desc";
 export const MAX_SORT_KEYS = 10;
@@ -73,15 +74,27 @@ export function orderTerms(keys: SortKey[], at?: (i: number) => SQL): SQL[] {
   });
 }
 
+/** Words this long or longer are found through the module's FTS5 trigram index. */
+const INDEXED_WORD_CHARS = 3;
+
 /**
- * Every word must occur (case-insensitively, as a substring) in the item's text-like values: the
- * document's `search` column (the query joins `content` as `doc`).
+ * Every word must occur (case-insensitively, as a substring) in the item's text-like values.
+ * Words of three characters or more are matched through the module's full-text index (one
+ * MATCH of quoted phrases, each a substring match with trigram tokens); shorter ones, which no
+ * trigram can hold, scan the document's `search` column (the query then joins `content` as `doc`).
  */
-export function compileQuery(query: string | undefined): SQL[] {
+export function compileQuery(module: Module, query: string | undefined): SQL[] {
   if (!query) return [];
   const words = [...new Set(searchFold(query).split(/\s+/u).filter(Boolean))];
   if (words.length > MAX_QUERY_WORDS) {
     throw badRequest(`Invalid query: at most ${MAX_QUERY_WORDS} words`, [{ path: "query", message: `at most ${MAX_QUERY_WORDS} words` }], "invalid_query");
   }
-  return words.map((w) => sql`instr(${DOC}."search", ${w}) > 0`);
+  const long = words.filter((w) => [...w].length >= INDEXED_WORD_CHARS);
+  const out = words.filter((w) => !long.includes(w)).map((w) => sql`instr(${DOC}."search", ${w}) > 0`);
+  if (long.length) {
+    const match = long.map((w) => `"${w.replaceAll('"', '""')}"`).join(" AND ");
+    const index = ident(searchTableName(module.id));
+    out.unshift(sql`${itemColumn("id")} in (select "rowid" from ${index} where ${index} match ${match})`);
+  }
+  return out;
 }

@@ -6,7 +6,8 @@ import { checkFieldValue, fieldKinds, type FieldDefinition } from "../fields/reg
 import { conflict, type ErrorDetail } from "../http/errors";
 import { rawStatement } from "../db/raw";
 import { dropIndexSql, legacyFieldIndexes, liveContentBound, searchWith, searchWithout, toPresented, toStored } from "./storage";
-import { dropTableStatement, rebuildStatements, sameColumns } from "./typed-table";
+import { dropTableStatements, rebuildStatements, sameColumns } from "./typed-table";
+import { duplicateValues } from "./unique";
 
 const SCAN_CHUNK = 2000;
 
@@ -90,6 +91,11 @@ export async function assertContentFitsFields(db: Db, moduleId: number, before: 
       const n = await countMissing(db, moduleId, field.name);
       if (n) details.push({ path: `fields[${index}].isRequired`, message: `'${field.name}' cannot become required: ${n} item${n === 1 ? " has" : "s have"} no value` });
     }
+    if (field.isUnique && (!old.isUnique || rulesOf(old) !== rulesOf(field))) {
+      for (const dup of await duplicateValues(db, moduleId, field)) {
+        details.push({ path: `fields[${index}].isUnique`, message: `'${field.name}' cannot become unique: items ${dup.ids.join(", ")} hold ${JSON.stringify(toPresented(field, dup.value))}` });
+      }
+    }
     if (rulesOf(old) !== rulesOf(field)) {
       const n = await countRejected(db, moduleId, old, field);
       const what = old.kind !== field.kind ? "kind" : old.isMulti !== field.isMulti ? "isMulti" : old.maxLength !== field.maxLength ? "maxLength" : "options";
@@ -144,8 +150,8 @@ export function typedTableStatements(db: Db, moduleId: number, before: FieldDefi
 export const moduleCreatedStatements = (db: Db, moduleId: number, fields: FieldDefinition[]): unknown[] =>
   rebuildStatements(moduleId, fields).map((q) => rawStatement(db, q, "run"));
 
-/** Statements run in a module delete's batch: drop its typed table. */
-export const moduleDeletedStatements = (db: Db, moduleId: number): unknown[] => [rawStatement(db, dropTableStatement(moduleId), "run")];
+/** Statements run in a module delete's batch: drop its typed table and search index. */
+export const moduleDeletedStatements = (db: Db, moduleId: number): unknown[] => dropTableStatements(moduleId).map((q) => rawStatement(db, q, "run"));
 
 /**
  * Statements that give a module written before typed tables its typed table (built from its

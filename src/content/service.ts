@@ -17,8 +17,9 @@ import { compileFilter } from "./filter";
 import { compileQuery, DEFAULT_SORT, orderTerms, sortPlan } from "./listing";
 import { bumpContentVersion, cachedResult } from "./result-cache";
 import { isEmptyValue, layoutOf, searchText, toPresented } from "./storage";
-import { DOC, dropItemStatement, itemsFrom, needsDocument, syncItemStatements } from "./typed-table";
+import { DOC, dropItemStatements, itemsFrom, needsDocument, syncItemStatements } from "./typed-table";
 import { relatedRefs, validateContentFields } from "./validate";
+import { uniqueConflict } from "./unique";
 
 /**
  * The columns an item is answered from: never `search` (a lower-cased copy of the item's text,
@@ -193,9 +194,11 @@ export async function createContent(db: Db, moduleId: number | Module, userId: s
     const insert = db.insert(content).select(db.select(row).from(modules).where(guard)).returning(itemColumns);
     // The typed row is derived from the row just inserted (or, when the guard refused it, from
     // whatever row last_insert_rowid() names: derived again as it is, a no-op).
-    const [, typed] = syncItemStatements(module.id, layoutOf(module), sql`last_insert_rowid()`).map((q) => rawStatement(db, q, "run"));
+    const typed = syncItemStatements(module.id, layoutOf(module), sql`last_insert_rowid()`).map((q) => rawStatement(db, q, "run"));
     const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, sql`last_insert_rowid()`)];
-    const [rows] = await db.batch([insert, typed, ...record, bumpIfWritten(db, guard)] as unknown as [typeof insert]);
+    const [rows] = await db
+      .batch([insert, ...typed, ...record, bumpIfWritten(db, guard)] as unknown as [typeof insert])
+      .catch(async (err) => Promise.reject((await uniqueConflict(db, module, data, err)) ?? err));
     return rows[0] ? presentContent(module, rows[0]) : undefined;
   });
 }
@@ -214,7 +217,9 @@ export async function updateContent(db: Db, moduleId: number | Module, contentId
       .returning(itemColumns);
     const typed = syncItemStatements(module.id, layoutOf(module), contentId).map((q) => rawStatement(db, q, "run"));
     const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, contentId)];
-    const [[row]] = await db.batch([update, ...typed, ...record, bumpIfWritten(db, guard)] as unknown as [typeof update]);
+    const [[row]] = await db
+      .batch([update, ...typed, ...record, bumpIfWritten(db, guard)] as unknown as [typeof update])
+      .catch(async (err) => Promise.reject((await uniqueConflict(db, module, data, err, contentId)) ?? err));
     if (row) return presentContent(module, row);
     await findRow(db, module.id, contentId); // deleted meanwhile: 404, not a retry
     return undefined;
@@ -232,8 +237,8 @@ export async function deleteContent(db: Db, moduleId: number | Module, contentId
     .where(liveItem(module.id, contentId))
     .returning({ id: content.id });
   const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, contentId)];
-  const typed = rawStatement(db, dropItemStatement(layoutOf(module), contentId), "run");
-  const [[row]] = await db.batch([softDelete, typed, ...record, bumpContentVersion(db, module.id)] as unknown as [typeof softDelete]);
+  const typed = dropItemStatements(module.id, layoutOf(module), contentId).map((q) => rawStatement(db, q, "run"));
+  const [[row]] = await db.batch([softDelete, ...typed, ...record, bumpContentVersion(db, module.id)] as unknown as [typeof softDelete]);
   if (!row) throw notFound(`Content ${contentId} of module ${module.id}`);
 }
 
@@ -264,7 +269,7 @@ export type ContentList = {
 export function listingWhere(module: Module, params: ListParams, orderedBy?: string): SQL {
   const parts: SQL[] = [];
   if (params.filter !== undefined && params.filter.trim() !== "") parts.push(compileFilter(module, params.filter, { orderedBy }));
-  parts.push(...compileQuery(params.query));
+  parts.push(...compileQuery(module, params.query));
   return parts.length ? sql.join(parts, sql` and `) : sql`1`;
 }
 

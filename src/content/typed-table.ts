@@ -50,7 +50,8 @@ export type TypedColumn = {
   multi: boolean;
 };
 
-export type TypedIndex = { name: string; columns: string[] };
+/** `unique`: the index of an `isUnique` field, which refuses a second live item with its value. */
+export type TypedIndex = { name: string; columns: string[]; unique?: boolean };
 
 export type TypedLayout = {
   table: string;
@@ -66,6 +67,13 @@ const safeModuleId = (id: number) => {
 };
 
 export const typedTableName = (moduleId: number) => `c_${safeModuleId(moduleId)}`;
+
+/**
+ * The module's full-text index of its items' search text (FTS5, trigram tokens, case-sensitive
+ * over the already lower-cased text): `query` words of three characters or more are found
+ * through it instead of a scan. Rowid = item id.
+ */
+export const searchTableName = (moduleId: number) => `s_${safeModuleId(moduleId)}`;
 
 const comparisonOf = (field: FieldDefinition) => fieldKinds.get(field.kind)?.comparison ?? "text";
 
@@ -100,14 +108,18 @@ export function typedLayout(moduleId: number, fields: FieldDefinition[]): TypedL
   }));
   const table = typedTableName(moduleId);
   const indexes: TypedIndex[] = [];
+  const nameOf = (cols: string[]) => `${table}__${cols.join("__").replace(/^f_/, "").replace(/__f_/g, "__")}`;
   const add = (cols: string[]) => {
-    if (indexes.length < MAX_TYPED_INDEXES) indexes.push({ name: `${table}__${cols.join("__").replace(/^f_/, "").replace(/__f_/g, "__")}`, columns: cols });
+    if (indexes.length < MAX_TYPED_INDEXES) indexes.push({ name: nameOf(cols), columns: cols });
   };
+  // Unique fields first and past the cap: the index is what enforces them (and serves their queries).
+  const single = columns.filter(isIndexedColumn);
+  const unique = single.filter((c) => c.field.isUnique);
+  for (const c of unique) indexes.push({ name: nameOf([c.name]), columns: [c.name], unique: true });
   // Sorting by creation or change time is the most common sort after id.
   add(["created_at"]);
   add(["updated_at"]);
-  const single = columns.filter(isIndexedColumn);
-  for (const c of single) add([c.name]);
+  for (const c of single) if (!c.field.isUnique) add([c.name]);
   const numbers = single.filter((c) => c.type === "REAL").slice(0, MAX_PAIRED_NUMBERS);
   for (const d of single.filter((c) => DIMENSION_KINDS.has(c.field.kind))) for (const n of numbers) add([d.name, n.name]);
   const layout = { table, columns, byField: new Map(columns.map((c) => [c.field.name, c])), indexes };
@@ -200,25 +212,34 @@ const derivedRow = (layout: TypedLayout) =>
   );
 
 /**
- * Re-derives the typed row of one item from its `content` row: written when the item is live,
- * removed otherwise. Idempotent; `id` may be `last_insert_rowid()`.
+ * Re-derives the typed row and the search entry of one item from its `content` row: written
+ * when the item is live, removed otherwise. Idempotent; `id` may be `last_insert_rowid()` (each
+ * statement here inserts that same id again, so it keeps naming the item).
  */
 export function syncItemStatements(moduleId: number, layout: TypedLayout, id: SQL | number): SQL[] {
-  const m = safeModuleId(moduleId);
+  const live = sql`"id" = ${id} and "module_id" = ${sql.raw(String(safeModuleId(moduleId)))} and "deleted_at" is null`;
+  const search = ident(searchTableName(moduleId));
   return [
-    sql`delete from ${ident(layout.table)} where "id" = ${id} and not exists
-          (select 1 from "content" where "id" = ${id} and "module_id" = ${sql.raw(String(m))} and "deleted_at" is null)`,
-    sql`insert or replace into ${ident(layout.table)} (${columnList(layout)})
-          select ${derivedRow(layout)} from "content"
-          where "id" = ${id} and "module_id" = ${sql.raw(String(m))} and "deleted_at" is null`,
+    // Delete, then insert (not INSERT OR REPLACE, which would resolve a unique index's conflict
+    // by deleting the other item's row instead of refusing the write).
+    sql`delete from ${ident(layout.table)} where "id" = ${id}`,
+    sql`insert into ${ident(layout.table)} (${columnList(layout)}) select ${derivedRow(layout)} from "content" where ${live}`,
+    sql`delete from ${search} where "rowid" = ${id}`,
+    sql`insert into ${search} ("rowid", "search") select "id", "search" from "content" where ${live}`,
   ];
 }
 
-/** Removes one item's typed row (the item was deleted). */
-export const dropItemStatement = (layout: TypedLayout, id: number): SQL => sql`delete from ${ident(layout.table)} where "id" = ${id}`;
+/** Removes one item's typed row and search entry (the item was deleted). */
+export const dropItemStatements = (moduleId: number, layout: TypedLayout, id: number): SQL[] => [
+  sql`delete from ${ident(layout.table)} where "id" = ${id}`,
+  sql`delete from ${ident(searchTableName(moduleId))} where "rowid" = ${id}`,
+];
 
-/** Drops the table (with its indexes). */
-export const dropTableStatement = (moduleId: number): SQL => sql`drop table if exists ${ident(typedTableName(moduleId))}`;
+/** Drop the typed table (with its indexes) and the search index. */
+export const dropTableStatements = (moduleId: number): SQL[] => [
+  sql`drop table if exists ${ident(typedTableName(moduleId))}`,
+  sql`drop table if exists ${ident(searchTableName(moduleId))}`,
+];
 
 /**
  * Creates the table afresh from the module's live items, then its indexes (built after the rows:
@@ -235,11 +256,16 @@ export function rebuildStatements(moduleId: number, fields: FieldDefinition[]): 
     ],
     sql`, `,
   );
+  const live = sql`"module_id" = ${sql.raw(String(m))} and "deleted_at" is null`;
+  const search = ident(searchTableName(moduleId));
   return [
-    dropTableStatement(moduleId),
+    ...dropTableStatements(moduleId),
     sql`create table ${ident(layout.table)} (${columns}) strict`,
-    sql`insert into ${ident(layout.table)} (${columnList(layout)})
-          select ${derivedRow(layout)} from "content" where "module_id" = ${sql.raw(String(m))} and "deleted_at" is null`,
-    ...layout.indexes.map((i) => sql`create index ${ident(i.name)} on ${ident(layout.table)} (${sql.join(i.columns.map(ident), sql`, `)})`),
+    sql`insert into ${ident(layout.table)} (${columnList(layout)}) select ${derivedRow(layout)} from "content" where ${live}`,
+    ...layout.indexes.map(
+      (i) => sql`create ${sql.raw(i.unique ? "unique index" : "index")} ${ident(i.name)} on ${ident(layout.table)} (${sql.join(i.columns.map(ident), sql`, `)})`,
+    ),
+    sql`create virtual table ${search} using fts5("search", tokenize = 'trigram case_sensitive 1')`,
+    sql`insert into ${search} ("rowid", "search") select "id", "search" from "content" where ${live}`,
   ];
 }

@@ -14,7 +14,22 @@ export type FieldDefinition = {
   isPrivate: boolean;
   isVisible: boolean;
   isMulti: boolean;
+  /** Set (and present) only when true: no two live items may hold the same value. */
+  isUnique?: boolean;
 };
+
+/**
+ * Kinds a field may be `isUnique` on: single values compared as text (case-insensitively),
+ * numbers, dates and stamps. Not textarea (long free text) and not bool or related.
+ */
+export function uniqueProblem(field: FieldDefinition): string | undefined {
+  const kind = fieldKinds.get(field.kind);
+  if (!kind || !["text", "number", "date", "stamp"].includes(kind.comparison) || field.kind === "textarea") {
+    return `isUnique applies to text, email, url, enum, hidden, number, date and stamp fields, not ${field.kind}`;
+  }
+  if (isMultiField(field)) return "isUnique applies to single-valued fields only";
+  return undefined;
+}
 
 /** How values of a kind compare in filters, sorts and charts. */
 export type Comparison = "text" | "number" | "bool" | "date" | "stamp" | "id";

@@ -1,7 +1,8 @@
 // Every failure a client can cause is an ApiError; `onError` turns it into the error envelope.
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
-export type ErrorDetail = { path: string; message: string };
+/** `contentID`: the existing item a unique value conflicts with. */
+export type ErrorDetail = { path: string; message: string; contentID?: string };
 
 export class ApiError extends Error {
   constructor(

@@ -94,7 +94,7 @@ export const errorSchema = z
     error: z.object({
       message: z.string(),
       code: z.string(),
-      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+      details: z.array(z.object({ path: z.string(), message: z.string(), contentID: z.string().optional() })).optional(),
       requestId: z.string().optional(),
     }),
   })

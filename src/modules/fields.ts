@@ -3,7 +3,7 @@
 import type { z } from "@hono/zod-openapi";
 import type { ErrorDetail } from "../http/errors";
 import { formatPath } from "../http/errors";
-import { checkFieldValue, fieldKinds, type FieldDefinition } from "../fields/registry";
+import { checkFieldValue, fieldKinds, uniqueProblem, type FieldDefinition } from "../fields/registry";
 import { RESERVED_NAMES, type fieldInput } from "./schemas";
 
 type FieldInput = z.output<typeof fieldInput>;
@@ -47,6 +47,11 @@ export function normaliseFields(input: FieldInput[]): NormalisedFields {
       isVisible: raw.isVisible,
       isMulti: kind.multi === "always" ? true : raw.isMulti,
     };
+    if (raw.isUnique) {
+      field.isUnique = true;
+      const problem = uniqueProblem(field);
+      if (problem) details.push({ path: at("isUnique"), message: problem });
+    }
     if (raw.defaultValue !== undefined && raw.defaultValue !== null) {
       const checked = checkFieldValue(field, raw.defaultValue);
       if (checked.ok) field.defaultValue = checked.value;

@@ -22,6 +22,7 @@ export const fieldInput = z
     isPrivate: z.boolean().default(false),
     isVisible: z.boolean().default(true),
     isMulti: z.boolean().default(false),
+    isUnique: z.boolean().default(false).openapi({ description: "no two items may hold the same value (text compared case-insensitively)" }),
   })
   .openapi("ModuleFieldInput");
 
@@ -49,6 +50,7 @@ export const moduleField = z
     isPrivate: z.boolean(),
     isVisible: z.boolean(),
     isMulti: z.boolean(),
+    isUnique: z.literal(true).optional().openapi({ description: "present (true) when the field's values are unique" }),
   })
   .openapi("ModuleField");
 

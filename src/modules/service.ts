@@ -13,6 +13,7 @@ import {
   typedTableStatements,
 } from "../content/module-hooks";
 import { abortUnless, isAborted, rawStatement, runBatch } from "../db/raw";
+import { refusedUniqueColumn } from "../content/unique";
 import { normaliseFields, relatedTargets } from "./fields";
 import type { z } from "@hono/zod-openapi";
 import type { moduleBody } from "./schemas";
@@ -197,7 +198,8 @@ export async function updateModule(db: Db, id: number, input: ModuleInput): Prom
       const [row] = results[batch.indexOf(update)] as ModuleRow[];
       return row as Module;
     } catch (err) {
-      if (!isAborted(err)) throw err;
+      // A unique index refused a duplicate written since the check: check again (409 then).
+      if (!isAborted(err) && !refusedUniqueColumn(err, id)) throw err;
     }
     if (tries >= MAX_EDIT_TRIES) {
       await getModule(db, id); // deleted meanwhile: 404
