@@ -40,10 +40,12 @@ describe("POST /job/", () => {
       parameters: { leadID: "42" },
       progress: { task: null, done: 0, total: 1 },
       error: null,
+      scheduleID: null,
+      scheduledFor: null,
       createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
       updatedAt: expect.any(String),
     });
-    expect(Object.keys(job)).toEqual(["jobID", "workflowID", "status", "startAt", "startedAt", "finishedAt", "parameters", "progress", "error", "createdAt", "updatedAt"]);
+    expect(Object.keys(job)).toEqual(["jobID", "workflowID", "status", "startAt", "startedAt", "finishedAt", "parameters", "progress", "error", "scheduleID", "scheduledFor", "createdAt", "updatedAt"]);
     await expectMirrorMatches(job.jobID);
     expect((await mirrorRow(job.jobID))!.version).toBeGreaterThan(0);
     expect((await inspect(job.jobID)).alarm).toBe(FUTURE_MS);

@@ -99,13 +99,53 @@ export const jobs = sqliteTable(
     error: text("error"),
     version: integer("version").notNull().default(0),
     ...timestamps,
+    /** The schedule that started the job (null for jobs posted by clients). */
+    scheduleId: integer("schedule_id"),
+    /** The fire time it was started for. With `scheduleId` the job's identity: one job per (schedule, fire time). */
+    scheduledFor: text("scheduled_for"),
   },
   (t) => [
     index("jobs_status_idx").on(t.status, t.id),
     index("jobs_workflow_idx").on(t.workflowId, t.id),
     index("jobs_due_idx").on(t.status, t.startAt),
     index("jobs_deadline_idx").on(t.status, t.deadlineAt),
+    // NULLs are distinct in a SQLite unique index: client jobs never collide; a schedule's do.
+    uniqueIndex("jobs_schedule_fire_unique").on(t.scheduleId, t.scheduledFor),
+    index("jobs_schedule_idx").on(t.scheduleId, t.id),
+    // A schedule's queued or running jobs (its overlap check), without walking its finished ones.
+    index("jobs_schedule_status_idx").on(t.scheduleId, t.status, t.id),
   ],
+);
+
+/**
+ * A workflow that starts itself on a cron spec (src/schedules). This row is the truth of the
+ * schedule's definition and what listings read; the schedule's Durable Object keeps the clock (its
+ * alarm) and the firing progress, and writes `next_fire_at` back for the cron sweep.
+ */
+export const schedules = sqliteTable(
+  "schedules",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    workflowId: integer("workflow_id").notNull(),
+    cron: text("cron").notNull(),
+    timezone: text("timezone").notNull(),
+    parameters: text("parameters", { mode: "json" }).notNull().default({}).$type<Record<string, string>>(),
+    startAt: text("start_at"),
+    endAt: text("end_at"),
+    overlap: text("overlap").notNull(),
+    catchupWindow: integer("catchup_window").notNull(),
+    paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+    /** The token subject that created the schedule: its jobs run as this user. */
+    userId: text("user_id").notNull(),
+    /** Fire times at or before this instant are never started by the clock (creation, a change of timing, a resume). */
+    firesAfter: text("fires_after").notNull(),
+    /** The next fire time the clock waits for (null: paused or ended); the sweep re-arms rows overdue here. */
+    nextFireAt: text("next_fire_at"),
+    /** Bumped by every edit; the Durable Object writes `next_fire_at` only for the version it read. */
+    version: integer("version").notNull().default(1),
+    ...timestamps,
+  },
+  (t) => [index("schedules_workflow_idx").on(t.workflowId, t.id), index("schedules_next_fire_idx").on(t.nextFireAt)],
 );
 
 /**

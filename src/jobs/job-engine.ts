@@ -183,7 +183,9 @@ export function createJob(existing: Job | null, created: Job, now: number): Deci
   d.definitionChanged = true;
   const { snapshot, parameters } = d.job.definition;
   const startNote = d.s.startAt > now ? `; starts at ${iso(d.s.startAt)}` : "";
-  d.log("info", null, `job created from workflow ${d.s.workflowID} '${snapshot.name}' (${snapshot.tasks.length} tasks)${startNote}`, { parameters });
+  const origin = d.job.definition.schedule;
+  const byNote = origin ? ` by schedule ${origin.scheduleID} for ${iso(origin.scheduledFor)}` : "";
+  d.log("info", null, `job created from workflow ${d.s.workflowID} '${snapshot.name}' (${snapshot.tasks.length} tasks)${byNote}${startNote}`, { parameters });
   return d.done({ job: jobView(d.job), created: true });
 }
 

@@ -24,6 +24,7 @@ export async function syncMirror(env: Env, store: JobStore) {
   const s = store.load();
   if (!s || s.mirrored >= s.version) return;
   const v = s.version;
+  const origin = s.schedule ?? null;
   try {
     // An upsert, not a plain UPDATE: should the row be gone (deleted as an orphan while this DO was
     // making its job), an UPDATE would change nothing and still count as written, and the job
@@ -42,6 +43,8 @@ export async function syncMirror(env: Env, store: JobStore) {
       version: v,
       createdAt: iso(s.createdAt)!,
       updatedAt: iso(s.updatedAt)!,
+      scheduleId: origin ? Number(origin.scheduleID) : null,
+      scheduledFor: origin ? iso(origin.scheduledFor) : null,
     };
     await getDb(env)
       .insert(jobs)

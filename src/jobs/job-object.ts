@@ -240,7 +240,7 @@ export class JobObject extends DurableObject<Env> {
    * it decided on; the DO applies that through a decision like every other change.
    */
   private async writeMirror(job: Job) {
-    const row: MirrorRow = { ...job.state, parameters: job.definition.parameters };
+    const row: MirrorRow = { ...job.state, parameters: job.definition.parameters, schedule: job.definition.schedule ?? null };
     let after: MirrorRow | null = null;
     const view: JobStore = { load: () => structuredClone(after ?? row), save: (r) => void (after = structuredClone(r)) };
     const failed = (failures: number, retryAt: number | null): engine.MirrorOutcome => ({

@@ -5,7 +5,7 @@
 // `JobDefinition` (the workflow snapshot and the parameters), written when the job is created and
 // when a queued job is edited, so frequent saves never rewrite the large part.
 import type { TaskDefinition, WorkflowSnapshot } from "../workflows/tasks";
-import { iso, type CreateInput, type JobView, type Progress } from "./model";
+import { iso, type CreateInput, type JobOrigin, type JobView, type Progress } from "./model";
 import type { JobStatus } from "./states";
 
 /** The layout of the DO's stored state and tables; job-migrate.ts brings older ones up to it. */
@@ -74,7 +74,11 @@ export type JobState = {
   alarmAt: number | null;
 };
 
-export type JobDefinition = { snapshot: WorkflowSnapshot; parameters: Record<string, string> };
+/**
+ * The job's fixed part. `schedule` names the schedule and fire time that started it; it never
+ * changes, and definitions stored before schedules existed lack it (read as null: no schedule).
+ */
+export type JobDefinition = { snapshot: WorkflowSnapshot; parameters: Record<string, string>; schedule?: JobOrigin | null };
 
 /** Everything the engine decides on. */
 export type Job = { state: JobState; definition: JobDefinition };
@@ -85,7 +89,7 @@ export const newJobKey = () => [...crypto.getRandomValues(new Uint8Array(16))].m
 /** A new job: queued, nothing run yet. */
 export function newJob(input: CreateInput, now: number): Job {
   return {
-    definition: { snapshot: input.snapshot, parameters: input.parameters },
+    definition: { snapshot: input.snapshot, parameters: input.parameters, schedule: input.schedule ?? null },
     state: {
       schema: STATE_SCHEMA_VERSION,
       jobID: input.jobID,
@@ -132,6 +136,7 @@ export function tasksOf(def: JobDefinition, phase: Phase): TaskDefinition[] {
 
 export function jobView(job: Job): JobView {
   const s = job.state;
+  const origin = job.definition.schedule ?? null;
   return {
     jobID: s.jobID,
     workflowID: s.workflowID,
@@ -142,6 +147,8 @@ export function jobView(job: Job): JobView {
     parameters: job.definition.parameters,
     progress: s.progress,
     error: s.error,
+    scheduleID: origin ? origin.scheduleID : null,
+    scheduledFor: origin ? iso(origin.scheduledFor) : null,
     createdAt: iso(s.createdAt)!,
     updatedAt: iso(s.updatedAt)!,
   };

@@ -7,14 +7,14 @@ import type { TemplateScope } from "../workflows/tasks";
 import type { Decision } from "./job-engine";
 import { migrateState } from "./job-migrate";
 import type { Job, JobDefinition, JobState } from "./job-state";
-import { iso, type LogLevel, type LogLine } from "./model";
+import { iso, type JobOrigin, type LogLevel, type LogLine } from "./model";
 
 /**
  * The job as the D1 mirror write reads it (job-mirror.ts): the job's fields and the mirror
  * bookkeeping. `load` answers the row, `save` receives the bookkeeping the write decided on;
  * JobObject applies that to the state itself.
  */
-export type MirrorRow = JobState & { parameters: Record<string, string> };
+export type MirrorRow = JobState & { parameters: Record<string, string>; schedule?: JobOrigin | null };
 export type JobStore = { load(): MirrorRow | null; save(row: MirrorRow): void };
 
 export class JobStorage {

@@ -16,9 +16,15 @@ export type JobView = {
   parameters: Record<string, string>;
   progress: Progress;
   error: string | null;
+  /** The schedule that started the job and the fire time it stands for; null for jobs posted by clients. */
+  scheduleID: string | null;
+  scheduledFor: string | null;
   createdAt: string;
   updatedAt: string;
 };
+
+/** Which schedule made a job, for which of its fire times (ms since the epoch): the job's identity. */
+export type JobOrigin = { scheduleID: string; scheduledFor: number };
 
 export type LogLevel = "info" | "warn" | "error";
 export type LogLine = { seq: number; time: string; level: LogLevel; task: string | null; message: string; data: unknown };
@@ -36,6 +42,8 @@ export type CreateInput = {
   createdAt: number;
   /** The token subject that created the job (content.create stores it as the item's userID). */
   userID?: string;
+  /** Set when a schedule starts the job. */
+  schedule?: JobOrigin;
 };
 
 /** A validated `POST /job/{jobID}`. */

@@ -21,7 +21,7 @@ export function registerJobsRoutes(app: OpenAPIHono<AppEnv>) {
       method: "get",
       path: "/job/",
       tag,
-      summary: "List jobs, newest first (from the D1 mirror)",
+      summary: "List jobs, newest first (from the D1 mirror); filter by status, workflowID, scheduleID",
       query: jobListQuery,
       response: responseOf(jobListSchema),
     },

@@ -77,7 +77,7 @@ function parametersTooLarge(parameters: Record<string, string>): string[] {
  * rather than by a record schema (which assigns them), so that a parameter named `__proto__` is
  * kept as an ordinary key like any other instead of being silently dropped.
  */
-const parametersParam = () =>
+export const parametersParam = () =>
   jsonParam(
     z.unknown().transform((value, ctx): Record<string, string> => {
       if (value === null || typeof value !== "object" || Array.isArray(value)) {
@@ -122,7 +122,7 @@ export const MAX_LOG_LINES_PER_REQUEST = 100;
  * null, or "" as an empty form field) in `POST /job/` is "is required"; anything else that is not
  * an ID is "must be a positive integer ID", the words every other route uses.
  */
-const workflowIdParam = (required: boolean) =>
+export const workflowIdParam = (required: boolean) =>
   z
     .unknown()
     .transform((v, ctx): number => {
@@ -199,6 +199,7 @@ export const updateJobBody = z.object({
 export const jobListQuery = z.object({
   status: z.string().optional().openapi({ description: `one of ${JOB_STATUSES.join(", ")}` }),
   workflowID: z.string().optional().openapi({ description: "only jobs of this workflow" }),
+  scheduleID: z.string().optional().openapi({ description: "only jobs started by this schedule" }),
   ...paging,
 });
 
@@ -218,6 +219,8 @@ export const jobSchema = z
     parameters: z.record(z.string(), z.string()),
     progress: z.object({ task: z.string().nullable(), done: z.number(), total: z.number() }),
     error: z.string().nullable(),
+    scheduleID: idString.nullable().openapi({ description: "the schedule that started the job; null for jobs posted by clients" }),
+    scheduledFor: timestamp.nullable().openapi({ description: "the schedule's fire time the job stands for (one job per schedule and fire time); null for jobs posted by clients" }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

@@ -8,7 +8,7 @@ import { findWorkflow, snapshotOf } from "../workflows/service";
 import type { WorkflowSnapshot } from "../workflows/tasks";
 import { bindJob, CLAIM_LOST, claimHeld, createOnce, forgetKey, readKey, requestHash, scopedKey, type Claim, type CreateRequest } from "./idempotency";
 import { LOG_LINE_MAX_BYTES } from "./limits";
-import { iso, type DoResult, type JobView, type LogInput, type UpdateInput } from "./model";
+import { iso, type DoResult, type JobOrigin, type JobView, type LogInput, type UpdateInput } from "./model";
 import { jobStub } from "./queue";
 import { isJobStatus, JOB_STATUSES, type JobStatus } from "./states";
 
@@ -25,6 +25,8 @@ export function presentRow(r: Row): JobView {
     parameters: r.parameters ?? {},
     progress: r.progress ?? { task: null, done: 0, total: 0 },
     error: r.error,
+    scheduleID: r.scheduleId === null ? null : String(r.scheduleId),
+    scheduledFor: r.scheduledFor,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
@@ -103,6 +105,45 @@ async function finishJob(env: Env, jobID: number, body: CreateRequest, snapshot:
  * at it in the same batch; CLAIM_LOST when the claim was taken over (no job made).
  */
 export async function insertJob(env: Env, body: CreateRequest, snapshot: WorkflowSnapshot, sub: string, claim?: Claim): Promise<JobView | typeof CLAIM_LOST> {
+  const made = await insertJobRow(env, body, snapshot, sub, claim, undefined);
+  return made === CLAIM_LOST ? made : made.job;
+}
+
+/**
+ * The job of a schedule's fire time, made at most once: its mirror row is keyed by (schedule,
+ * fire time) (a unique index), so a second call for the same time — a duplicated alarm, the sweep
+ * racing the alarm, a wake run again after a restart — inserts nothing and answers the job that
+ * row names (`created: false`), finishing it in its DO should the first call have died between
+ * the row and the DO. A 400 `unknown_workflow` when the workflow no longer exists.
+ */
+export async function startScheduledJob(
+  env: Env,
+  input: { workflowID: number; parameters: Record<string, string>; userID: string; origin: JobOrigin },
+): Promise<{ job: JobView; created: boolean }> {
+  const snapshot = await loadSnapshot(env, input.workflowID);
+  const made = await insertJobRow(env, { workflowID: input.workflowID, parameters: input.parameters }, snapshot, input.userID, undefined, input.origin);
+  if (made === CLAIM_LOST) throw new Error("bug: a scheduled job has no Idempotency-Key claim to lose");
+  return made;
+}
+
+/** The jobID holding a schedule's fire time, if any. */
+async function jobOfFireTime(env: Env, origin: JobOrigin): Promise<number | null> {
+  const row = await getDb(env)
+    .select({ id: jobs.id })
+    .from(jobs)
+    .where(and(eq(jobs.scheduleId, Number(origin.scheduleID)), eq(jobs.scheduledFor, iso(origin.scheduledFor)!)))
+    .get();
+  return row?.id ?? null;
+}
+
+async function insertJobRow(
+  env: Env,
+  body: CreateRequest,
+  snapshot: WorkflowSnapshot,
+  sub: string,
+  claim: Claim | undefined,
+  origin: JobOrigin | undefined,
+): Promise<{ job: JobView; created: boolean } | typeof CLAIM_LOST> {
   const db = getDb(env);
   const now = Date.now();
   const nowIso = new Date(now).toISOString();
@@ -125,13 +166,35 @@ export async function insertJob(env: Env, body: CreateRequest, snapshot: Workflo
       version: sql<number>`0`.as("version"),
       createdAt: sql<string>`${nowIso}`.as("created_at"),
       updatedAt: sql<string>`${nowIso}`.as("updated_at"),
+      scheduleId: sql<number | null>`${origin ? Number(origin.scheduleID) : null}`.as("schedule_id"),
+      scheduledFor: sql<string | null>`${origin ? iso(origin.scheduledFor) : null}`.as("scheduled_for"),
     })
     .from(workflows)
     .where(and(eq(workflows.id, body.workflowID), claim ? claimHeld(db, claim) : undefined));
-  const insert = db.insert(jobs).select(row).returning({ id: jobs.id });
+  const insert = origin
+    ? db.insert(jobs).select(row).onConflictDoNothing({ target: [jobs.scheduleId, jobs.scheduledFor] }).returning({ id: jobs.id })
+    : db.insert(jobs).select(row).returning({ id: jobs.id });
   const [inserted] = claim ? (await db.batch([insert, bindJob(db, claim)]))[0] : await insert.all();
   if (!inserted) {
     if (claim && (await readKey(db, claim.key))?.claimToken !== claim.token) return CLAIM_LOST;
+    const holder = origin ? await jobOfFireTime(env, origin) : null;
+    if (holder !== null) {
+      // The fire time has its job already. Its DO's create is idempotent: it answers the job, or
+      // makes it from the same input if the call that inserted the row died before reaching it.
+      const mirror = await db.select({ workflowId: jobs.workflowId, createdAt: jobs.createdAt, parameters: jobs.parameters }).from(jobs).where(eq(jobs.id, holder)).get();
+      const workflowID = mirror?.workflowId ?? body.workflowID;
+      const { job } = await jobStub(env, String(holder)).create({
+        jobID: String(holder),
+        workflowID: String(workflowID),
+        snapshot: workflowID === body.workflowID ? snapshot : await loadSnapshot(env, workflowID),
+        parameters: mirror?.parameters ?? parameters,
+        startAt: body.startAt ?? null,
+        createdAt: mirror ? Date.parse(mirror.createdAt) : now,
+        userID: sub,
+        schedule: origin,
+      });
+      return { job, created: false };
+    }
     throw badRequest(`Workflow ${body.workflowID} does not exist`, [{ path: "workflowID", message: `workflow ${body.workflowID} does not exist` }], "unknown_workflow");
   }
   const jobID = String(inserted.id);
@@ -144,8 +207,9 @@ export async function insertJob(env: Env, body: CreateRequest, snapshot: Workflo
       startAt: body.startAt ?? null,
       createdAt: now,
       userID: sub,
+      ...(origin ? { schedule: origin } : {}),
     });
-    return job;
+    return { job, created: true };
   } catch (err) {
     // The call can fail after the DO made the job (its answer was lost): then the job exists and
     // runs, so it is the answer, and its mirror row must stay (deleting it would hide the job from
@@ -153,7 +217,7 @@ export async function insertJob(env: Env, body: CreateRequest, snapshot: Workflo
     // holds no job loses its row (and its key) here; if that cannot be told, the sweep decides
     // after a minute, and a repeat of the key finishes or forgets the job (see finishJob).
     const made = await jobStub(env, jobID).get().catch(() => undefined);
-    if (made) return made;
+    if (made) return { job: made, created: true };
     if (made === null) {
       const dropRow = db.delete(jobs).where(and(eq(jobs.id, inserted.id), eq(jobs.version, 0)));
       await (claim ? db.batch([dropRow, forgetKey(db, claim, inserted.id)]) : dropRow).catch(() => {});
@@ -164,7 +228,18 @@ export async function insertJob(env: Env, body: CreateRequest, snapshot: Workflo
 
 // ---------------------------------------------------------------- reads
 
-export async function listJobs(env: Env, query: { status?: string; workflowID?: string }, page: { offset: number; perPage: number }) {
+const ID_TEXT = /^[1-9][0-9]{0,15}$/;
+
+/** A query-string ID filter, checked; undefined when absent or empty. */
+function idFilter(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!ID_TEXT.test(value) || Number(value) > Number.MAX_SAFE_INTEGER) {
+    throw badRequest(`Invalid ${name} '${value}'`, [{ path: name, message: "must be a positive integer ID" }]);
+  }
+  return Number(value);
+}
+
+export async function listJobs(env: Env, query: { status?: string; workflowID?: string; scheduleID?: string }, page: { offset: number; perPage: number }) {
   const where: SQL[] = [];
   if (query.status !== undefined && query.status !== "") {
     if (!isJobStatus(query.status)) {
@@ -172,12 +247,10 @@ export async function listJobs(env: Env, query: { status?: string; workflowID?: 
     }
     where.push(eq(jobs.status, query.status));
   }
-  if (query.workflowID !== undefined && query.workflowID !== "") {
-    if (!/^[1-9][0-9]{0,15}$/.test(query.workflowID) || Number(query.workflowID) > Number.MAX_SAFE_INTEGER) {
-      throw badRequest(`Invalid workflowID '${query.workflowID}'`, [{ path: "workflowID", message: "must be a positive integer ID" }]);
-    }
-    where.push(eq(jobs.workflowId, Number(query.workflowID)));
-  }
+  const workflowID = idFilter(query.workflowID, "workflowID");
+  if (workflowID !== undefined) where.push(eq(jobs.workflowId, workflowID));
+  const scheduleID = idFilter(query.scheduleID, "scheduleID");
+  if (scheduleID !== undefined) where.push(eq(jobs.scheduleId, scheduleID));
   const db = getDb(env);
   const cond = where.length ? and(...where) : undefined;
   const [rows, total] = await db.batch([
