@@ -13,6 +13,7 @@ import { registerChartsRoutes } from "./charts/routes";
 import { registerPagesRoutes } from "./pages/routes";
 import { registerWorkflowsRoutes } from "./workflows/routes";
 import { registerJobsRoutes } from "./jobs/routes";
+import { registerSchedulesRoutes } from "./schedules/routes";
 
 export const API_NAME = "edge-crm-api";
 export const API_VERSION = "0.1.0";
@@ -42,6 +43,7 @@ export function buildApp() {
   registerPagesRoutes(app);
   registerWorkflowsRoutes(app);
   registerJobsRoutes(app);
+  registerSchedulesRoutes(app);
 
   app.use("/openapi.json", async (c, next) => {
     await next();
@@ -53,7 +55,7 @@ export function buildApp() {
     info: {
       title: "Edge CRM API",
       version: API_VERSION,
-      description: "Modules, content, charts, pages, workflows and jobs. See the README for conventions.",
+      description: "Modules, content, charts, pages, workflows, jobs and schedules. See the README for conventions.",
     },
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));

@@ -1,9 +1,11 @@
-// The Worker entry: HTTP, queue consumer, cron sweep and the job Durable Object class.
+// The Worker entry: HTTP, queue consumer, cron sweep, and the job and schedule Durable Object classes.
 import { buildApp } from "./app";
 import { handleTaskBatch } from "./jobs/queue";
 import { sweep } from "./jobs/sweep";
+import { sweepSchedules } from "./schedules/sweep";
 
 export { JobObject } from "./jobs/job-object";
+export { ScheduleObject } from "./schedules/schedule-object";
 
 const app = buildApp();
 
@@ -11,6 +13,12 @@ export default {
   fetch: app.fetch,
   queue: handleTaskBatch,
   async scheduled(controller, env, ctx) {
-    ctx.waitUntil(sweep(env, new Date(controller.scheduledTime)));
+    const now = new Date(controller.scheduledTime);
+    // Apart: a failure of one does not stop the other (both are caught up next minute anyway).
+    ctx.waitUntil(
+      Promise.allSettled([sweep(env, now), sweepSchedules(env, now)]).then((results) => {
+        for (const r of results) if (r.status === "rejected") console.error(JSON.stringify({ level: "error", msg: "sweep failed", error: String(r.reason) }));
+      }),
+    );
   },
 } satisfies ExportedHandler<Env, unknown>;

@@ -7,6 +7,7 @@
 // the stored state.
 import { sha256Hex } from "../http/hash";
 import { DurableObject } from "cloudflare:workers";
+import { scheduleStub } from "../schedules/stub";
 import { runAttempt } from "./attempt";
 import * as engine from "./job-engine";
 import type { Decision, Effect, RunOrder } from "./job-engine";
@@ -15,6 +16,7 @@ import { jobView, newJob, type Job } from "./job-state";
 import { JobStorage, type JobStore, type MirrorRow } from "./job-store";
 import { ATTEMPT_RUN_BUDGET_MS, MAX_ALARM_MS, MIN_ALARM_MS } from "./limits";
 import type { AttemptReport, CreateInput, DoResult, JobView, LogLine, Refusal, UpdateInput } from "./model";
+import { isFinal } from "./states";
 
 export { LOG_LINE_MAX_BYTES } from "./limits";
 export type { JobState } from "./job-state";
@@ -30,6 +32,8 @@ export class JobObject extends DurableObject<Env> {
   private readonly instance = crypto.randomUUID();
   /** Runs in flight in this instance, by attempt ID: aborted when the job stops waiting for them. */
   private readonly runs = new Map<string, AbortController>();
+  /** This instance told the job's schedule that the job ended (see tellSchedule). */
+  private scheduleTold = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -233,6 +237,25 @@ export class JobObject extends DurableObject<Env> {
     await this.pointAlarm();
     if (behind.value) await this.writeMirror(behind.job!);
     await this.pointAlarm();
+    await this.tellSchedule();
+  }
+
+  /**
+   * A job a schedule started tells the schedule when it is final, after its mirror row says so: a
+   * run the schedule buffered (`overlap: buffer_one`) may start now. Best effort, once per
+   * instance: the schedule also looks again by itself while a run waits.
+   */
+  private async tellSchedule() {
+    if (this.scheduleTold) return;
+    const job = this.load();
+    const origin = job?.definition.schedule;
+    if (!job || !origin || !isFinal(job.state.status)) return;
+    this.scheduleTold = true;
+    try {
+      await scheduleStub(this.env, origin.scheduleID).jobEnded(job.state.jobID);
+    } catch (err) {
+      console.error(JSON.stringify({ level: "error", msg: "telling the schedule that its job ended failed", jobID: job.state.jobID, scheduleID: origin.scheduleID, error: String(err) }));
+    }
   }
 
   /**

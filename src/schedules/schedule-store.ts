@@ -1,0 +1,75 @@
+// The schedule Durable Object's own SQLite tables: `state` (one row: which schedule, how far its
+// clock has got, the buffered run, the alarm) and `log` (the schedule's log, newest lines kept).
+// Only ScheduleObject calls this; every call is synchronous.
+import { iso } from "../jobs/model";
+import { SCHEDULE_LOG_MAX_LINES } from "./limits";
+import type { ScheduleLogLine } from "./model";
+
+export type ClockState = {
+  scheduleID: string;
+  /** Every fire time at or before this instant has been handled (started, skipped, buffered, missed or failed). Null: none yet. */
+  cursor: number | null;
+  /** A fire time held back by `buffer_one`, started once the job it waits for ends. */
+  buffered: number | null;
+  /** The time the alarm is set for (the alarm handler treats it as "now" at the least). */
+  alarmAt: number | null;
+};
+
+export type LogLevel = ScheduleLogLine["level"];
+
+export class ScheduleStore {
+  private ready = false;
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  private ensureTables() {
+    if (this.ready) return;
+    this.sql.exec("CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL, data TEXT)");
+    this.ready = true;
+  }
+
+  /** After deleteAll(): the tables are gone. */
+  forget() {
+    this.ready = false;
+  }
+
+  private hasTables() {
+    if (!this.ready) this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state'").toArray().length > 0;
+    return this.ready;
+  }
+
+  /** The clock, or null when this DO was never armed (or was removed). */
+  load(): ClockState | null {
+    if (!this.hasTables()) return null;
+    const row = this.sql.exec<{ data: string }>("SELECT data FROM state WHERE id = 1").toArray()[0];
+    return row ? (JSON.parse(row.data) as ClockState) : null;
+  }
+
+  save(state: ClockState) {
+    this.ensureTables();
+    this.sql.exec("INSERT INTO state (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data", JSON.stringify(state));
+  }
+
+  /** Appends a line and drops the oldest past the cap. */
+  log(level: LogLevel, message: string, data: unknown, now: number) {
+    this.ensureTables();
+    const seq = (this.sql.exec<{ n: number }>("SELECT IFNULL(MAX(seq), 0) AS n FROM log").one().n ?? 0) + 1;
+    this.sql.exec("INSERT INTO log (seq, time, level, message, data) VALUES (?, ?, ?, ?, ?)", seq, now, level, message, data === undefined ? null : JSON.stringify(data));
+    this.sql.exec("DELETE FROM log WHERE seq <= ?", seq - SCHEDULE_LOG_MAX_LINES);
+  }
+
+  readLogs(query: { offset: number; limit: number; after: number }): { count: number; logs: ScheduleLogLine[] } {
+    if (!this.hasTables()) return { count: 0, logs: [] };
+    const count = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM log WHERE seq > ?", query.after).one().n;
+    const rows = this.sql
+      .exec<{ seq: number; time: number; level: LogLevel; message: string; data: string | null }>(
+        "SELECT seq, time, level, message, data FROM log WHERE seq > ? ORDER BY seq LIMIT ? OFFSET ?",
+        query.after,
+        query.limit,
+        query.offset,
+      )
+      .toArray();
+    return { count, logs: rows.map((r) => ({ seq: r.seq, time: iso(r.time)!, level: r.level, message: r.message, data: r.data === null ? null : JSON.parse(r.data) })) };
+  }
+}
