@@ -229,3 +229,41 @@ describe("module delete", () => {
     expect(await indexNames(t)).toEqual(["a"]);
   });
 });
+
+describe("modules written before typed tables", () => {
+  it("are converted on first use: typed rows built from their items, the old JSON indexes dropped, answers unchanged", async () => {
+    const m = await makeModule("Legacy", [{ name: "name", kind: "text" }, { name: "n", kind: "number" }, { name: "tags", kind: "text", isMulti: true }]);
+    for (const [name, n] of [["b", 2], ["a", 1], ["c", 3]] as const) await add(m, { name, n, tags: [name] });
+    const gone = await add(m, { name: "deleted", n: 9 });
+    await call(`${items(m)}/${gone}`, { method: "DELETE" });
+    const before = (await call(`${items(m)}?sort=n%20desc&query=a`)).json.response;
+    // As the JSON layout left it: no typed table, no search index, one expression index per field.
+    const id = Number(m.moduleID);
+    await env.DB.batch([
+      env.DB.prepare(`drop table c_${id}`),
+      env.DB.prepare(`drop table s_${id}`),
+      env.DB.prepare(`create index cx_${id}_name_x on content (module_id, json_extract(data, '$.name'), id) where module_id = ${id} and deleted_at is null`),
+      env.DB.prepare("update modules set typed_table = 0 where id = ?").bind(id),
+    ]);
+    const after = await call(`${items(m)}?sort=n%20desc&query=a`);
+    expect(after.status, after.text).toBe(200);
+    expect(after.json.response).toEqual(before);
+    expect((await call(`${items(m)}?filter=${encodeURIComponent("n ge 2")}`)).json.response.meta.count).toBe(2);
+    const names = ((await env.DB.prepare("select name from sqlite_master").all()).results as any[]).map((r) => r.name);
+    expect(names).not.toContain(`cx_${id}_name_x`);
+    expect(names).toEqual(expect.arrayContaining([`c_${id}`, `s_${id}`]));
+    expect(((await env.DB.prepare("select typed_table from modules where id = ?").bind(id).first()) as any).typed_table).toBe(1);
+    expect(((await env.DB.prepare(`select count(*) as n from c_${id}`).first()) as any).n).toBe(3);
+  });
+
+  it("converts once when many requests race to do it", async () => {
+    const m = await makeModule("LegacyRace", [{ name: "name", kind: "text" }]);
+    for (const name of ["a", "b"]) await add(m, { name });
+    await env.DB.prepare("update modules set typed_table = 0 where id = ?").bind(Number(m.moduleID)).run();
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? call(items(m)) : add(m, { name: `r${i}` }).then(() => ({ status: 201 })))));
+    expect(results.every((r: any) => r.status === 200 || r.status === 201)).toBe(true);
+    const count = (await call(items(m))).json.response.meta.count;
+    expect(count).toBe(5);
+    expect(((await env.DB.prepare(`select count(*) as n from c_${m.moduleID}`).first()) as any).n).toBe(5);
+  });
+});

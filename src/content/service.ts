@@ -206,8 +206,11 @@ export async function createContent(db: Db, moduleId: number | Module, userId: s
 /** Replaces an item's fields (no defaults applied); keeps `createdAt` and `userID`. `effectKey`: as for create. */
 export async function updateContent(db: Db, moduleId: number | Module, contentId: number, fieldsInput: unknown, effectKey?: string): Promise<ContentItem> {
   if (effectKey !== undefined && (await recordedEffect(db, effectKey)) !== undefined) return getContent(db, moduleId, contentId);
-  return writeValidated(db, moduleId, async (module) => {
-    await findRow(db, module.id, contentId);
+  // The module and the item's existence in one round trip (404 before any validation error).
+  let known = typeof moduleId === "number" ? await moduleWithLiveItem(db, moduleId, contentId) : undefined;
+  return writeValidated(db, known ?? moduleId, async (module) => {
+    if (module !== known) await findRow(db, module.id, contentId);
+    known = undefined; // a retry reads both again
     const data = await validateContentFields(db, module, fieldsInput, "update");
     const guard = writeGuard(module, data);
     const update = db
@@ -240,6 +243,17 @@ export async function deleteContent(db: Db, moduleId: number | Module, contentId
   const typed = dropItemStatements(module.id, layoutOf(module), contentId).map((q) => rawStatement(db, q, "run"));
   const [[row]] = await db.batch([softDelete, ...typed, ...record, bumpContentVersion(db, module.id)] as unknown as [typeof softDelete]);
   if (!row) throw notFound(`Content ${contentId} of module ${module.id}`);
+}
+
+/** A module (converted to a typed table if need be) and its live item, read in one batch; 404 for either. */
+async function moduleWithLiveItem(db: Db, moduleId: number, contentId: number): Promise<Module> {
+  const [[module], [row]] = await db.batch([
+    db.select().from(modules).where(eq(modules.id, moduleId)),
+    db.select({ id: content.id }).from(content).where(liveItem(moduleId, contentId)),
+  ]);
+  if (!module) throw notFound(`Module ${moduleId}`);
+  if (!row) throw notFound(`Content ${contentId} of module ${moduleId}`);
+  return module.typedTable ? (module as Module) : getModule(db, moduleId);
 }
 
 export async function getContent(db: Db, moduleId: number | Module, contentId: number): Promise<ContentItem> {
