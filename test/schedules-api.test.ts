@@ -158,6 +158,10 @@ describe("POST /schedule/{scheduleID}", () => {
     }
     expect(await scheduleRow(s.scheduleID)).toEqual(before);
     expect((await call("/schedule/999999", { body: { paused: true } })).status).toBe(404);
+    // A request that changes nothing writes nothing.
+    const same = await call(`/schedule/${s.scheduleID}`, { body: { cron: "@daily", overlap: "skip" } });
+    expect(same.status).toBe(200);
+    expect(await scheduleRow(s.scheduleID)).toEqual(before);
   });
 });
 

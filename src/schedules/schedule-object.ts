@@ -123,9 +123,9 @@ export class ScheduleObject extends DurableObject<Env> {
   /** `POST /schedule/{id}/trigger`: one job now, under the overlap policy (or the one given). */
   async trigger(scheduleID: string, overlap: OverlapPolicy | null): Promise<ScheduleResult<Run>> {
     return this.serial(async () => {
-      const clock = this.adopt(scheduleID);
       const row = await findSchedule(getDb(this.env), Number(scheduleID));
-      if (!row) return gone();
+      if (!row) return gone(); // nothing stored for a schedule that is not there
+      const clock = this.adopt(scheduleID);
       const run = await this.fire(row, clock, Date.now(), overlap ?? (row.overlap as OverlapPolicy), "trigger");
       await this.keepPolling(clock);
       return { ok: true as const, value: run };
@@ -135,9 +135,9 @@ export class ScheduleObject extends DurableObject<Env> {
   /** `POST /schedule/{id}/backfill`: the given fire times (already counted and bounded), oldest first. */
   async backfill(scheduleID: string, times: number[], overlap: OverlapPolicy | null): Promise<ScheduleResult<Run[]>> {
     return this.serial(async () => {
-      const clock = this.adopt(scheduleID);
       const row = await findSchedule(getDb(this.env), Number(scheduleID));
       if (!row) return gone();
+      const clock = this.adopt(scheduleID);
       const runs: Run[] = [];
       for (const t of [...times].sort((a, b) => a - b)) runs.push(await this.fire(row, clock, t, overlap ?? (row.overlap as OverlapPolicy), "backfill"));
       await this.keepPolling(clock);
