@@ -2,7 +2,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
 import { JSON_TYPE, ok } from "./http/envelope";
-import { corsFromConfig, handleError, handleNotFound, requestContext } from "./http/middleware";
+import { corsFromConfig, d1Session, handleError, handleNotFound, requestContext } from "./http/middleware";
 import { defineRoute } from "./http/route";
 import { responseOf } from "./http/schemas";
 import type { AppEnv } from "./http/types";
@@ -22,6 +22,7 @@ export function buildApp() {
   const app = new OpenAPIHono<AppEnv>({ strict: false });
   app.use("*", requestContext);
   app.use("*", corsFromConfig);
+  app.use("*", d1Session);
 
   defineRoute(
     app,

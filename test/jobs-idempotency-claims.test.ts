@@ -132,9 +132,18 @@ describe("a creation whose insert fails", () => {
   it("leaves neither a job nor the key held, so a repeat creates exactly one job", async () => {
     const t = await setup("insert-fails");
     const before = await jobCount();
+    // Every query runs in a D1 session (src/db/client.ts): the sessions' batches fail.
+    const failingBatch = <T extends object>(target: T) =>
+      new Proxy(target, {
+        get(t, prop) {
+          if (prop === "batch") return async () => Promise.reject(new Error("D1_ERROR: Network connection lost."));
+          const value = Reflect.get(t, prop);
+          return typeof value === "function" ? value.bind(t) : value;
+        },
+      });
     const failing = new Proxy(env.DB, {
       get(target, prop) {
-        if (prop === "batch") return async () => Promise.reject(new Error("D1_ERROR: Network connection lost."));
+        if (prop === "withSession") return (c?: any) => failingBatch(target.withSession(c));
         const value = Reflect.get(target, prop);
         return typeof value === "function" ? value.bind(target) : value;
       },

@@ -3,7 +3,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { sendJson, errorBody } from "./envelope";
-import { ApiError } from "./errors";
+import { ApiError, badRequest } from "./errors";
+import { BOOKMARK_HEADER, isBookmark, requestConstraint } from "../db/session";
 import { knownPaths } from "./route";
 import type { AppEnv } from "./types";
 
@@ -30,14 +31,31 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   );
 };
 
+/**
+ * Opens the request's D1 session (src/db/session.ts) and answers its bookmark. A request that
+ * ran no query answers the bookmark it was sent, so a client's chain is never broken.
+ */
+export const d1Session: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const given = c.req.header(BOOKMARK_HEADER)?.trim() || undefined;
+  if (given !== undefined && !isBookmark(given)) {
+    const message = "must be a bookmark from a previous answer's x-d1-bookmark header";
+    throw badRequest(`Invalid ${BOOKMARK_HEADER}: ${message}`, [{ path: BOOKMARK_HEADER, message }], "invalid_bookmark");
+  }
+  const session = c.env.DB.withSession(requestConstraint(c.req.method, given));
+  c.env = { ...c.env, DB: session as unknown as D1Database };
+  await next();
+  const bookmark = session.getBookmark() ?? given;
+  if (bookmark) c.res.headers.set(BOOKMARK_HEADER, bookmark);
+};
+
 export const corsFromConfig: MiddlewareHandler<AppEnv> = (c, next) => {
   const configured = (c.env.CORS_ORIGINS ?? "*").split(",").map((o) => o.trim()).filter(Boolean);
   const origin = configured.length === 0 || configured.includes("*") ? "*" : configured;
   return cors({
     origin,
     allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-    allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"],
-    exposeHeaders: ["X-Request-Id", "Retry-After"],
+    allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "X-D1-Bookmark"],
+    exposeHeaders: ["X-Request-Id", "Retry-After", "X-D1-Bookmark"],
     maxAge: 600,
   })(c, next);
 };
