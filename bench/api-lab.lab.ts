@@ -66,6 +66,7 @@ describe.skipIf(!(import.meta as any).env?.VITE_API_LAB)("API lab", () => {
       "update": () => ok(`${base}/content/${1 + Math.floor(Math.random() * 900)}`, { body: { fields: { name: "changed", country: "Spain", stage: "Won", value: Math.random() * 5000, score: 2, closeDate: "2026-02-01", active: false } } }),
     };
     const rebuildMs: Record<number, number> = {};
+    const sizes: Record<number, Record<string, number>> = {};
     const results: Record<string, Record<number, { p50: number; min: number; max: number }>> = {};
     let have = 0;
     for (const size of SIZES) {
@@ -75,6 +76,10 @@ describe.skipIf(!(import.meta as any).env?.VITE_API_LAB)("API lab", () => {
       const t = performance.now();
       await ok(`${base}/content?perPage=1`); // converts: builds the typed table and the search index
       rebuildMs[size] = performance.now() - t;
+      // What the database holds per item: the whole file (D1's size_after) and the document columns.
+      const fileBytes = (await env.DB.prepare("select 1").run()).meta.size_after as number;
+      const doc = (await env.DB.prepare("select avg(length(data)) as data, avg(length(search)) as search from content where module_id = ?").bind(id).first()) as any;
+      sizes[size] = { fileBytes, bytesPerItem: Math.round(fileBytes / size), dataBytes: Math.round(doc.data), searchBytes: Math.round(doc.search) };
       for (const [name, fn] of Object.entries(scenarios)) {
         await fn();
         const samples: number[] = [];
@@ -84,6 +89,6 @@ describe.skipIf(!(import.meta as any).env?.VITE_API_LAB)("API lab", () => {
       }
       console.log(`API_LAB_SIZE ${size} rebuild ${Math.round(rebuildMs[size])} ms ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v[size].p50])))}`);
     }
-    console.log(`API_LAB_RESULT ${JSON.stringify({ results, rebuildMs })}`);
+    console.log(`API_LAB_RESULT ${JSON.stringify({ results, rebuildMs, sizes })}`);
   });
 });
