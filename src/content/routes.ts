@@ -5,6 +5,9 @@ import { paging } from "../http/paging";
 import { defineRoute } from "../http/route";
 import { idString, jsonParam, paging as pagingParams, responseOf, successSchema, timestamp } from "../http/schemas";
 import type { AppEnv } from "../http/types";
+import type { Context } from "hono";
+import { dispatchAfterResponse } from "../triggers/dispatch";
+import { apiOrigin, type WriteOptions } from "./events";
 import { createContent, deleteContent, getContent, listContent, updateContent } from "./service";
 
 const tag = "Content";
@@ -43,6 +46,17 @@ const listSchema = z.object({
   contents: z.array(contentSchema),
 });
 
+/**
+ * A write through the API fires workflow triggers as the token's subject; the events it recorded
+ * are dispatched once the answer is on its way (README, "Triggers").
+ */
+async function writing<T>(c: Context<AppEnv>, write: (options: WriteOptions) => Promise<T>): Promise<T> {
+  const events: number[] = [];
+  const result = await write({ origin: apiOrigin(c.get("user").sub), events });
+  dispatchAfterResponse(c.env, c.executionCtx, events);
+  return result;
+}
+
 export function registerContentRoutes(app: OpenAPIHono<AppEnv>) {
   defineRoute(
     app,
@@ -69,7 +83,7 @@ export function registerContentRoutes(app: OpenAPIHono<AppEnv>) {
       status: 201,
       response: responseOf(contentSchema),
     },
-    async (c, { ids, body }) => created(c, await createContent(getDb(c.env), ids.moduleID, c.get("user").sub, body.fields)),
+    async (c, { ids, body }) => created(c, await writing(c, (o) => createContent(getDb(c.env), ids.moduleID, c.get("user").sub, body.fields, o))),
   );
   defineRoute(
     app,
@@ -94,7 +108,7 @@ export function registerContentRoutes(app: OpenAPIHono<AppEnv>) {
       body: contentBody,
       response: responseOf(contentSchema),
     },
-    async (c, { ids, body }) => ok(c, await updateContent(getDb(c.env), ids.moduleID, ids.contentID, body.fields)),
+    async (c, { ids, body }) => ok(c, await writing(c, (o) => updateContent(getDb(c.env), ids.moduleID, ids.contentID, body.fields, o))),
   );
   defineRoute(
     app,
@@ -107,7 +121,7 @@ export function registerContentRoutes(app: OpenAPIHono<AppEnv>) {
       response: successSchema,
     },
     async (c, { ids }) => {
-      await deleteContent(getDb(c.env), ids.moduleID, ids.contentID);
+      await writing(c, (o) => deleteContent(getDb(c.env), ids.moduleID, ids.contentID, o));
       return success(c);
     },
   );

@@ -13,6 +13,7 @@ import { allRows, rawStatement, toQuery } from "../db/raw";
 import type { Paging } from "../http/paging";
 import { getModule, type Module } from "../modules/service";
 import { recordedEffect, recordEffect } from "./effects";
+import { recordedIds, recordEventsStatement, type WriteOptions } from "./events";
 import { compileFilter } from "./filter";
 import { compileQuery, DEFAULT_SORT, orderTerms, sortPlan } from "./listing";
 import { bumpContentVersion, cachedResult } from "./result-cache";
@@ -131,6 +132,12 @@ function writeGuard(module: Module, data: Record<string, unknown>): SQL {
   return and(...parts)!;
 }
 
+/** The write's guard as a condition of another statement (the events of the write). */
+const guardHolds = (db: Db, guard: SQL) => sql`exists ${db.select({ one: sql`1` }).from(modules).where(guard)}`;
+
+/** The item's live row, as `"c"` (the events of an update or delete read it). */
+const liveRow = (moduleId: number, contentId: number) => sql`"c"."id" = ${contentId} and "c"."module_id" = ${moduleId} and "c"."deleted_at" is null`;
+
 /** `bumpContentVersion` under the write's guard, so a refused write changes nothing at all. */
 const bumpIfWritten = (db: Db, guard: SQL) =>
   db.update(modules).set({ contentVersion: sql`${modules.contentVersion} + 1` }).where(guard);
@@ -170,9 +177,11 @@ async function writeValidated<T>(db: Db, moduleRef: number | Module, attempt: (m
 
 /**
  * Creates an item; `fieldsInput` is the `[{name, value}]` array or a name → value object.
- * `effectKey` (a workflow task's Idempotency-Key) makes a repeat answer the item already created.
+ * `options.effectKey` (a workflow task's Idempotency-Key) makes a repeat answer the item already
+ * created; `options.origin` says who writes, for the trigger events the write records (events.ts).
  */
-export async function createContent(db: Db, moduleId: number | Module, userId: string, fieldsInput: unknown, effectKey?: string): Promise<ContentItem> {
+export async function createContent(db: Db, moduleId: number | Module, userId: string, fieldsInput: unknown, options: WriteOptions = {}): Promise<ContentItem> {
+  const { effectKey } = options;
   const done = effectKey === undefined ? undefined : await recordedEffect(db, effectKey);
   if (done !== undefined) return getContent(db, moduleId, done);
   return writeValidated(db, moduleId, async (module) => {
@@ -196,15 +205,23 @@ export async function createContent(db: Db, moduleId: number | Module, userId: s
     // whatever row last_insert_rowid() names: derived again as it is, a no-op).
     const typed = syncItemStatements(module.id, layoutOf(module), sql`last_insert_rowid()`).map((q) => rawStatement(db, q, "run"));
     const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, sql`last_insert_rowid()`)];
-    const [rows] = await db
-      .batch([insert, ...typed, ...record, bumpIfWritten(db, guard)] as unknown as [typeof insert])
+    // The events last but one: the statements before it may still read last_insert_rowid(), which
+    // its own insert changes. AUTOINCREMENT makes the new item the highest id in `content`.
+    const item = { contentId: sql`(select max("id") from ${content})`, userId, createdAt: now, updatedAt: now, data: stored.data, previous: null };
+    const events = rawStatement(db, recordEventsStatement(module.id, ["content.created", "content.date"], item, guardHolds(db, guard), options.origin));
+    const results = await db
+      .batch([insert, ...typed, ...record, events, bumpIfWritten(db, guard)] as unknown as [typeof insert])
       .catch(async (err) => Promise.reject((await uniqueConflict(db, module, data, err)) ?? err));
-    return rows[0] ? presentContent(module, rows[0]) : undefined;
+    const rows = results[0];
+    if (!rows[0]) return undefined;
+    options.events?.push(...recordedIds(results[1 + typed.length + record.length]));
+    return presentContent(module, rows[0]);
   });
 }
 
-/** Replaces an item's fields (no defaults applied); keeps `createdAt` and `userID`. `effectKey`: as for create. */
-export async function updateContent(db: Db, moduleId: number | Module, contentId: number, fieldsInput: unknown, effectKey?: string): Promise<ContentItem> {
+/** Replaces an item's fields (no defaults applied); keeps `createdAt` and `userID`. `options`: as for create. */
+export async function updateContent(db: Db, moduleId: number | Module, contentId: number, fieldsInput: unknown, options: WriteOptions = {}): Promise<ContentItem> {
+  const { effectKey } = options;
   if (effectKey !== undefined && (await recordedEffect(db, effectKey)) !== undefined) return getContent(db, moduleId, contentId);
   // The module and the item's existence in one round trip (404 before any validation error).
   let known = typeof moduleId === "number" ? await moduleWithLiveItem(db, moduleId, contentId) : undefined;
@@ -213,24 +230,36 @@ export async function updateContent(db: Db, moduleId: number | Module, contentId
     known = undefined; // a retry reads both again
     const data = await validateContentFields(db, module, fieldsInput, "update");
     const guard = writeGuard(module, data);
+    const stored = storedForm(module, data);
+    const now = nowIso();
     const update = db
       .update(content)
-      .set({ ...storedForm(module, data), updatedAt: nowIso() })
+      .set({ ...stored, updatedAt: now })
       .where(and(liveItem(module.id, contentId), exists(db.select({ one: sql`1` }).from(modules).where(guard))))
       .returning(itemColumns);
     const typed = syncItemStatements(module.id, layoutOf(module), contentId).map((q) => rawStatement(db, q, "run"));
     const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, contentId)];
-    const [[row]] = await db
-      .batch([update, ...typed, ...record, bumpIfWritten(db, guard)] as unknown as [typeof update])
-      .catch(async (err) => Promise.reject((await uniqueConflict(db, module, data, err, contentId)) ?? err));
-    if (row) return presentContent(module, row);
+    // The events first: they read the values before the change, under the UPDATE's own condition.
+    const item = { contentId, userId: sql`"c"."user_id"`, createdAt: sql`"c"."created_at"`, updatedAt: now, data: stored.data, previous: sql`"c"."data"` };
+    const events = rawStatement(
+      db,
+      recordEventsStatement(module.id, ["content.updated", "content.date"], item, sql`${liveRow(module.id, contentId)} and ${guardHolds(db, guard)}`, options.origin, sql`${content} as "c"`),
+    );
+    const [eventRows, [row]] = (await db
+      .batch([events, update, ...typed, ...record, bumpIfWritten(db, guard)] as unknown as [typeof update])
+      .catch(async (err) => Promise.reject((await uniqueConflict(db, module, data, err, contentId)) ?? err))) as unknown as [unknown, ContentRow[]];
+    if (row) {
+      options.events?.push(...recordedIds(eventRows));
+      return presentContent(module, row);
+    }
     await findRow(db, module.id, contentId); // deleted meanwhile: 404, not a retry
     return undefined;
   });
 }
 
-/** Soft-deletes an item: it then answers 404 and drops out of listings and charts. `effectKey`: as for create. */
-export async function deleteContent(db: Db, moduleId: number | Module, contentId: number, effectKey?: string): Promise<void> {
+/** Soft-deletes an item: it then answers 404 and drops out of listings and charts. `options`: as for create. */
+export async function deleteContent(db: Db, moduleId: number | Module, contentId: number, options: WriteOptions = {}): Promise<void> {
+  const { effectKey } = options;
   if (effectKey !== undefined && (await recordedEffect(db, effectKey)) !== undefined) return;
   const module = await moduleOf(db, moduleId);
   const now = nowIso();
@@ -241,8 +270,15 @@ export async function deleteContent(db: Db, moduleId: number | Module, contentId
     .returning({ id: content.id });
   const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, contentId)];
   const typed = dropItemStatements(module.id, layoutOf(module), contentId).map((q) => rawStatement(db, q, "run"));
-  const [[row]] = await db.batch([softDelete, ...typed, ...record, bumpContentVersion(db, module.id)] as unknown as [typeof softDelete]);
+  // The event first: it keeps the item's last values, under the soft delete's own condition.
+  const item = { contentId, userId: sql`"c"."user_id"`, createdAt: sql`"c"."created_at"`, updatedAt: now, data: sql`"c"."data"`, previous: null };
+  const events = rawStatement(db, recordEventsStatement(module.id, ["content.deleted"], item, liveRow(module.id, contentId), options.origin, sql`${content} as "c"`));
+  const [eventRows, [row]] = (await db.batch([events, softDelete, ...typed, ...record, bumpContentVersion(db, module.id)] as unknown as [typeof softDelete])) as unknown as [
+    unknown,
+    { id: number }[],
+  ];
   if (!row) throw notFound(`Content ${contentId} of module ${module.id}`);
+  options.events?.push(...recordedIds(eventRows));
 }
 
 /** A module (converted to a typed table if need be) and its live item, read in one batch; 404 for either. */

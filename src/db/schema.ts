@@ -1,7 +1,7 @@
 // The one source of truth for D1 tables. Migrations in /migrations are generated from this file
 // by drizzle-kit (`npm run db:generate`); never edit a generated migration by hand.
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const timestamps = {
   createdAt: text("created_at").notNull(),
@@ -76,6 +76,68 @@ export const workflows = sqliteTable("workflows", {
   tasks: text("tasks", { mode: "json" }).notNull().$type<unknown[]>(),
   onError: text("on_error", { mode: "json" }).notNull().$type<unknown[]>(),
   ...timestamps,
+  /** The workflow's record and date triggers (src/triggers); null when it has none. */
+  triggers: text("triggers", { mode: "json" }).$type<unknown[]>(),
+});
+
+/**
+ * The triggers of every workflow, one row each, derived from `workflows.triggers` in the same
+ * batch as every workflow create, update and delete (src/triggers/store.ts). A content write asks
+ * it, in its own batch, whether any workflow listens to the module and event (one index probe);
+ * the dispatcher reads the definitions from it without loading workflows.
+ */
+export const workflowTriggers = sqliteTable(
+  "workflow_triggers",
+  {
+    workflowId: integer("workflow_id").notNull(),
+    /** A hash of the trigger's definition: its identity within the workflow (a date trigger's jobs and clock are keyed by it). */
+    key: text("key").notNull(),
+    /** Its index in the workflow's `triggers`. */
+    position: integer("position").notNull(),
+    moduleId: integer("module_id").notNull(),
+    /** `content.created`, `content.updated`, `content.deleted` or `content.date`. */
+    event: text("event").notNull(),
+    definition: text("definition", { mode: "json" }).notNull().$type<Record<string, unknown>>(),
+    /** When this definition was first stored: a date trigger never fires for a time at or before it. */
+    armedAt: text("armed_at").notNull(),
+    /** A date trigger's next due time as its clock last saw it; the cron sweep wakes clocks overdue here. */
+    nextDueAt: text("next_due_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workflowId, t.key] }),
+    index("workflow_triggers_module_event_idx").on(t.moduleId, t.event),
+    index("workflow_triggers_next_due_idx").on(t.nextDueAt),
+  ],
+);
+
+/**
+ * The outbox of content changes that some workflow's trigger listens to: written by a conditional
+ * INSERT inside the content write's own batch (src/content/events.ts), so a change and its event
+ * commit together or not at all. The dispatcher deletes a row once every job it starts exists.
+ */
+export const contentEvents = sqliteTable("content_events", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  moduleId: integer("module_id").notNull(),
+  contentId: integer("content_id").notNull(),
+  /** `content.created`, `content.updated`, `content.deleted`, or `content.date` (a date trigger's clock must look again). */
+  event: text("event").notNull(),
+  /** The trigger depth a job started by this event gets: 1 for a change through the API, the writing job's depth + 1 for a content.* task. */
+  depth: integer("depth").notNull(),
+  /** The job whose content.* task made the change (null: the API). */
+  sourceJobId: integer("source_job_id"),
+  /** Who made the change: the token's subject, or the user the writing job runs as. Triggered jobs run as this user. */
+  actor: text("actor").notNull(),
+  /** The item as it is after the change (for a delete: as it was): owner, times and values (stored form, JSON). */
+  userId: text("user_id").notNull(),
+  itemCreatedAt: text("item_created_at").notNull(),
+  itemUpdatedAt: text("item_updated_at").notNull(),
+  data: text("data").notNull(),
+  /** Updates: the item's values before the change. */
+  previous: text("previous"),
+  /** Failed dispatches so far, and the last one's error (for operators; the sweep keeps trying). */
+  attempts: integer("attempts").notNull().default(0),
+  error: text("error"),
+  createdAt: text("created_at").notNull(),
 });
 
 /**
@@ -103,6 +165,16 @@ export const jobs = sqliteTable(
     scheduleId: integer("schedule_id"),
     /** The fire time it was started for. With `scheduleId` the job's identity: one job per (schedule, fire time). */
     scheduledFor: text("scheduled_for"),
+    /**
+     * The identity of a job a trigger started (null for other jobs): `event:<eventID>:<workflowID>`
+     * for a record trigger, `date:<workflowID>:<trigger key>:<contentID>:<date value>` for a date
+     * trigger. Unique: a redelivered event or a racing sweep finds the job already there.
+     */
+    triggerKey: text("trigger_key"),
+    /** The item whose change (or date) started the job, for `GET /job/?triggerContentID=`. */
+    triggerContentId: integer("trigger_content_id"),
+    /** `triggeredBy` of the job's JSON. */
+    triggeredBy: text("triggered_by", { mode: "json" }).$type<Record<string, unknown>>(),
   },
   (t) => [
     index("jobs_status_idx").on(t.status, t.id),
@@ -114,6 +186,8 @@ export const jobs = sqliteTable(
     index("jobs_schedule_idx").on(t.scheduleId, t.id),
     // A schedule's queued or running jobs (its overlap check), without walking its finished ones.
     index("jobs_schedule_status_idx").on(t.scheduleId, t.status, t.id),
+    uniqueIndex("jobs_trigger_key_unique").on(t.triggerKey),
+    index("jobs_trigger_content_idx").on(t.triggerContentId, t.id),
   ],
 );
 

@@ -184,7 +184,12 @@ export function createJob(existing: Job | null, created: Job, now: number): Deci
   const { snapshot, parameters } = d.job.definition;
   const startNote = d.s.startAt > now ? `; starts at ${iso(d.s.startAt)}` : "";
   const origin = d.job.definition.schedule;
-  const byNote = origin ? ` by schedule ${origin.scheduleID} for ${iso(origin.scheduledFor)}` : "";
+  const trigger = d.job.definition.trigger;
+  const byNote = origin
+    ? ` by schedule ${origin.scheduleID} for ${iso(origin.scheduledFor)}`
+    : trigger
+      ? ` by trigger ${trigger.event} of item ${trigger.contentID} in module ${trigger.moduleID} (trigger depth ${trigger.depth})`
+      : "";
   d.log("info", null, `job created from workflow ${d.s.workflowID} '${snapshot.name}' (${snapshot.tasks.length} tasks)${byNote}${startNote}`, { parameters });
   return d.done({ job: jobView(d.job), created: true });
 }
@@ -220,6 +225,17 @@ export function updateJob(job: Job, input: UpdateInput, now: number): Decision<R
   if (input.status !== undefined) clientTransition(d, input.status);
   for (const line of input.log ?? []) d.clientLog(line);
   return d.done(null);
+}
+
+/**
+ * A line about something the job caused outside its own run: a trigger that refused to start a
+ * job for a change one of its content.* tasks made (past the trigger depth). An engine line (cut
+ * to fit, dropped past the log's cap); the job itself does not change.
+ */
+export function noteLine(job: Job, level: LogLevel, task: string | null, message: string, data: unknown, now: number): Decision<void> {
+  const d = new Draft(job, now);
+  d.log(level, task, message, data);
+  return d.done(undefined);
 }
 
 /** `DELETE /job/{jobID}`. */

@@ -4,6 +4,7 @@ import { getTableColumns, sql, type SQL } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { jobs } from "../db/schema";
 import type { JobStore } from "./job-store";
+import { triggeredByOf } from "./job-state";
 import { iso } from "./model";
 
 /** Retry delays of a failed mirror write (then every 5 min). */
@@ -45,6 +46,9 @@ export async function syncMirror(env: Env, store: JobStore) {
       updatedAt: iso(s.updatedAt)!,
       scheduleId: origin ? Number(origin.scheduleID) : null,
       scheduledFor: origin ? iso(origin.scheduledFor) : null,
+      triggerKey: s.trigger ? s.trigger.key : null,
+      triggerContentId: s.trigger ? Number(s.trigger.contentID) : null,
+      triggeredBy: s.trigger ? triggeredByOf(s.trigger) : null,
     };
     await getDb(env)
       .insert(jobs)

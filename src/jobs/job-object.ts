@@ -111,6 +111,20 @@ export class JobObject extends DurableObject<Env> {
     return job ? { ok: true, value: jobView(job) } : notFound();
   }
 
+  /**
+   * A trigger refused to start jobs for a change one of this job's content.* tasks made (the
+   * change was past the trigger depth): the refusal is logged here, once per event however often
+   * the event is dispatched. False when there is no job or the line was written before.
+   */
+  async noteTriggerRefusal(eventID: string, message: string, data: unknown): Promise<boolean> {
+    return this.tx(() => {
+      const job = this.storage.load();
+      if (!job || !this.storage.firstRefusal(eventID)) return false;
+      this.storage.write(engine.noteLine(job, "warn", null, message, data, Date.now()));
+      return true;
+    });
+  }
+
   // ---------------------------------------------------------------- engine entry points
 
   /**
@@ -263,7 +277,7 @@ export class JobObject extends DurableObject<Env> {
    * it decided on; the DO applies that through a decision like every other change.
    */
   private async writeMirror(job: Job) {
-    const row: MirrorRow = { ...job.state, parameters: job.definition.parameters, schedule: job.definition.schedule ?? null };
+    const row: MirrorRow = { ...job.state, parameters: job.definition.parameters, schedule: job.definition.schedule ?? null, trigger: job.definition.trigger ?? null };
     let after: MirrorRow | null = null;
     const view: JobStore = { load: () => structuredClone(after ?? row), save: (r) => void (after = structuredClone(r)) };
     const failed = (failures: number, retryAt: number | null): engine.MirrorOutcome => ({

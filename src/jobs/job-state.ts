@@ -5,7 +5,7 @@
 // `JobDefinition` (the workflow snapshot and the parameters), written when the job is created and
 // when a queued job is edited, so frequent saves never rewrite the large part.
 import type { TaskDefinition, WorkflowSnapshot } from "../workflows/tasks";
-import { iso, type CreateInput, type JobOrigin, type JobView, type Progress } from "./model";
+import { iso, type CreateInput, type JobOrigin, type JobView, type Progress, type TriggerOrigin } from "./model";
 import type { JobStatus } from "./states";
 
 /** The layout of the DO's stored state and tables; job-migrate.ts brings older ones up to it. */
@@ -78,7 +78,19 @@ export type JobState = {
  * The job's fixed part. `schedule` names the schedule and fire time that started it; it never
  * changes, and definitions stored before schedules existed lack it (read as null: no schedule).
  */
-export type JobDefinition = { snapshot: WorkflowSnapshot; parameters: Record<string, string>; schedule?: JobOrigin | null };
+export type JobDefinition = {
+  snapshot: WorkflowSnapshot;
+  parameters: Record<string, string>;
+  schedule?: JobOrigin | null;
+  /** The trigger that started the job (absent on other jobs, and on jobs stored before triggers existed). */
+  trigger?: TriggerOrigin;
+};
+
+/** The job's trigger depth: 0 unless a trigger started it. */
+export const triggerDepthOf = (def: JobDefinition) => def.trigger?.depth ?? 0;
+
+/** `triggeredBy` of the job's JSON: the origin without its identity key. */
+export const triggeredByOf = ({ key: _key, ...view }: TriggerOrigin) => view;
 
 /** Everything the engine decides on. */
 export type Job = { state: JobState; definition: JobDefinition };
@@ -89,7 +101,7 @@ export const newJobKey = () => [...crypto.getRandomValues(new Uint8Array(16))].m
 /** A new job: queued, nothing run yet. */
 export function newJob(input: CreateInput, now: number): Job {
   return {
-    definition: { snapshot: input.snapshot, parameters: input.parameters, schedule: input.schedule ?? null },
+    definition: { snapshot: input.snapshot, parameters: input.parameters, schedule: input.schedule ?? null, ...(input.trigger ? { trigger: input.trigger } : {}) },
     state: {
       schema: STATE_SCHEMA_VERSION,
       jobID: input.jobID,
@@ -149,6 +161,7 @@ export function jobView(job: Job): JobView {
     error: s.error,
     scheduleID: origin ? origin.scheduleID : null,
     scheduledFor: origin ? iso(origin.scheduledFor) : null,
+    ...(job.definition.trigger ? { triggeredBy: triggeredByOf(job.definition.trigger) } : {}),
     createdAt: iso(s.createdAt)!,
     updatedAt: iso(s.updatedAt)!,
   };

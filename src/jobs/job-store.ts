@@ -6,15 +6,15 @@
 import type { TemplateScope } from "../workflows/tasks";
 import type { Decision } from "./job-engine";
 import { migrateState } from "./job-migrate";
-import type { Job, JobDefinition, JobState } from "./job-state";
-import { iso, type JobOrigin, type LogLevel, type LogLine } from "./model";
+import { triggerDepthOf, type Job, type JobDefinition, type JobState } from "./job-state";
+import { iso, type JobOrigin, type LogLevel, type LogLine, type TriggerOrigin } from "./model";
 
 /**
  * The job as the D1 mirror write reads it (job-mirror.ts): the job's fields and the mirror
  * bookkeeping. `load` answers the row, `save` receives the bookkeeping the write decided on;
  * JobObject applies that to the state itself.
  */
-export type MirrorRow = JobState & { parameters: Record<string, string>; schedule?: JobOrigin | null };
+export type MirrorRow = JobState & { parameters: Record<string, string>; schedule?: JobOrigin | null; trigger?: TriggerOrigin | null };
 export type JobStore = { load(): MirrorRow | null; save(row: MirrorRow): void };
 
 export class JobStorage {
@@ -73,6 +73,15 @@ export class JobStorage {
     }
   }
 
+  /**
+   * Records that the refusal of an event's triggers was logged in this job; false when it was
+   * already (a redelivered event logs nothing twice). The table is made on first use.
+   */
+  firstRefusal(eventID: string): boolean {
+    this.sql.exec("CREATE TABLE IF NOT EXISTS trigger_refusals (event_id TEXT PRIMARY KEY)");
+    return this.sql.exec("INSERT INTO trigger_refusals (event_id) VALUES (?) ON CONFLICT (event_id) DO NOTHING", eventID).rowsWritten > 0;
+  }
+
   /** Lines after `after`, oldest first, a page of them, and how many there are. */
   readLogs(query: { offset: number; limit: number; after: number }): { count: number; logs: LogLine[] } {
     const count = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM log WHERE seq > ?", query.after).one().n;
@@ -97,7 +106,8 @@ export class JobStorage {
     const onError: Record<string, unknown> = {};
     for (const r of rows) (r.phase === "main" ? main : onError)[r.name] = JSON.parse(r.value);
     const s = job.state;
-    const who = s.userID ? { jobID: s.jobID, userID: s.userID } : { jobID: s.jobID };
+    const depth = triggerDepthOf(job.definition);
+    const who = { jobID: s.jobID, ...(s.userID ? { userID: s.userID } : {}), ...(depth ? { triggerDepth: depth } : {}) };
     return { params: job.definition.parameters, job: who, tasks: phase === "onError" ? { ...onError, ...main } : main };
   }
 }

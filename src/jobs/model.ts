@@ -19,12 +19,30 @@ export type JobView = {
   /** The schedule that started the job and the fire time it stands for; null for jobs posted by clients. */
   scheduleID: string | null;
   scheduledFor: string | null;
+  /** Present only on jobs a record or date trigger started: the change (or date) that started it. */
+  triggeredBy?: TriggeredBy;
   createdAt: string;
   updatedAt: string;
 };
 
 /** Which schedule made a job, for which of its fire times (ms since the epoch): the job's identity. */
 export type JobOrigin = { scheduleID: string; scheduledFor: number };
+
+/** `triggeredBy` in a job's JSON (README, "Triggers"). */
+export type TriggeredBy = {
+  /** content.created, content.updated, content.deleted or content.date. */
+  event: string;
+  moduleID: string;
+  contentID: string;
+  /** 1 for a change through the API; one more for each triggered job in between. */
+  depth: number;
+  /** content.date: the date field and the instant (date + offset) the job stands for. */
+  field?: string;
+  dueAt?: string;
+};
+
+/** Which trigger made a job: `key` is the job's identity (one job per event and workflow, or per date trigger, item and date). */
+export type TriggerOrigin = TriggeredBy & { key: string };
 
 export type LogLevel = "info" | "warn" | "error";
 export type LogLine = { seq: number; time: string; level: LogLevel; task: string | null; message: string; data: unknown };
@@ -44,6 +62,8 @@ export type CreateInput = {
   userID?: string;
   /** Set when a schedule starts the job. */
   schedule?: JobOrigin;
+  /** Set when a record or date trigger starts the job. */
+  trigger?: TriggerOrigin;
 };
 
 /** A validated `POST /job/{jobID}`. */

@@ -200,6 +200,7 @@ export const jobListQuery = z.object({
   status: z.string().optional().openapi({ description: `one of ${JOB_STATUSES.join(", ")}` }),
   workflowID: z.string().optional().openapi({ description: "only jobs of this workflow" }),
   scheduleID: z.string().optional().openapi({ description: "only jobs started by this schedule" }),
+  triggerContentID: z.string().optional().openapi({ description: "only jobs a trigger started for this content item (its change or its date)" }),
   ...paging,
 });
 
@@ -221,6 +222,17 @@ export const jobSchema = z
     error: z.string().nullable(),
     scheduleID: idString.nullable().openapi({ description: "the schedule that started the job; null for jobs posted by clients" }),
     scheduledFor: timestamp.nullable().openapi({ description: "the schedule's fire time the job stands for (one job per schedule and fire time); null for jobs posted by clients" }),
+    triggeredBy: z
+      .object({
+        event: z.string().openapi({ example: "content.updated" }),
+        moduleID: idString,
+        contentID: idString,
+        depth: z.number().openapi({ description: "1 for a change through the API, one more per triggered job in between" }),
+        field: z.string().optional().openapi({ description: "content.date: the date field" }),
+        dueAt: timestamp.optional().openapi({ description: "content.date: the item's date plus the trigger's offset" }),
+      })
+      .optional()
+      .openapi({ description: "present only on jobs a record or date trigger started: the change (or date) that started it" }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

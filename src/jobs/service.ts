@@ -8,7 +8,8 @@ import { findWorkflow, snapshotOf } from "../workflows/service";
 import type { WorkflowSnapshot } from "../workflows/tasks";
 import { bindJob, CLAIM_LOST, claimHeld, createOnce, forgetKey, readKey, requestHash, scopedKey, type Claim, type CreateRequest } from "./idempotency";
 import { LOG_LINE_MAX_BYTES } from "./limits";
-import { iso, type DoResult, type JobOrigin, type JobView, type LogInput, type UpdateInput } from "./model";
+import { triggeredByOf } from "./job-state";
+import { iso, type DoResult, type JobOrigin, type JobView, type LogInput, type TriggeredBy, type TriggerOrigin, type UpdateInput } from "./model";
 import { jobStub } from "./queue";
 import { isJobStatus, JOB_STATUSES, type JobStatus } from "./states";
 
@@ -27,6 +28,7 @@ export function presentRow(r: Row): JobView {
     error: r.error,
     scheduleID: r.scheduleId === null ? null : String(r.scheduleId),
     scheduledFor: r.scheduledFor,
+    ...(r.triggeredBy ? { triggeredBy: r.triggeredBy as TriggeredBy } : {}),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
@@ -126,6 +128,22 @@ export async function startScheduledJob(
   return made;
 }
 
+/**
+ * The job of a trigger's event (or of a date trigger's item and date), made at most once: like
+ * startScheduledJob, keyed by `trigger.key` (a unique index on the mirror), so a redelivered event
+ * or a sweep racing the dispatch finds the job already there (`created: false`) and finishes it
+ * should the first call have died half-way. A 400 `unknown_workflow` when the workflow is gone.
+ */
+export async function startTriggeredJob(
+  env: Env,
+  input: { workflowID: number; parameters: Record<string, string>; userID: string; trigger: TriggerOrigin },
+): Promise<{ job: JobView; created: boolean }> {
+  const snapshot = await loadSnapshot(env, input.workflowID);
+  const made = await insertJobRow(env, { workflowID: input.workflowID, parameters: input.parameters }, snapshot, input.userID, undefined, undefined, input.trigger);
+  if (made === CLAIM_LOST) throw new Error("bug: a triggered job has no Idempotency-Key claim to lose");
+  return made;
+}
+
 /** The jobID holding a schedule's fire time, if any. */
 async function jobOfFireTime(env: Env, origin: JobOrigin): Promise<number | null> {
   const row = await getDb(env)
@@ -136,6 +154,12 @@ async function jobOfFireTime(env: Env, origin: JobOrigin): Promise<number | null
   return row?.id ?? null;
 }
 
+/** The jobID holding a trigger's identity, if any. */
+async function jobOfTrigger(env: Env, trigger: TriggerOrigin): Promise<number | null> {
+  const row = await getDb(env).select({ id: jobs.id }).from(jobs).where(eq(jobs.triggerKey, trigger.key)).get();
+  return row?.id ?? null;
+}
+
 async function insertJobRow(
   env: Env,
   body: CreateRequest,
@@ -143,6 +167,7 @@ async function insertJobRow(
   sub: string,
   claim: Claim | undefined,
   origin: JobOrigin | undefined,
+  trigger?: TriggerOrigin,
 ): Promise<{ job: JobView; created: boolean } | typeof CLAIM_LOST> {
   const db = getDb(env);
   const now = Date.now();
@@ -168,16 +193,21 @@ async function insertJobRow(
       updatedAt: sql<string>`${nowIso}`.as("updated_at"),
       scheduleId: sql<number | null>`${origin ? Number(origin.scheduleID) : null}`.as("schedule_id"),
       scheduledFor: sql<string | null>`${origin ? iso(origin.scheduledFor) : null}`.as("scheduled_for"),
+      triggerKey: sql<string | null>`${trigger ? trigger.key : null}`.as("trigger_key"),
+      triggerContentId: sql<number | null>`${trigger ? Number(trigger.contentID) : null}`.as("trigger_content_id"),
+      triggeredBy: sql<string | null>`${trigger ? sql.param(triggeredByOf(trigger), jobs.triggeredBy) : null}`.as("triggered_by"),
     })
     .from(workflows)
     .where(and(eq(workflows.id, body.workflowID), claim ? claimHeld(db, claim) : undefined));
   const insert = origin
     ? db.insert(jobs).select(row).onConflictDoNothing({ target: [jobs.scheduleId, jobs.scheduledFor] }).returning({ id: jobs.id })
-    : db.insert(jobs).select(row).returning({ id: jobs.id });
+    : trigger
+      ? db.insert(jobs).select(row).onConflictDoNothing({ target: jobs.triggerKey }).returning({ id: jobs.id })
+      : db.insert(jobs).select(row).returning({ id: jobs.id });
   const [inserted] = claim ? (await db.batch([insert, bindJob(db, claim)]))[0] : await insert.all();
   if (!inserted) {
     if (claim && (await readKey(db, claim.key))?.claimToken !== claim.token) return CLAIM_LOST;
-    const holder = origin ? await jobOfFireTime(env, origin) : null;
+    const holder = origin ? await jobOfFireTime(env, origin) : trigger ? await jobOfTrigger(env, trigger) : null;
     if (holder !== null) {
       // The fire time has its job already. Its DO's create is idempotent: it answers the job, or
       // makes it from the same input if the call that inserted the row died before reaching it.
@@ -192,6 +222,7 @@ async function insertJobRow(
         createdAt: mirror ? Date.parse(mirror.createdAt) : now,
         userID: sub,
         schedule: origin,
+        ...(trigger ? { trigger } : {}),
       });
       return { job, created: false };
     }
@@ -208,6 +239,7 @@ async function insertJobRow(
       createdAt: now,
       userID: sub,
       ...(origin ? { schedule: origin } : {}),
+      ...(trigger ? { trigger } : {}),
     });
     return { job, created: true };
   } catch (err) {
@@ -239,7 +271,11 @@ function idFilter(value: string | undefined, name: string): number | undefined {
   return Number(value);
 }
 
-export async function listJobs(env: Env, query: { status?: string; workflowID?: string; scheduleID?: string }, page: { offset: number; perPage: number }) {
+export async function listJobs(
+  env: Env,
+  query: { status?: string; workflowID?: string; scheduleID?: string; triggerContentID?: string },
+  page: { offset: number; perPage: number },
+) {
   const where: SQL[] = [];
   if (query.status !== undefined && query.status !== "") {
     if (!isJobStatus(query.status)) {
@@ -251,6 +287,8 @@ export async function listJobs(env: Env, query: { status?: string; workflowID?: 
   if (workflowID !== undefined) where.push(eq(jobs.workflowId, workflowID));
   const scheduleID = idFilter(query.scheduleID, "scheduleID");
   if (scheduleID !== undefined) where.push(eq(jobs.scheduleId, scheduleID));
+  const triggerContentID = idFilter(query.triggerContentID, "triggerContentID");
+  if (triggerContentID !== undefined) where.push(eq(jobs.triggerContentId, triggerContentID));
   const db = getDb(env);
   const cond = where.length ? and(...where) : undefined;
   const [rows, total] = await db.batch([

@@ -1,6 +1,8 @@
 // Runs one attempt of a task. The engine (src/jobs) owns retries, the workflow timeout, `delay`
 // and what is logged around an attempt; this file only does the task's own work.
+import type { WriteOptions } from "../content/events";
 import { createContent, deleteContent, updateContent } from "../content/service";
+import { queueEvents } from "../triggers/queue";
 import { getDb } from "../db/client";
 import { normaliseId } from "../fields/registry";
 import { ApiError } from "../http/errors";
@@ -267,20 +269,31 @@ function fieldsOption(options: Record<string, unknown>): unknown {
  * The content.* kinds. With the engine's `identity`, the write is recorded under the task's
  * Idempotency-Key in its own batch, so a re-run of a task whose write committed (its DO instance
  * died before storing the outcome) answers that write instead of making it twice.
+ *
+ * The write fires triggers like a change through the API: its events carry this job's trigger
+ * depth + 1 and its jobID (README, "Triggers" → loop depth), and are handed to the queue for
+ * dispatch (the cron sweep delivers them should that fail).
  */
 async function runContent(env: Env, task: TaskDefinition, options: Record<string, unknown>, scope: TemplateScope, identity?: TaskIdentity): Promise<TaskOutcome> {
   const moduleId = idOption(options, "moduleID");
   const db = getDb(env);
-  const key = identity?.idempotencyKey;
+  const userId = scope.job?.userID || SYSTEM_USER_ID;
+  const events: number[] = [];
+  const write: WriteOptions = {
+    effectKey: identity?.idempotencyKey,
+    origin: { actor: userId, depth: (scope.job?.triggerDepth ?? 0) + 1, jobID: scope.job?.jobID ?? null },
+    events,
+  };
   try {
-    if (task.kind === "content.create") {
-      const userId = scope.job?.userID || SYSTEM_USER_ID;
-      return { result: await createContent(db, moduleId, userId, fieldsOption(options), key) };
+    let outcome: TaskOutcome = {};
+    if (task.kind === "content.create") outcome = { result: await createContent(db, moduleId, userId, fieldsOption(options), write) };
+    else {
+      const contentId = idOption(options, "contentID");
+      if (task.kind === "content.update") outcome = { result: await updateContent(db, moduleId, contentId, fieldsOption(options), write) };
+      else await deleteContent(db, moduleId, contentId, write);
     }
-    const contentId = idOption(options, "contentID");
-    if (task.kind === "content.update") return { result: await updateContent(db, moduleId, contentId, fieldsOption(options), key) };
-    await deleteContent(db, moduleId, contentId, key);
-    return {};
+    if (events.length) await queueEvents(env, events);
+    return outcome;
   } catch (err) {
     if (err instanceof ApiError) {
       throw new TaskFailure(err.message, { code: err.code, status: err.status, ...(err.details ? { details: err.details } : {}) });

@@ -4,6 +4,7 @@
 import { z } from "@hono/zod-openapi";
 import { isHttpUrl, normaliseId } from "../fields/registry";
 import { idString, intParam, jsonParam, timestamp } from "../http/schemas";
+import { triggerSchema, triggersParam } from "../triggers/schemas";
 import { hasTemplate } from "./templates";
 import { TASK_KINDS, type TaskKind } from "./tasks";
 
@@ -237,6 +238,7 @@ export const workflowBody = z.object({
   timeout: workflowTimeout(),
   tasks: taskList("the tasks, run in order"),
   onError: taskList("tasks run when the job fails"),
+  triggers: triggersParam(),
 });
 
 export const workflowSchema = z
@@ -246,6 +248,7 @@ export const workflowSchema = z
     timeout: z.number(),
     tasks: z.array(taskSchema),
     onError: z.array(taskSchema),
+    triggers: z.array(triggerSchema).optional().openapi({ description: "present only when the workflow has triggers" }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

@@ -3,15 +3,19 @@ import type { z } from "@hono/zod-openapi";
 import { and, asc, count, eq, inArray, notExists, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { jobs, modules, workflows } from "../db/schema";
+import { rawStatement } from "../db/raw";
 import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
+import type { TriggerDefinition } from "../triggers/model";
+import { dropTriggersStatement, prepareTriggers, syncTriggerStatements } from "../triggers/store";
+import { validateTriggers } from "../triggers/validate";
 import { redactTasksForReader } from "./redact";
 import type { workflowBody } from "./schemas";
 import type { TaskDefinition, WorkflowSnapshot } from "./tasks";
 import { checkWorkflowSize, validateTasks } from "./validate";
 
 export type WorkflowRow = typeof workflows.$inferSelect;
-export type Workflow = Omit<WorkflowRow, "tasks" | "onError"> & { tasks: TaskDefinition[]; onError: TaskDefinition[] };
+export type Workflow = Omit<WorkflowRow, "tasks" | "onError" | "triggers"> & { tasks: TaskDefinition[]; onError: TaskDefinition[]; triggers: TriggerDefinition[] | null };
 export type WorkflowInput = z.output<typeof workflowBody>;
 
 /** Job statuses during which a workflow cannot be deleted. */
@@ -30,6 +34,8 @@ export const presentWorkflow = (w: Workflow, reader: WorkflowReader) => ({
   timeout: w.timeout,
   tasks: reader.admin ? w.tasks : redactTasksForReader(w.tasks),
   onError: reader.admin ? w.onError : redactTasksForReader(w.onError),
+  // Only a workflow with triggers answers the key: others answer exactly as they always did.
+  ...(w.triggers?.length ? { triggers: w.triggers } : {}),
   createdAt: w.createdAt,
   updatedAt: w.updatedAt,
 });
@@ -56,7 +62,8 @@ export async function listWorkflows(db: Db): Promise<Workflow[]> {
 
 /**
  * Checks the whole input (its size, then every task of both lists, templates, literal module IDs
- * and literal http targets) and answers the normalised task lists, or throws one 400 naming every problem.
+ * and literal http targets, then the triggers against their modules) and answers the normalised
+ * task lists and triggers, or throws one 400 naming every problem.
  */
 export async function validateWorkflow(db: Db, input: WorkflowInput, allowHosts?: string) {
   throwIfDetails(checkWorkflowSize(input));
@@ -68,34 +75,46 @@ export async function validateWorkflow(db: Db, input: WorkflowInput, allowHosts?
       if (!existing.has(ref.moduleId)) details.push({ path: ref.path, message: `module ${ref.moduleId} does not exist` });
     }
   }
+  const checked = input.triggers?.length ? await validateTriggers(db, input.triggers) : { triggers: [], details: [] };
+  details.push(...checked.details);
   throwIfDetails(details);
-  return { tasks, onError };
+  return { tasks, onError, triggers: checked.triggers };
 }
 
 function throwIfDetails(details: ErrorDetail[]) {
   if (details.length) throw badRequest(`Invalid workflow: ${details[0].path}: ${details[0].message}`, details, "invalid_workflow");
 }
 
+/**
+ * Creates the workflow; its trigger rows (triggers/store.ts) are written in the same batch, for the
+ * id the insert made (AUTOINCREMENT: the highest id in `workflows`).
+ */
 export async function createWorkflow(db: Db, input: WorkflowInput, allowHosts?: string): Promise<Workflow> {
-  const { tasks, onError } = await validateWorkflow(db, input, allowHosts);
+  const { tasks, onError, triggers } = await validateWorkflow(db, input, allowHosts);
   const now = nowIso();
-  return (await db
+  const insert = db
     .insert(workflows)
-    .values({ name: input.name, timeout: input.timeout, tasks, onError, createdAt: now, updatedAt: now })
-    .returning()
-    .get()) as Workflow;
+    .values({ name: input.name, timeout: input.timeout, tasks, onError, triggers: triggers.length ? triggers : null, createdAt: now, updatedAt: now })
+    .returning();
+  if (!triggers.length) return (await insert.get()) as Workflow;
+  const rows = syncTriggerStatements(sql`(select max("id") from ${workflows})`, await prepareTriggers(triggers), now).map((q) => rawStatement(db, q, "run"));
+  const [[row]] = await db.batch([insert, ...rows] as unknown as [typeof insert]);
+  return row as Workflow;
 }
 
 /** Replaces the workflow; jobs already created keep the snapshot they took. */
 export async function updateWorkflow(db: Db, id: number, input: WorkflowInput, allowHosts?: string): Promise<Workflow> {
   await getWorkflow(db, id);
-  const { tasks, onError } = await validateWorkflow(db, input, allowHosts);
-  const row = await db
+  const { tasks, onError, triggers } = await validateWorkflow(db, input, allowHosts);
+  const now = nowIso();
+  const update = db
     .update(workflows)
-    .set({ name: input.name, timeout: input.timeout, tasks, onError, updatedAt: nowIso() })
+    .set({ name: input.name, timeout: input.timeout, tasks, onError, triggers: triggers.length ? triggers : null, updatedAt: now })
     .where(eq(workflows.id, id))
-    .returning()
-    .get();
+    .returning();
+  // The trigger rows in the same batch: a trigger kept keeps its row, removed ones go.
+  const rows = syncTriggerStatements(id, await prepareTriggers(triggers), now).map((q) => rawStatement(db, q, "run"));
+  const [[row]] = await db.batch([update, ...rows] as unknown as [typeof update]);
   if (!row) throw notFound(`Workflow ${id}`); // deleted meanwhile
   return row as Workflow;
 }
@@ -116,7 +135,7 @@ export async function deleteWorkflow(db: Db, id: number): Promise<void> {
   await getWorkflow(db, id);
   // Jobs may finish between the guarded delete and the count: then try again (twice at most).
   for (let attempt = 0; attempt < 3; attempt++) {
-    const deleted = await db
+    const remove = db
       .delete(workflows)
       .where(
         and(
@@ -124,8 +143,9 @@ export async function deleteWorkflow(db: Db, id: number): Promise<void> {
           notExists(db.select({ one: sql`1` }).from(jobs).where(activeJobsOf(id))),
         ),
       )
-      .returning({ id: workflows.id })
-      .all();
+      .returning({ id: workflows.id });
+    // Its trigger rows go in the same batch (only once the workflow is gone).
+    const [deleted] = await db.batch([remove, rawStatement(db, dropTriggersStatement(id), "run")] as unknown as [typeof remove]);
     if (deleted.length) return;
     if (!(await findWorkflow(db, id))) throw notFound(`Workflow ${id}`); // deleted by someone else meanwhile
     const active = await activeJobCount(db, id);

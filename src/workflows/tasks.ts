@@ -35,6 +35,11 @@ export type TemplateScope = {
      * stores it as the new item's `userID` (default "0"). Not readable by templates.
      */
     userID?: string;
+    /**
+     * How many triggered jobs led to this one (0: not started by a record or date trigger). Its
+     * content.* tasks record their events one deeper (README, "Triggers"). Not readable by templates.
+     */
+    triggerDepth?: number;
   };
   /** Results of tasks that already finished, by task name. */
   tasks: Record<string, unknown>;

@@ -1,0 +1,27 @@
+// The every-minute safety net of record triggers: dispatches the events a write's own dispatch left
+// in the outbox (its Worker died, the queue message was lost, a job start failed), oldest first.
+// The cron handler only sends a message (`{type: "sweep-events"}`) to the TASKS queue, whose
+// consumer runs the sweep in an invocation of its own: the cron invocation's subrequests are
+// spent by the job and schedule sweeps already (docs/limits.md).
+import { getDb } from "../db/client";
+import { dispatchEvents, leftEvents, newBudget, type Budget } from "./dispatch";
+import { EVENT_SWEEP_GRACE_MS, EVENTS_PER_INVOCATION } from "./limits";
+
+/** The body of the TASKS message that runs the sweep; `at`: the cron's time (ms). */
+export type SweepMessage = { type: "sweep-events"; at: number };
+
+export const isSweepMessage = (body: unknown): body is SweepMessage =>
+  !!body && typeof body === "object" && (body as SweepMessage).type === "sweep-events" && Number.isFinite((body as SweepMessage).at);
+
+/** The cron side: asks the queue to run the sweep (a failure waits for the next minute). */
+export async function requestEventSweep(env: Env, now: Date): Promise<void> {
+  await env.TASKS.send({ type: "sweep-events", at: now.getTime() } satisfies SweepMessage);
+}
+
+/** Dispatches the events recorded more than EVENT_SWEEP_GRACE_MS before `now`, oldest first, within `budget`. */
+export async function sweepEvents(env: Env, now: Date, budget: Budget = newBudget()) {
+  const ids = await leftEvents(getDb(env), new Date(now.getTime() - EVENT_SWEEP_GRACE_MS).toISOString(), Math.min(budget.events, EVENTS_PER_INVOCATION));
+  const outcome = await dispatchEvents(env, ids, budget);
+  if (ids.length) console.log(JSON.stringify({ level: "info", msg: "trigger event sweep", events: ids.length, ...outcome }));
+  return { events: ids.length, ...outcome };
+}
