@@ -371,7 +371,7 @@ describe("objects and arrays in fields of text kinds", () => {
   it("never answer a 500 (they read as missing values, see docs/storage.md)", async () => {
     const m = await makeModule("TextObjects", [{ name: "t", kind: "text" }, { name: "d", kind: "date" }, { name: "e", kind: "enum", options: { options: ["A"] } }]);
     await add(m, { t: "plain", d: "2026-01-01", e: "A" });
-    await env.DB.prepare("insert into content (module_id, user_id, data, search, created_at, updated_at) values (?, '7', ?, '', 'x', 'x')")
+    await env.DB.prepare("insert into content (module_id, user_id, data, search, created_at, updated_at) values (?, '7', ?, '', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')")
       .bind(Number(m.moduleID), JSON.stringify({ t: { a: "x" }, d: [2026], e: { A: 1 } }))
       .run();
     await rederiveTypedRows(m.moduleID);

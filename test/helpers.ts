@@ -4,6 +4,7 @@ import { sign } from "hono/jwt";
 import { expect } from "vitest";
 import { TaskFailure } from "../src/workflows/tasks";
 import { clearResultCache } from "../src/content/result-cache";
+import { checkAgainstOpenApi } from "./openapi-check";
 
 export const SECRET = "test-secret";
 
@@ -34,6 +35,7 @@ export async function call(path: string, init: CallInit = {}) {
   } catch {
     /* not JSON */
   }
+  await checkAgainstOpenApi(method, path, res.status, json);
   return { status: res.status, headers: res.headers, json, text };
 }
 

@@ -30,6 +30,8 @@ export type RouteSpec<Q extends AnyObject, B extends AnyObject> = {
   /** Schema of the answer (the whole JSON body) for the documentation. */
   response?: z.ZodType;
   status?: 200 | 201;
+  /** Another success status the route answers with the same schema, and when (e.g. a replay's 200). */
+  alsoStatus?: { status: 200 | 201; description: string };
   /** Extra documented answers, e.g. { 409: "..." }. */
   errors?: Record<number, string>;
 };
@@ -115,6 +117,14 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
         description: "Success",
         content: spec.response ? { "application/json": { schema: spec.response } } : undefined,
       },
+      ...(spec.alsoStatus
+        ? {
+            [spec.alsoStatus.status]: {
+              description: spec.alsoStatus.description,
+              content: spec.response ? { "application/json": { schema: spec.response } } : undefined,
+            },
+          }
+        : {}),
       ...Object.fromEntries(
         Object.entries(documentedErrors).map(([code, description]) => [
           code,

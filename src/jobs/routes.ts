@@ -43,6 +43,7 @@ export function registerJobsRoutes(app: OpenAPIHono<AppEnv>) {
         "Requires the `write` scope. `parameters`: at most 100, names of at most 64 characters, 64 KiB as JSON (else 400). An `Idempotency-Key` header makes a repeat of the same request within 24 h answer the first job (200); the same key with a different body is a 409.",
       body: createJobBody,
       status: 201,
+      alsoStatus: { status: 200, description: "A repeat with the same Idempotency-Key: the job the first request made" },
       response: responseOf(jobSchema),
       errors: { 409: "Idempotency-Key reused with a different request" },
     },

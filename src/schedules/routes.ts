@@ -1,5 +1,5 @@
 // /schedule/: create, list, read, update, delete; trigger now, backfill a range; the schedule's log.
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { created, ok, success } from "../http/envelope";
 import { badRequest, conflict } from "../http/errors";
 import { paging } from "../http/paging";
@@ -26,7 +26,8 @@ import { backfillSchedule, createSchedule, deleteSchedule, getSchedule, listSche
 
 const tag = "Schedules";
 
-const triggerSchema = runSchema.extend({ job: jobSchema.nullable() });
+// A union, not `.nullable()`: on a registered schema the generator writes `allOf` with the reference, which null never matches.
+const triggerSchema = runSchema.extend({ job: z.union([jobSchema, z.null()]) });
 
 export function registerSchedulesRoutes(app: OpenAPIHono<AppEnv>) {
   defineRoute(
@@ -113,6 +114,7 @@ export function registerSchedulesRoutes(app: OpenAPIHono<AppEnv>) {
       ids: ["scheduleID"],
       body: triggerBody,
       status: 201,
+      alsoStatus: { status: 200, description: "The overlap policy skipped or buffered the start (`job` null)" },
       response: responseOf(triggerSchema),
       errors: { 409: "The schedule's workflow no longer exists" },
     },
