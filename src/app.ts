@@ -14,6 +14,7 @@ import { registerPagesRoutes } from "./pages/routes";
 import { registerWorkflowsRoutes } from "./workflows/routes";
 import { registerJobsRoutes } from "./jobs/routes";
 import { registerSchedulesRoutes } from "./schedules/routes";
+import { registerBulkRoutes } from "./bulk/routes";
 
 export const API_NAME = "edge-crm-api";
 export const API_VERSION = "0.1.0";
@@ -45,6 +46,7 @@ export function buildApp() {
   registerWorkflowsRoutes(app);
   registerJobsRoutes(app);
   registerSchedulesRoutes(app);
+  registerBulkRoutes(app);
 
   app.use("/openapi.json", async (c, next) => {
     await next();
