@@ -181,6 +181,8 @@ export const jobs = sqliteTable(
     index("jobs_workflow_idx").on(t.workflowId, t.id),
     index("jobs_due_idx").on(t.status, t.startAt),
     index("jobs_deadline_idx").on(t.status, t.deadlineAt),
+    // The cron sweep's orphan query (version 0: a creation that died half-way) reads only these.
+    index("jobs_unmirrored_idx").on(t.createdAt).where(sql`version = 0`),
     // NULLs are distinct in a SQLite unique index: client jobs never collide; a schedule's do.
     uniqueIndex("jobs_schedule_fire_unique").on(t.scheduleId, t.scheduledFor),
     index("jobs_schedule_idx").on(t.scheduleId, t.id),
@@ -235,7 +237,10 @@ export const idempotencyKeys = sqliteTable("idempotency_keys", {
   createdAt: text("created_at").notNull(),
   /** Rows written before claim tokens existed read '' (one more token value, claimed like any other). */
   claimToken: text("claim_token").notNull().default(""),
-});
+},
+  // The cron sweep deletes keys older than 24 h through this, instead of reading them all.
+  (t) => [index("idempotency_keys_created_idx").on(t.createdAt)],
+);
 
 /**
  * The content writes of workflow tasks, by the task's Idempotency-Key, recorded in the write's own
