@@ -11,6 +11,7 @@ interface __BaseEnv_Env {
 	RATE_LIMIT: string;
 	JOBS: DurableObjectNamespace<import("./src/index").JobObject>;
 	SCHEDULES: DurableObjectNamespace<import("./src/index").ScheduleObject>;
+	DATE_TRIGGERS: DurableObjectNamespace<import("./src/index").DateTriggerObject>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {

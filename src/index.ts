@@ -1,4 +1,4 @@
-// The Worker entry: HTTP, queue consumer, cron sweep, and the job and schedule Durable Object classes.
+// The Worker entry: HTTP, queue consumer, cron sweep, and the job, schedule and date trigger Durable Object classes.
 import { buildApp } from "./app";
 import { handleTaskBatch } from "./jobs/queue";
 import { sweep } from "./jobs/sweep";
@@ -7,6 +7,7 @@ import { requestEventSweep } from "./triggers/sweep";
 
 export { JobObject } from "./jobs/job-object";
 export { ScheduleObject } from "./schedules/schedule-object";
+export { DateTriggerObject } from "./triggers/date-trigger-object";
 
 const app = buildApp();
 

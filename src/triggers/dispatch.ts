@@ -16,6 +16,7 @@ import { filterHoldsStatement } from "./evaluate";
 import { EVENT_ERROR_MAX_CHARS, EVENTS_PER_INVOCATION, MAX_TRIGGER_DEPTH, STARTS_PER_INVOCATION } from "./limits";
 import { DATE_EVENT, isDateTrigger, type TriggerRow } from "./model";
 import { changedFields, parseDocument, triggerParameters } from "./params";
+import { rearmDateTriggers } from "./date-dispatch";
 import { triggersOn } from "./store";
 
 export type EventRow = typeof contentEvents.$inferSelect;
@@ -74,7 +75,9 @@ async function dispatchEvent(env: Env, db: Db, id: number, budget: Budget): Prom
   const event = (await db.select().from(contentEvents).where(eq(contentEvents.id, id)).get()) as EventRow | undefined;
   if (!event) return { deferred: false, started: 0 }; // finished by another dispatch
   if (event.event === DATE_EVENT) {
-    await dropEvent(db, id); // date triggers: not yet
+    // A date trigger's clock may have to look earlier; the jobs come from the clock itself.
+    await rearmDateTriggers(env, db, event);
+    await dropEvent(db, id);
     return { deferred: false, started: 0 };
   }
   const [triggers, module] = await Promise.all([triggersOn(db, event.moduleId, event.event), findModule(db, event.moduleId)]);

@@ -41,3 +41,18 @@ export const EVENT_ERROR_MAX_CHARS = 1000;
 if (STARTS_PER_INVOCATION * 3 + EVENTS_PER_INVOCATION * 4 > SUBREQUESTS_PER_INVOCATION * 0.6) {
   throw new Error("trigger dispatch bounds exceed their share of the subrequest limit");
 }
+
+/**
+ * Due items one wake of a date trigger's clock handles (each a job start): a module of any size
+ * costs at most this much per wake; more due at once are handled by further wakes, at once.
+ */
+export const DATE_ITEMS_PER_WAKE = 20;
+
+/** After a wake that failed (D1 or a job's Durable Object unreachable), the clock tries again this soon. */
+export const DATE_WAKE_RETRY_MS = 5_000;
+
+/** Date trigger clocks the sweep wakes per run (each one DO call of at most DATE_ITEMS_PER_WAKE starts). */
+export const DATE_CLOCKS_PER_SWEEP = 10;
+
+/** The sweep leaves a clock alone until its `next_due_at` is this far past (its own alarm comes first). */
+export const DATE_SWEEP_GRACE_MS = 2_000;

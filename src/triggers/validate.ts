@@ -41,7 +41,6 @@ function checkShape(raw: unknown, index: number, details: ErrorDetail[]): Draft 
     else if (raw.filter.trim() !== "") filter = raw.filter.trim();
   }
 
-  if (on === DATE_EVENT) problem("date triggers are not available yet", "on");
   const isDate = on === DATE_EVENT;
   let fields: string[] | undefined;
   if (raw.fields !== undefined && raw.fields !== null) {

@@ -5,6 +5,7 @@ import { created, ok, success } from "../http/envelope";
 import { defineRoute } from "../http/route";
 import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
+import { armDateTriggers } from "../triggers/date-dispatch";
 import { workflowBody, workflowSchema } from "./schemas";
 import { createWorkflow, deleteWorkflow, getWorkflow, listWorkflows, presentWorkflow, updateWorkflow } from "./service";
 
@@ -33,7 +34,11 @@ export function registerWorkflowsRoutes(app: OpenAPIHono<AppEnv>) {
       status: 201,
       response: responseOf(workflowSchema),
     },
-    async (c, { body }) => created(c, presentWorkflow(await createWorkflow(getDb(c.env), body, c.env.HTTP_TASK_ALLOW_HOSTS), reader(c))),
+    async (c, { body }) => {
+      const workflow = await createWorkflow(getDb(c.env), body, c.env.HTTP_TASK_ALLOW_HOSTS);
+      if (workflow.triggers?.some((t) => t.on === "content.date")) await armDateTriggers(c.env, workflow.id);
+      return created(c, presentWorkflow(workflow, reader(c)));
+    },
   );
   defineRoute(
     app,
@@ -60,8 +65,12 @@ export function registerWorkflowsRoutes(app: OpenAPIHono<AppEnv>) {
       body: workflowBody,
       response: responseOf(workflowSchema),
     },
-    async (c, { ids, body }) =>
-      ok(c, presentWorkflow(await updateWorkflow(getDb(c.env), ids.workflowID, body, c.env.HTTP_TASK_ALLOW_HOSTS), reader(c))),
+    async (c, { ids, body }) => {
+      const workflow = await updateWorkflow(getDb(c.env), ids.workflowID, body, c.env.HTTP_TASK_ALLOW_HOSTS);
+      // New date triggers get their clock at once (kept ones keep theirs; removed ones stop on their next wake).
+      if (workflow.triggers?.some((t) => t.on === "content.date")) await armDateTriggers(c.env, workflow.id);
+      return ok(c, presentWorkflow(workflow, reader(c)));
+    },
   );
   defineRoute(
     app,
