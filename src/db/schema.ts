@@ -175,6 +175,8 @@ export const jobs = sqliteTable(
     triggerContentId: integer("trigger_content_id"),
     /** `triggeredBy` of the job's JSON. */
     triggeredBy: text("triggered_by", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** `import` of the job's JSON (an import job's options and counts, src/bulk); null for other jobs. */
+    import: text("import", { mode: "json" }).$type<Record<string, unknown>>(),
   },
   (t) => [
     index("jobs_status_idx").on(t.status, t.id),
@@ -255,4 +257,39 @@ export const taskEffects = sqliteTable(
     createdAt: text("created_at").notNull(),
   },
   (t) => [index("task_effects_created").on(t.createdAt)],
+);
+
+/**
+ * One row per import job (src/bulk): the switch that decides whether its rows become visible.
+ * `staging` while rows are checked and staged; the publish batch commits only while it still says
+ * `staging` and sets `published`; a cancel (or any other end) first sets `void`, after which
+ * nothing of the import can be published or staged.
+ */
+export const importRuns = sqliteTable("import_runs", {
+  jobId: integer("job_id").primaryKey(),
+  moduleId: integer("module_id").notNull(),
+  /** `staging`, `published` or `void`. */
+  state: text("state").notNull(),
+  ...timestamps,
+});
+
+/**
+ * The checked rows of an import, staged until the import publishes them in one batch (or drops
+ * them). Keyed by (job, row number), so staging a batch again after a crash stages nothing twice.
+ */
+export const importRows = sqliteTable(
+  "import_rows",
+  {
+    jobId: integer("job_id").notNull(),
+    /** The row's number in the file (1 = the first record after the header). */
+    row: integer("row").notNull(),
+    /** The item the row replaces values of (`onConflict=update`); null: a new item. */
+    contentId: integer("content_id"),
+    /** The row's key value, folded as the key field compares (`key=<field>`); null without a key. */
+    key: text("key"),
+    /** The item's values and search text, as `content.data` and `content.search` will hold them. */
+    data: text("data").notNull(),
+    search: text("search").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.row] }), index("import_rows_key_idx").on(t.jobId, t.key)],
 );
