@@ -99,6 +99,19 @@ describe("the outbox", () => {
     expect(await outbox()).toEqual([]);
   });
 
+  it("sweeps the least tried events first, so ones that keep failing cannot crowd out the rest", async () => {
+    const m = await makeDeals();
+    await makeTriggered([{ on: "content.created", moduleID: m.moduleID }]);
+    const stuck = await createWithoutDispatch(m.moduleID);
+    const fresh = await createWithoutDispatch(m.moduleID);
+    await env.DB.prepare("UPDATE content_events SET attempts = 7 WHERE id = ?").bind(stuck.events[0]).run();
+    expect(await sweepEvents(env, later(), { starts: 10, events: 1 })).toMatchObject({ events: 1, started: 1 });
+    expect(await triggeredJobs(fresh.contentID)).toHaveLength(1);
+    expect(await triggeredJobs(stuck.contentID)).toEqual([]);
+    await sweepEvents(env, later());
+    expect(await triggeredJobs(stuck.contentID)).toHaveLength(1);
+  });
+
   it("is swept through the cron trigger (the sweep runs in the queue consumer)", async () => {
     const m = await makeDeals();
     await makeTriggered([{ on: "content.created", moduleID: m.moduleID }]);

@@ -3,26 +3,24 @@
 // changed in a module a date trigger watches (its `content.date` outbox event) — and the sweep that
 // wakes a clock whose `next_due_at` passed without it (a lost alarm, a failed re-arm).
 import { and, asc, eq, isNotNull, lte } from "drizzle-orm";
-import type { Db } from "../db/client";
 import { getDb } from "../db/client";
 import { workflowTriggers } from "../db/schema";
 import { dateClockStub } from "./date-trigger-object";
 import { DATE_CLOCKS_PER_SWEEP, DATE_SWEEP_GRACE_MS } from "./limits";
 import { DATE_EVENT, type DateTrigger, type TriggerRow } from "./model";
 import { parseDocument } from "./params";
-import { triggersOn } from "./store";
 import { parseOffset } from "./duration";
 
-type EventLike = { moduleId: number; data: string };
-
 /**
- * An item of the module was created or changed: wake each date trigger's clock whose next due time
- * the item may come before (it has a value in the trigger's field, due earlier than the clock's
- * `next_due_at`, or the clock has none). A clock woken needlessly only looks and sleeps again.
+ * An item of the module was created or changed (its `content.date` event; `triggers`: the date
+ * triggers on the module): wake each date trigger's clock whose next due time the item may come
+ * before (it has a value in the trigger's field, due earlier than the clock's `next_due_at`, or the
+ * clock has none). A clock woken needlessly only looks and sleeps again.
  */
-export async function rearmDateTriggers(env: Env, db: Db, event: EventLike): Promise<number> {
+export async function rearmDateTriggers(env: Env, event: { data: string }, triggers: TriggerRow[]): Promise<number> {
   const data = parseDocument(event.data);
-  const rows = (await triggersOn(db, event.moduleId, DATE_EVENT)).filter((row) => {
+  const rows = triggers.filter((row) => {
+    if (row.event !== DATE_EVENT) return false;
     const trigger = row.definition as DateTrigger;
     const value = data[trigger.field];
     if (typeof value !== "string") return false;

@@ -4,10 +4,10 @@
 // once: each job's identity is (event, workflow), a unique key on the job mirror, so the second
 // finds the job the first made (and finishes it if the first died half-way). An event is deleted
 // only once every job it should start exists; until then it stays for the sweep.
-import { asc, eq, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gt, gte, lt, lte, sql } from "drizzle-orm";
 import { getDb, type Db } from "../db/client";
 import { rawStatement } from "../db/raw";
-import { contentEvents, jobs } from "../db/schema";
+import { contentEvents, jobs, modules, workflowTriggers } from "../db/schema";
 import { ApiError } from "../http/errors";
 import { jobStub } from "../jobs/queue";
 import { startTriggeredJob } from "../jobs/service";
@@ -17,7 +17,6 @@ import { EVENT_ERROR_MAX_CHARS, EVENTS_PER_INVOCATION, MAX_TRIGGER_DEPTH, STARTS
 import { DATE_EVENT, isDateTrigger, type TriggerRow } from "./model";
 import { changedFields, parseDocument, triggerParameters } from "./params";
 import { rearmDateTriggers } from "./date-dispatch";
-import { triggersOn } from "./store";
 
 export type EventRow = typeof contentEvents.$inferSelect;
 
@@ -70,17 +69,42 @@ export function dispatchAfterResponse(env: Env, ctx: { waitUntil(promise: Promis
 
 const dropEvent = (db: Db, id: number) => db.delete(contentEvents).where(eq(contentEvents.id, id));
 
+/**
+ * What a dispatch of event `id` reads first, in one D1 round trip: the event, the triggers on its
+ * module and event, its module, and the jobs of the event a previous dispatch finished (their
+ * Durable Object wrote the mirror: version > 0; their keys are the range `event:<id>:…` of the
+ * unique index).
+ */
+function readEvent(db: Db, id: number) {
+  const ofEvent = (column: string) => sql`(select ${sql.identifier(column)} from ${contentEvents} where "id" = ${id})`;
+  return db.batch([
+    db.select().from(contentEvents).where(eq(contentEvents.id, id)),
+    db
+      .select()
+      .from(workflowTriggers)
+      .where(and(eq(workflowTriggers.moduleId, ofEvent("module_id")), eq(workflowTriggers.event, ofEvent("event"))))
+      .orderBy(asc(workflowTriggers.workflowId), asc(workflowTriggers.position)),
+    db.select().from(modules).where(eq(modules.id, ofEvent("module_id"))),
+    db
+      .select({ key: jobs.triggerKey })
+      .from(jobs)
+      .where(and(gte(jobs.triggerKey, `event:${id}:`), lt(jobs.triggerKey, `event:${id};`), gt(jobs.version, 0))),
+  ]);
+}
+
 /** One event: the triggers it matches, then one job per matching workflow. */
 async function dispatchEvent(env: Env, db: Db, id: number, budget: Budget): Promise<{ deferred: boolean; started: number }> {
-  const event = (await db.select().from(contentEvents).where(eq(contentEvents.id, id)).get()) as EventRow | undefined;
+  const [[event], triggerRows, [moduleRow], made] = await readEvent(db, id);
   if (!event) return { deferred: false, started: 0 }; // finished by another dispatch
+  const triggers = triggerRows as TriggerRow[];
   if (event.event === DATE_EVENT) {
     // A date trigger's clock may have to look earlier; the jobs come from the clock itself.
-    await rearmDateTriggers(env, db, event);
+    await rearmDateTriggers(env, event, triggers);
     await dropEvent(db, id);
     return { deferred: false, started: 0 };
   }
-  const [triggers, module] = await Promise.all([triggersOn(db, event.moduleId, event.event), findModule(db, event.moduleId)]);
+  // A module written before typed tables is converted on its first use (findModule).
+  const module = moduleRow && !moduleRow.typedTable ? await findModule(db, moduleRow.id) : (moduleRow as Module | undefined);
   const matching = module ? await matchingTriggers(db, module, event, triggers) : [];
   if (!module || matching.length === 0) {
     await dropEvent(db, id);
@@ -91,13 +115,6 @@ async function dispatchEvent(env: Env, db: Db, id: number, budget: Budget): Prom
     await dropEvent(db, id);
     return { deferred: false, started: 0 };
   }
-  const keys = matching.map((t) => eventJobKey(event.id, t.workflowId));
-  // Jobs a previous dispatch finished (their Durable Object wrote the mirror: version > 0) need nothing.
-  const made = await db
-    .select({ key: jobs.triggerKey })
-    .from(jobs)
-    .where(sql`${jobs.triggerKey} in (select "value" from json_each(${JSON.stringify(keys)})) and ${jobs.version} > 0`)
-    .all();
   const done = new Set(made.map((r) => r.key));
   const parameters = triggerParameters(module, changeOf(module, event));
   let started = 0;
@@ -107,13 +124,13 @@ async function dispatchEvent(env: Env, db: Db, id: number, budget: Budget): Prom
     if (budget.starts <= 0) return { deferred: true, started };
     budget.starts -= 1;
     try {
-      await startTriggeredJob(env, {
+      const { created } = await startTriggeredJob(env, {
         workflowID: trigger.workflowId,
         parameters,
         userID: event.actor,
         trigger: { key, event: event.event, moduleID: String(event.moduleId), contentID: String(event.contentId), depth: event.depth },
       });
-      started += 1;
+      if (created) started += 1;
     } catch (err) {
       // Deleted since the event was recorded: nothing to start.
       if (!(err instanceof ApiError && err.code === "unknown_workflow")) throw err;
@@ -183,8 +200,17 @@ async function refuse(env: Env, event: EventRow, matching: TriggerRow[]) {
   if (event.sourceJobId !== null) await jobStub(env, String(event.sourceJobId)).noteTriggerRefusal(String(event.id), message, data);
 }
 
-/** Events the sweep should look at: recorded at or before `before` (ISO), oldest first. */
+/**
+ * Events the sweep should look at: recorded at or before `before` (ISO), the least tried first,
+ * then oldest first, so events whose dispatch keeps failing cannot crowd out the others.
+ */
 export async function leftEvents(db: Db, before: string, limit: number): Promise<number[]> {
-  const rows = await db.select({ id: contentEvents.id }).from(contentEvents).where(lte(contentEvents.createdAt, before)).orderBy(asc(contentEvents.id)).limit(limit).all();
+  const rows = await db
+    .select({ id: contentEvents.id })
+    .from(contentEvents)
+    .where(lte(contentEvents.createdAt, before))
+    .orderBy(asc(contentEvents.attempts), asc(contentEvents.id))
+    .limit(limit)
+    .all();
   return rows.map((r) => r.id);
 }

@@ -2,11 +2,10 @@
 // workflow's create, update and delete, so it never disagrees with `workflows.triggers`. A row is
 // keyed by (workflow, hash of the definition): a trigger kept through an edit keeps its row, its
 // `armed_at` and a date trigger's clock; one that changed is a new trigger.
-import { and, asc, eq, sql, type SQL } from "drizzle-orm";
-import type { Db } from "../db/client";
+import { sql, type SQL } from "drizzle-orm";
 import { workflows, workflowTriggers } from "../db/schema";
 import { sha256Hex } from "../http/hash";
-import { DATE_EVENT, type TriggerDefinition, type TriggerRow } from "./model";
+import { DATE_EVENT, type TriggerDefinition } from "./model";
 
 /** A trigger's identity within its workflow: a hash of its normalised definition. */
 export const triggerKey = async (t: TriggerDefinition) => (await sha256Hex(JSON.stringify(t))).slice(0, 32);
@@ -42,13 +41,3 @@ export function syncTriggerStatements(workflowId: number | SQL, triggers: Prepar
 /** Drops the rows of a workflow that no longer exists (its delete's batch). */
 export const dropTriggersStatement = (workflowId: number): SQL =>
   sql`delete from ${workflowTriggers} where "workflow_id" = ${workflowId} and not exists (select 1 from ${workflows} where "id" = ${workflowId})`;
-
-/** The triggers listening to a module's event, in workflow order. */
-export async function triggersOn(db: Db, moduleId: number, event: string): Promise<TriggerRow[]> {
-  return (await db
-    .select()
-    .from(workflowTriggers)
-    .where(and(eq(workflowTriggers.moduleId, moduleId), eq(workflowTriggers.event, event)))
-    .orderBy(asc(workflowTriggers.workflowId), asc(workflowTriggers.position))
-    .all()) as TriggerRow[];
-}
