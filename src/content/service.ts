@@ -98,7 +98,7 @@ async function moduleOf(db: Db, module: Module | number): Promise<Module> {
 export const MAX_ITEM_BYTES = 128 * 1024;
 
 /** The `data` and `search` columns of an item; a 400 when its values exceed MAX_ITEM_BYTES. */
-function storedForm(module: Module, data: Record<string, unknown>): { data: string; search: string } {
+export function storedForm(module: Module, data: Record<string, unknown>): { data: string; search: string } {
   const stored = { data: JSON.stringify(data), search: searchText(module.fields, data) };
   const bytes = new TextEncoder().encode(stored.data).byteLength;
   if (bytes > MAX_ITEM_BYTES) {

@@ -212,6 +212,17 @@ const derivedRow = (layout: TypedLayout) =>
   );
 
 /**
+ * Derives the typed rows of the `content` rows matching `where` (a condition on `content`'s own
+ * columns): one item's, or a whole import's in one statement.
+ */
+export const insertTypedRows = (layout: TypedLayout, where: SQL): SQL =>
+  sql`insert into ${ident(layout.table)} (${columnList(layout)}) select ${derivedRow(layout)} from "content" where ${where}`;
+
+/** The full-text entries of the `content` rows matching `where`. */
+export const insertSearchRows = (moduleId: number, where: SQL): SQL =>
+  sql`insert into ${ident(searchTableName(moduleId))} ("rowid", "search") select "id", "search" from "content" where ${where}`;
+
+/**
  * Re-derives the typed row and the search entry of one item from its `content` row: written
  * when the item is live, removed otherwise. Idempotent; `id` may be `last_insert_rowid()` (each
  * statement here inserts that same id again, so it keeps naming the item).
@@ -220,12 +231,12 @@ export function syncItemStatements(moduleId: number, layout: TypedLayout, id: SQ
   const live = sql`"id" = ${id} and "module_id" = ${sql.raw(String(safeModuleId(moduleId)))} and "deleted_at" is null`;
   const search = ident(searchTableName(moduleId));
   return [
-    // Delete, then insert (not INSERT OR REPLACE, which would resolve a unique index's conflict
-    // by deleting the other item's row instead of refusing the write).
+    // Delete, then insert (not INSERT OR REPLACE, which would let a unique index delete the other
+    // item's row instead of refusing the write).
     sql`delete from ${ident(layout.table)} where "id" = ${id}`,
-    sql`insert into ${ident(layout.table)} (${columnList(layout)}) select ${derivedRow(layout)} from "content" where ${live}`,
+    insertTypedRows(layout, live),
     sql`delete from ${search} where "rowid" = ${id}`,
-    sql`insert into ${search} ("rowid", "search") select "id", "search" from "content" where ${live}`,
+    insertSearchRows(moduleId, live),
   ];
 }
 

@@ -59,14 +59,12 @@ export function relatedRefs(module: Module, data: Record<string, unknown>): [num
 }
 
 /**
- * Checks that every related ID points at a live item of the field's target module; one query
- * for all fields. Answers a detail per offending field.
+ * The module of each live item among `ids` (deleted and unknown IDs are left out): one query per
+ * 5,000 IDs, each a single bound JSON array (D1_MAX_BOUND_PARAMETERS in platform/limits.ts).
  */
-export async function checkRelated(db: Db, wanted: { field: FieldDefinition; path: string; ids: number[] }[]): Promise<ErrorDetail[]> {
-  const all = [...new Set(wanted.flatMap((w) => w.ids))];
-  if (all.length === 0) return [];
+export async function liveItemModules(db: Db, ids: number[]): Promise<Map<number, number>> {
+  const all = [...new Set(ids)];
   const found = new Map<number, number>();
-  // One bound JSON array, whatever the number of IDs (D1_MAX_BOUND_PARAMETERS in platform/limits.ts).
   for (let i = 0; i < all.length; i += 5000) {
     const chunk = all.slice(i, i + 5000);
     const rows = await db
@@ -76,6 +74,13 @@ export async function checkRelated(db: Db, wanted: { field: FieldDefinition; pat
       .all();
     for (const r of rows) found.set(r.id, r.moduleId);
   }
+  return found;
+}
+
+export type RelatedWanted = { field: FieldDefinition; path: string; ids: number[] };
+
+/** The details for related IDs that are not live items of their field's target module (`found`: liveItemModules). */
+export function missingRelated(wanted: RelatedWanted[], found: Map<number, number>): ErrorDetail[] {
   const details: ErrorDetail[] = [];
   for (const { field, path, ids } of wanted) {
     const target = Number(field.options.moduleID);
@@ -88,22 +93,30 @@ export async function checkRelated(db: Db, wanted: { field: FieldDefinition; pat
 }
 
 /**
- * Validates `fields` for a create (defaults fill fields left out) or a full replace, and answers
- * the stored `data` object. Throws one 400 listing every problem; nothing is written.
+ * Checks that every related ID points at a live item of the field's target module; one query
+ * for all fields. Answers a detail per offending field.
  */
-export async function validateContentFields(db: Db, module: Module, input: unknown, mode: Mode): Promise<Record<string, unknown>> {
+export async function checkRelated(db: Db, wanted: RelatedWanted[]): Promise<ErrorDetail[]> {
+  if (!wanted.some((w) => w.ids.length)) return [];
+  return missingRelated(wanted, await liveItemModules(db, wanted.flatMap((w) => w.ids)));
+}
+
+/** What `checkContentFields` answers: the stored values, every problem found, and the related IDs still to check. */
+export type CheckedFields = { data: Record<string, unknown>; details: ErrorDetail[]; related: RelatedWanted[] };
+
+/**
+ * Everything `validateContentFields` checks except whether related IDs exist (which needs D1):
+ * synchronous, so a bulk import checks many items and then their related IDs in one query.
+ */
+export function checkContentFields(module: Module, input: unknown, mode: Mode): CheckedFields {
   const details: ErrorDetail[] = [];
-  // A replace without `fields` would silently empty the item: it must say what the item holds.
-  if (mode === "update" && input === undefined) {
-    throw badRequest("Invalid content: fields: is required to replace an item's fields", [{ path: "fields", message: "is required to replace an item's fields" }], "invalid_content");
-  }
   const given = readInput(input, details);
   const byName = new Map(module.fields.map((f) => [f.name, f]));
   for (const [name, { path }] of given) {
     if (!byName.has(name)) details.push({ path, message: `unknown field; this module has: ${module.fields.map((f) => f.name).join(", ")}` });
   }
   const data: Record<string, unknown> = {};
-  const related: { field: FieldDefinition; path: string; ids: number[] }[] = [];
+  const related: RelatedWanted[] = [];
   for (const field of module.fields) {
     const entry = given.get(field.name);
     const path = entry?.path ?? `fields.${field.name}`;
@@ -127,6 +140,19 @@ export async function validateContentFields(db: Db, module: Module, input: unkno
     const ids = relatedIds(field, stored);
     if (ids.length) related.push({ field, path, ids });
   }
+  return { data, details, related };
+}
+
+/**
+ * Validates `fields` for a create (defaults fill fields left out) or a full replace, and answers
+ * the stored `data` object. Throws one 400 listing every problem; nothing is written.
+ */
+export async function validateContentFields(db: Db, module: Module, input: unknown, mode: Mode): Promise<Record<string, unknown>> {
+  // A replace without `fields` would silently empty the item: it must say what the item holds.
+  if (mode === "update" && input === undefined) {
+    throw badRequest("Invalid content: fields: is required to replace an item's fields", [{ path: "fields", message: "is required to replace an item's fields" }], "invalid_content");
+  }
+  const { data, details, related } = checkContentFields(module, input, mode);
   details.push(...(await checkRelated(db, related)));
   if (details.length) {
     throw badRequest(`Invalid content: ${details[0].path}: ${details[0].message}`, details, "invalid_content");
