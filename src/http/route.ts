@@ -27,9 +27,14 @@ export type RouteSpec<Q extends AnyObject, B extends AnyObject> = {
   strings?: string[];
   query?: Q;
   body?: B;
+  /**
+   * A body the handler reads itself (a file), documented by content type; `body` then stays unset
+   * so the wrapper does not read it.
+   */
+  fileBody?: { description: string; contentTypes: string[] };
   /** Schema of the answer (the whole JSON body) for the documentation. */
   response?: z.ZodType;
-  status?: 200 | 201;
+  status?: 200 | 201 | 202;
   /** Another success status the route answers with the same schema, and when (e.g. a replay's 200). */
   alsoStatus?: { status: 200 | 201; description: string };
   /** Extra documented answers, e.g. { 409: "..." }. */
@@ -102,7 +107,12 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
     request: {
       params: paramsSchema,
       query: spec.query as any,
-      body: spec.body
+      body: spec.fileBody
+        ? {
+            description: spec.fileBody.description,
+            content: Object.fromEntries(spec.fileBody.contentTypes.map((t) => [t, { schema: { type: "string", format: "binary" } }])),
+          }
+        : spec.body
         ? {
             content: {
               "application/json": { schema: spec.body },

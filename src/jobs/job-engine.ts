@@ -4,7 +4,8 @@
 // saves the outcome in one transaction and then carries out the effects. How the engine behaves is
 // described once, in the README ("Jobs" → "The engine").
 import type { TaskDefinition } from "../workflows/tasks";
-import { bump, jobView, tasksOf, type Attempt, type Job, type JobState, type Phase } from "./job-state";
+import type { ImportState } from "../bulk/import-model";
+import { bump, jobView, startProgress, tasksOf, type Attempt, type Job, type JobState, type Phase } from "./job-state";
 import {
   CLAIM_TIMEOUT_MS,
   LOG_LINE_MAX_BYTES,
@@ -190,7 +191,13 @@ export function createJob(existing: Job | null, created: Job, now: number): Deci
     : trigger
       ? ` by trigger ${trigger.event} of item ${trigger.contentID} in module ${trigger.moduleID} (trigger depth ${trigger.depth})`
       : "";
-  d.log("info", null, `job created from workflow ${d.s.workflowID} '${snapshot.name}' (${snapshot.tasks.length} tasks)${byNote}${startNote}`, { parameters });
+  const spec = d.job.definition.import;
+  if (spec) {
+    const keyed = spec.key ? `, key ${spec.key} (onConflict ${spec.onConflict})` : "";
+    d.log("info", null, `import job created: ${spec.rows} rows (${spec.bytes} bytes of ${spec.format}) into module ${spec.moduleID}; mode ${spec.mode}${keyed}${spec.triggers ? "" : ", triggers off"}`, {
+      columns: Object.fromEntries(spec.columns.map((c, i) => [c, spec.fields[i]])),
+    });
+  } else d.log("info", null, `job created from workflow ${d.s.workflowID} '${snapshot.name}' (${snapshot.tasks.length} tasks)${byNote}${startNote}`, { parameters });
   return d.done({ job: jobView(d.job), created: true });
 }
 
@@ -198,6 +205,9 @@ export function createJob(existing: Job | null, created: Job, now: number): Deci
 export function updateJob(job: Job, input: UpdateInput, now: number): Decision<Refusal | null> {
   const s = job.state;
   const changed = (["workflowID", "startAt", "parameters"] as const).filter((k) => input[k] !== undefined);
+  if (changed.length && job.definition.import) {
+    return unchanged(job, refusal(409, "import_job", `${changed.join(", ")} of an import job cannot change`, changed.map((path) => ({ path, message: "an import job runs its import" }))));
+  }
   if (changed.length && s.status !== "queued") {
     return unchanged(
       job,
@@ -386,7 +396,7 @@ function step(d: Draft, ctx: TickContext): boolean {
   const list = tasksOf(def, s.phase);
   if (s.index >= list.length) {
     if (s.phase === "main") {
-      s.progress = { task: null, done: list.length, total: list.length };
+      s.progress = d.job.definition.import ? { ...s.progress, task: null } : { task: null, done: list.length, total: list.length };
       setStatus(d, "ok");
       d.log("info", null, `job finished ok in ${now - (s.startedAt ?? now)} ms`);
     } else {
@@ -435,7 +445,8 @@ function succeed(d: Draft, report: Extract<AttemptReport, { ok: true }>) {
   const what = a.mode === "delay" ? `ended after ${Math.round(report.durationMs / 1000)} s` : `succeeded in ${report.durationMs} ms`;
   d.log("info", task.name, `attempt ${a.number} of task '${task.name}' ${what}`, { attempt: a.number, kind: task.kind, outcome: "ok", durationMs: report.durationMs });
   nextTask(s);
-  if (a.phase === "main") {
+  // An import job's progress counts rows, written by its task as it goes.
+  if (a.phase === "main" && !d.job.definition.import) {
     s.progress = { ...s.progress, done: s.progress.done + 1 };
     bump(s, d.now);
   }
@@ -447,7 +458,7 @@ function fail(d: Draft, a: Attempt, task: TaskDefinition, report: Extract<Attemp
   s.failures += 1;
   const data = { attempt: a.number, kind: task.kind, outcome: "failed", durationMs: report.durationMs, error: report.message, details: report.data };
   const head = `attempt ${a.number} of task '${task.name}' failed in ${report.durationMs} ms: ${report.message}`;
-  if (s.failures <= task.retries.length) {
+  if (s.failures <= task.retries.length && !report.final) {
     const delay = task.retries[s.failures - 1];
     s.waitUntil = now + delay * 1000;
     d.log("warn", task.name, `${head}; retry ${s.failures} of ${task.retries.length} in ${delay} s`, data);
@@ -508,7 +519,7 @@ function setStatus(d: Draft, to: JobStatus) {
     s.deadline = now + snapshot.timeout * 1000;
     s.phase = "main";
     s.index = 0;
-    s.progress = { task: snapshot.tasks[0]?.name ?? null, done: 0, total: snapshot.tasks.length };
+    s.progress = startProgress(d.job.definition);
   }
   if (isFinal(to)) {
     s.finishedAt = now;
@@ -517,6 +528,27 @@ function setStatus(d: Draft, to: JobStatus) {
   // progress.task is null once the job is ok (a client may set ok while a task still runs).
   if (to === "ok" && s.progress.task !== null) s.progress = { ...s.progress, task: null };
   bump(s, now);
+}
+
+// ---------------------------------------------------------------- imports
+
+/** What an import's task records after each batch: where it is, the rows done, and its log lines. */
+export type ImportStep = { state: ImportState; done: number; lines: LogInput[] };
+
+/**
+ * An import's batch was committed: its state, progress and log lines, written only while the
+ * attempt that reports it is still the job's current run in this instance (a run the job stopped
+ * waiting for, or one a restarted instance took over, records nothing and stops).
+ */
+export function importProgress(job: Job, attemptId: string, instance: string, step: ImportStep, now: number): Decision<boolean> {
+  const a = job.state.attempt;
+  if (job.state.status !== "running" || !a || a.id !== attemptId || a.running?.instance !== instance) return unchanged(job, false);
+  const d = new Draft(job, now);
+  d.s.import = step.state;
+  d.s.progress = { ...d.s.progress, done: step.done };
+  bump(d.s, now);
+  for (const line of step.lines) d.log(line.level, a.phase === "main" ? taskOf(d.job, a).name : null, line.message, line.data);
+  return d.done(true);
 }
 
 // ---------------------------------------------------------------- alarm and mirror bookkeeping

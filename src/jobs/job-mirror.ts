@@ -49,6 +49,7 @@ export async function syncMirror(env: Env, store: JobStore) {
       triggerKey: s.trigger ? s.trigger.key : null,
       triggerContentId: s.trigger ? Number(s.trigger.contentID) : null,
       triggeredBy: s.trigger ? triggeredByOf(s.trigger) : null,
+      import: s.importView ?? null,
     };
     await getDb(env)
       .insert(jobs)

@@ -17,6 +17,11 @@ import { JobStorage, type JobStore, type MirrorRow } from "./job-store";
 import { ATTEMPT_RUN_BUDGET_MS, MAX_ALARM_MS, MIN_ALARM_MS } from "./limits";
 import type { AttemptReport, CreateInput, DoResult, JobView, LogLine, Refusal, UpdateInput } from "./model";
 import { isFinal } from "./states";
+import { cleanUpImport, importEndGate, queueImportEvents } from "../bulk/import-host";
+import { IMPORT_ORPHAN_FILE_MS } from "../bulk/import-limits";
+import { importView, type RejectedRow } from "../bulk/import-model";
+import { runImport, type ImportHost } from "../bulk/import-run";
+import { ImportFiles } from "../bulk/import-store";
 
 export { LOG_LINE_MAX_BYTES } from "./limits";
 export type { JobState } from "./job-state";
@@ -25,6 +30,8 @@ const notFound = (): DoResult<never> => ({ ok: false, refusal: { status: 404, co
 
 export class JobObject extends DurableObject<Env> {
   private readonly storage: JobStorage;
+  /** An import job's file and rejected rows (src/bulk/import-store.ts). */
+  private readonly files: ImportFiles;
   /**
    * This instance's identity, kept in memory only. A run's marker names it; a DO has one live
    * instance, so a marker naming another one belongs to a run that is gone.
@@ -38,6 +45,7 @@ export class JobObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.storage = new JobStorage(ctx.storage.sql);
+    this.files = new ImportFiles(ctx.storage.sql);
   }
 
   // ---------------------------------------------------------------- the one way to the state
@@ -73,6 +81,9 @@ export class JobObject extends DurableObject<Env> {
   /** Creates the job once; a repeat (same jobID) answers the existing job. */
   async create(input: CreateInput): Promise<{ job: JobView; created: boolean }> {
     const now = Date.now();
+    if (input.import && !this.load() && this.files.chunkCount() !== input.import.chunks) {
+      throw new Error(`bug: the import's file has ${this.files.chunkCount()} of ${input.import.chunks} chunks stored`);
+    }
     const decision = this.tx(() => {
       this.storage.ensureSchema();
       const d = engine.createJob(this.storage.load(), newJob(input, now), now);
@@ -94,12 +105,61 @@ export class JobObject extends DurableObject<Env> {
 
   /** `POST /job/{jobID}`: all checks first, then every change in one transaction. */
   async update(input: UpdateInput): Promise<DoResult<JobView>> {
+    const refused = await importEndGate(this.env, this.load(), input.status);
+    if (refused) return { ok: false, refusal: refused };
     return this.answer(this.decide((job) => engine.updateJob(job, input, Date.now())));
   }
 
   /** `DELETE /job/{jobID}`. */
   async cancel(): Promise<DoResult<JobView>> {
+    const refused = await importEndGate(this.env, this.load(), "cancelled");
+    if (refused) return { ok: false, refusal: refused };
     return this.answer(this.decide((job) => engine.cancelJob(job, Date.now())));
+  }
+
+  // ---------------------------------------------------------------- imports (src/bulk)
+
+  /**
+   * The upload stores the file's chunks before the job exists (its create comes last). Should the
+   * upload die, the alarm drops them after IMPORT_ORPHAN_FILE_MS.
+   */
+  async storeImportChunks(chunks: { seq: number; firstRow: number; json: string }[]): Promise<void> {
+    if (this.load()) throw new Error("the job exists already; its file cannot change");
+    this.files.putChunks(chunks);
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + IMPORT_ORPHAN_FILE_MS);
+  }
+
+  /** The upload failed: drop what it stored (nothing, once the job exists). */
+  async discardImportFile(): Promise<void> {
+    if (this.load()) return;
+    this.files.dropFile();
+    await this.ctx.storage.deleteAlarm();
+  }
+
+  /** A page of an import job's rejected rows; null when there is no job, `not_import` for another job. */
+  async importReport(afterRow: number, limit: number): Promise<{ columns: string[]; format: string; rows: RejectedRow[] } | "not_import" | null> {
+    const job = this.load();
+    if (!job) return null;
+    if (!job.definition.import) return "not_import";
+    return { columns: job.definition.import.columns, format: job.definition.import.format, rows: this.files.rejects(afterRow, limit) };
+  }
+
+  private importHost(attemptId: string): ImportHost {
+    return {
+      load: () => this.load(),
+      files: this.files,
+      commit: (step, rejects, resetRejects) =>
+        this.decide((job) => {
+          const decision = engine.importProgress(job, attemptId, this.instance, step, Date.now());
+          if (decision.value) {
+            if (resetRejects) this.files.clearRejects();
+            this.files.addRejects(rejects);
+          }
+          return decision;
+        })?.value ?? false,
+      settle: () => this.settle(),
+      queueEvents: (ids) => queueImportEvents(this.env, ids),
+    };
   }
 
   private async answer(decision: Decision<Refusal | null> | null): Promise<DoResult<JobView>> {
@@ -152,7 +212,10 @@ export class JobObject extends DurableObject<Env> {
    */
   async alarm() {
     const job = this.load();
-    if (!job) return;
+    if (!job) {
+      this.files.dropFile(); // an import upload that never became a job
+      return;
+    }
     const floor = job.state.alarmAt ?? 0;
     this.decide((j) => engine.alarmSet(j, null, Date.now()));
     await this.drive(floor, true);
@@ -215,6 +278,7 @@ export class JobObject extends DurableObject<Env> {
     const controller = new AbortController();
     this.runs.set(order.attemptId, controller);
     try {
+      if (order.task.kind === "import") return await runImport(this.env, this.importHost(order.attemptId), order.attemptId, Math.min(order.deadline, budgetEnds), controller.signal);
       const cut = budgetEnds < order.deadline;
       return await runAttempt(
         this.env,
@@ -252,6 +316,7 @@ export class JobObject extends DurableObject<Env> {
     if (behind.value) await this.writeMirror(behind.job!);
     await this.pointAlarm();
     await this.tellSchedule();
+    await cleanUpImport(this.env, this.load(), this.files);
   }
 
   /**
@@ -277,7 +342,13 @@ export class JobObject extends DurableObject<Env> {
    * it decided on; the DO applies that through a decision like every other change.
    */
   private async writeMirror(job: Job) {
-    const row: MirrorRow = { ...job.state, parameters: job.definition.parameters, schedule: job.definition.schedule ?? null, trigger: job.definition.trigger ?? null };
+    const row: MirrorRow = {
+      ...job.state,
+      parameters: job.definition.parameters,
+      schedule: job.definition.schedule ?? null,
+      trigger: job.definition.trigger ?? null,
+      importView: job.definition.import ? importView(job.definition.import, job.state.import) : null,
+    };
     let after: MirrorRow | null = null;
     const view: JobStore = { load: () => structuredClone(after ?? row), save: (r) => void (after = structuredClone(r)) };
     const failed = (failures: number, retryAt: number | null): engine.MirrorOutcome => ({

@@ -4,6 +4,7 @@
 // Two parts, stored apart (job-store.ts): the hot `JobState`, rewritten on every step, and the
 // `JobDefinition` (the workflow snapshot and the parameters), written when the job is created and
 // when a queued job is edited, so frequent saves never rewrite the large part.
+import { importView, type ImportSpec, type ImportState } from "../bulk/import-model";
 import type { TaskDefinition, WorkflowSnapshot } from "../workflows/tasks";
 import { iso, type CreateInput, type JobOrigin, type JobView, type Progress, type TriggerOrigin } from "./model";
 import type { JobStatus } from "./states";
@@ -72,6 +73,8 @@ export type JobState = {
   onErrorDeadline: number | null;
   /** The time the alarm is set for (so the alarm handler knows which moment it stands for). */
   alarmAt: number | null;
+  /** An import job's progress through its file (src/bulk/import-run.ts writes it; the engine only stores it). */
+  import?: ImportState;
 };
 
 /**
@@ -84,7 +87,16 @@ export type JobDefinition = {
   schedule?: JobOrigin | null;
   /** The trigger that started the job (absent on other jobs, and on jobs stored before triggers existed). */
   trigger?: TriggerOrigin;
+  /** An import job's spec (its one task is the `import` task). */
+  import?: ImportSpec;
 };
+
+/**
+ * `progress` when the job starts: tasks of the workflow, or for an import job the file's rows
+ * (`done` counts rows read; the import's task writes it after each batch).
+ */
+export const startProgress = (def: JobDefinition) =>
+  def.import ? { task: def.snapshot.tasks[0]?.name ?? null, done: 0, total: def.import.rows } : { task: def.snapshot.tasks[0]?.name ?? null, done: 0, total: def.snapshot.tasks.length };
 
 /** The job's trigger depth: 0 unless a trigger started it. */
 export const triggerDepthOf = (def: JobDefinition) => def.trigger?.depth ?? 0;
@@ -101,7 +113,13 @@ export const newJobKey = () => [...crypto.getRandomValues(new Uint8Array(16))].m
 /** A new job: queued, nothing run yet. */
 export function newJob(input: CreateInput, now: number): Job {
   return {
-    definition: { snapshot: input.snapshot, parameters: input.parameters, schedule: input.schedule ?? null, ...(input.trigger ? { trigger: input.trigger } : {}) },
+    definition: {
+      snapshot: input.snapshot,
+      parameters: input.parameters,
+      schedule: input.schedule ?? null,
+      ...(input.trigger ? { trigger: input.trigger } : {}),
+      ...(input.import ? { import: input.import } : {}),
+    },
     state: {
       schema: STATE_SCHEMA_VERSION,
       jobID: input.jobID,
@@ -113,7 +131,7 @@ export function newJob(input: CreateInput, now: number): Job {
       startedAt: null,
       finishedAt: null,
       deadline: null,
-      progress: { task: null, done: 0, total: input.snapshot.tasks.length },
+      progress: { task: null, done: 0, total: input.import ? input.import.rows : input.snapshot.tasks.length },
       error: null,
       createdAt: input.createdAt,
       updatedAt: now,
@@ -162,6 +180,7 @@ export function jobView(job: Job): JobView {
     scheduleID: origin ? origin.scheduleID : null,
     scheduledFor: origin ? iso(origin.scheduledFor) : null,
     ...(job.definition.trigger ? { triggeredBy: triggeredByOf(job.definition.trigger) } : {}),
+    ...(job.definition.import ? { import: importView(job.definition.import, s.import) } : {}),
     createdAt: iso(s.createdAt)!,
     updatedAt: iso(s.updatedAt)!,
   };

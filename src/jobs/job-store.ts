@@ -7,6 +7,7 @@ import type { TemplateScope } from "../workflows/tasks";
 import type { Decision } from "./job-engine";
 import { migrateState } from "./job-migrate";
 import { triggerDepthOf, type Job, type JobDefinition, type JobState } from "./job-state";
+import type { ImportView } from "../bulk/import-model";
 import { iso, type JobOrigin, type LogLevel, type LogLine, type TriggerOrigin } from "./model";
 
 /**
@@ -14,7 +15,7 @@ import { iso, type JobOrigin, type LogLevel, type LogLine, type TriggerOrigin } 
  * bookkeeping. `load` answers the row, `save` receives the bookkeeping the write decided on;
  * JobObject applies that to the state itself.
  */
-export type MirrorRow = JobState & { parameters: Record<string, string>; schedule?: JobOrigin | null; trigger?: TriggerOrigin | null };
+export type MirrorRow = JobState & { parameters: Record<string, string>; schedule?: JobOrigin | null; trigger?: TriggerOrigin | null; importView?: ImportView | null };
 export type JobStore = { load(): MirrorRow | null; save(row: MirrorRow): void };
 
 export class JobStorage {

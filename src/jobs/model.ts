@@ -1,5 +1,6 @@
 // Types shared by the job's Durable Object, the routes, the queue consumer and the sweep.
 import type { ErrorDetail } from "../http/errors";
+import type { ImportSpec, ImportView } from "../bulk/import-model";
 import type { TaskLogLine, WorkflowSnapshot } from "../workflows/tasks";
 import type { JobStatus } from "./states";
 
@@ -21,6 +22,8 @@ export type JobView = {
   scheduledFor: string | null;
   /** Present only on jobs a record or date trigger started: the change (or date) that started it. */
   triggeredBy?: TriggeredBy;
+  /** Present only on import jobs (src/bulk): the import's options and counts. */
+  import?: ImportView;
   createdAt: string;
   updatedAt: string;
 };
@@ -64,6 +67,8 @@ export type CreateInput = {
   schedule?: JobOrigin;
   /** Set when a record or date trigger starts the job. */
   trigger?: TriggerOrigin;
+  /** Set for an import job: what it imports (its file is stored in the job's Durable Object first). */
+  import?: ImportSpec;
 };
 
 /** A validated `POST /job/{jobID}`. */
@@ -83,8 +88,9 @@ export type DoResult<T> = { ok: true; value: T } | { ok: false; refusal: Refusal
 /** The body of a TASKS queue message: one task attempt of one job. */
 export type AttemptMessage = { jobID: string; attemptId: string };
 
+/** `final`: the failure is not passing (an import with invalid rows): no retry, the job fails at once. */
 export type AttemptReport =
   | { ok: true; durationMs: number; result?: unknown; logs?: TaskLogLine[] }
-  | { ok: false; durationMs: number; message: string; data?: unknown };
+  | { ok: false; durationMs: number; message: string; data?: unknown; final?: boolean };
 
 export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

@@ -233,6 +233,23 @@ export const jobSchema = z
       })
       .optional()
       .openapi({ description: "present only on jobs a record or date trigger started: the change (or date) that started it" }),
+    import: z
+      .object({
+        moduleID: idString,
+        format: z.enum(["csv", "json", "ndjson"]),
+        mode: z.enum(["all", "valid"]),
+        key: z.string().nullable().openapi({ description: "the key field (`key=`); null: every row is new" }),
+        onConflict: z.enum(["skip", "update", "error"]).nullable(),
+        triggers: z.boolean().openapi({ description: "false: the import records no trigger events (`triggers=false`)" }),
+        rows: z.number().openapi({ description: "data rows in the file" }),
+        staged: z.number().openapi({ description: "rows checked and waiting to be published" }),
+        skipped: z.number().openapi({ description: "rows whose key matched an item (`onConflict=skip`)" }),
+        rejected: z.number().openapi({ description: "rows refused; `GET /job/{jobID}/report` lists them" }),
+        created: z.number().openapi({ description: "items created (0 until the import publishes)" }),
+        updated: z.number().openapi({ description: "items updated (0 until the import publishes)" }),
+      })
+      .optional()
+      .openapi({ description: "present only on import jobs (`POST /module/{moduleID}/import`)" }),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

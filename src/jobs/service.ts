@@ -11,6 +11,7 @@ import { LOG_LINE_MAX_BYTES } from "./limits";
 import { triggeredByOf } from "./job-state";
 import { iso, type DoResult, type JobOrigin, type JobView, type LogInput, type TriggeredBy, type TriggerOrigin, type UpdateInput } from "./model";
 import { jobStub } from "./queue";
+import type { ImportView } from "../bulk/import-model";
 import { isJobStatus, JOB_STATUSES, type JobStatus } from "./states";
 
 type Row = typeof jobs.$inferSelect;
@@ -29,6 +30,7 @@ export function presentRow(r: Row): JobView {
     scheduleID: r.scheduleId === null ? null : String(r.scheduleId),
     scheduledFor: r.scheduledFor,
     ...(r.triggeredBy ? { triggeredBy: r.triggeredBy as TriggeredBy } : {}),
+    ...(r.import ? { import: r.import as unknown as ImportView } : {}),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
@@ -196,6 +198,7 @@ async function insertJobRow(
       triggerKey: sql<string | null>`${trigger ? trigger.key : null}`.as("trigger_key"),
       triggerContentId: sql<number | null>`${trigger ? Number(trigger.contentID) : null}`.as("trigger_content_id"),
       triggeredBy: sql<string | null>`${trigger ? sql.param(triggeredByOf(trigger), jobs.triggeredBy) : null}`.as("triggered_by"),
+      import: sql<string | null>`null`.as("import"),
     })
     .from(workflows)
     .where(and(eq(workflows.id, body.workflowID), claim ? claimHeld(db, claim) : undefined));

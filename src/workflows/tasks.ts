@@ -5,9 +5,15 @@
 export const TASK_KINDS = ["log", "delay", "http", "content.create", "content.update", "content.delete", "fail"] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
+/**
+ * Kinds only the engine makes: `import` is the one task of an import job (src/bulk), run in the
+ * job's Durable Object. Workflows cannot name them (TASK_KINDS is what they may use).
+ */
+export type EngineTaskKind = "import";
+
 export type TaskDefinition = {
   name: string;
-  kind: TaskKind;
+  kind: TaskKind | EngineTaskKind;
   options: Record<string, unknown>;
   /** Delays in seconds before each retry. */
   retries: number[];

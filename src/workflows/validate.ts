@@ -133,7 +133,7 @@ function checkTemplates(
           continue;
         }
         const target = names.get(name);
-        if (target && !KINDS_WITH_RESULT.has(target.kind)) {
+        if (target && !KINDS_WITH_RESULT.has(target.kind as TaskKind)) {
           details.push({ path: where, message: `template ${ref.source}: a ${target.kind} task has no result` });
         }
       }
