@@ -175,8 +175,9 @@ export async function checkStaged(db: Db, plan: ImportPlan, jobId: number, onCon
       finding: (r) => ({ row: r.row, column: col(key.name), message: `has the same key as row ${r.first}; a key value may appear once per file` }),
     });
     checks.push({
-      query: sql`select "r"."row" as "row", "item"."id" as "id" from ${staged} and "r"."content_id" is null and exists (select 1 from ${table} as "item"
-        where "item".${columnOf(module, key)} = json_extract("r"."data", ${path(key)})) limit ${IMPORT_CHECK_PAGE}`,
+      query: sql`select * from (select "r"."row" as "row", (select "item"."id" from ${table} as "item"
+          where "item".${columnOf(module, key)} = json_extract("r"."data", ${path(key)}) limit 1) as "id"
+        from ${staged} and "r"."content_id" is null) where "id" is not null limit ${IMPORT_CHECK_PAGE}`,
       finding: (r) =>
         onConflict === "skip"
           ? { row: r.row, column: col(key.name), message: "skipped", skip: true }
@@ -188,9 +189,9 @@ export async function checkStaged(db: Db, plan: ImportPlan, jobId: number, onCon
     if (!field.isUnique || !column) continue;
     const ref = ident(column.name);
     checks.push({
-      query: sql`select "r"."row" as "row", (select "item"."id" from ${table} as "item" where "item".${ref} = json_extract("r"."data", ${path(field)})
+      query: sql`select * from (select "r"."row" as "row", (select "item"."id" from ${table} as "item" where "item".${ref} = json_extract("r"."data", ${path(field)})
           and ("r"."content_id" is null or "item"."id" <> "r"."content_id") limit 1) as "id"
-        from ${staged} and "id" is not null limit ${IMPORT_CHECK_PAGE}`,
+        from ${staged}) where "id" is not null limit ${IMPORT_CHECK_PAGE}`,
       finding: (r) => ({ row: r.row, column: col(field.name), message: `'${field.name}' must be unique: the value is already held by item ${r.id}` }),
     });
     if (plan.key?.name === field.name) continue; // the key's own duplicates are found above
