@@ -418,3 +418,22 @@ describe("refusals", () => {
     expect(await logsOf(jobID)).toBeTruthy();
   });
 });
+
+describe("round trip", () => {
+  it("a CSV export of a module imports into an empty copy of it as the same records", async () => {
+    const source = await leads("Lead source");
+    const awkward = [
+      { name: "=SUM(A1)", email: "a@example.com", value: 5, active: true, country: "France", closeDate: "2027-01-31", seenAt: "2026-01-01T08:00:00.000Z", site: "https://x.test/?a=1,2", tags: ["hot", "e,u", '"q"'], notes: "line 1\r\nline 2\n'=kept" },
+      { name: "'=x", email: "b@example.com", value: 1e21, active: false, tags: ["-1"], notes: "@home\ttab" },
+      { name: "Zoë, \"the\" café", value: 0.5 },
+    ];
+    for (const fields of awkward) expect((await call(`/module/${source}/content`, { body: { fields } })).status).toBe(201);
+    const exported = await call(`/module/${source}/export?format=csv&sort=id`);
+    expect(exported.status).toBe(200);
+    const copy = await leads("Lead copy");
+    const { job } = await importFile(copy, exported.text);
+    expect(job).toMatchObject({ status: "ok", import: { created: 3, rejected: 0 } });
+    const strip = (list: Array<Record<string, unknown>>) => list.map(({ contentID: _id, ...rest }) => rest);
+    expect(strip(await items(copy))).toEqual(strip(await items(source)));
+  });
+});
