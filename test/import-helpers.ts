@@ -60,7 +60,7 @@ export function csv(header: string[], rows: number, row: (i: number) => (string 
   return `${lines.join("\n")}\n`;
 }
 
-export const messages = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message));
+export const messages = <L extends { message: string }>(logs: L[], pattern: RegExp) => logs.filter((l) => pattern.test(l.message));
 
 export async function waitUntil(check: () => Promise<boolean> | boolean, what: string, ms = 20_000) {
   const until = Date.now() + ms;

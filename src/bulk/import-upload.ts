@@ -117,6 +117,8 @@ function flatten(module: Module, record: Record<string, unknown>): Record<string
   return out;
 }
 
+const utf8 = new TextEncoder();
+
 /** Reads the file into chunks for the job's Durable Object; the job row and run row are made when the first chunks must go. */
 class Upload {
   columns: string[] = [];
@@ -172,9 +174,11 @@ class Upload {
       ]);
     }
     const json = JSON.stringify(record);
-    if (this.parts.length && (this.parts.length >= IMPORT_BATCH_ROWS || this.partBytes + json.length > IMPORT_CHUNK_BYTES)) await this.endChunk();
+    // UTF-8 bytes, as the Durable Object's row limit counts them (non-ASCII text takes up to 3 per character).
+    const bytes = utf8.encode(json).byteLength + 1;
+    if (this.parts.length && (this.parts.length >= IMPORT_BATCH_ROWS || this.partBytes + bytes > IMPORT_CHUNK_BYTES)) await this.endChunk();
     this.parts.push(json);
-    this.partBytes += json.length + 1;
+    this.partBytes += bytes;
   }
 
   private async endChunk() {
