@@ -141,3 +141,22 @@ describe("cancel", () => {
     await waitForJob(jobID, isFinal, 30_000);
   });
 });
+
+describe("the module edited while the import runs", () => {
+  it("the publish batch refuses; the file is checked again against the new definition and imported once", async () => {
+    const m = await leadModule("Edited");
+    const hang = hangStaging(1, true);
+    const res = await postImport(m, file);
+    const jobID = res.json.response.jobID;
+    await waitUntil(() => hang.calls() >= 2, "the second staging");
+    const edit = await call(`/module/${m}`, { body: { name: "Edited", fields: [{ name: "name", kind: "text", label: "Name" }, { name: "n", kind: "number", options: { min: 0 } }] } });
+    expect(edit.status).toBe(200);
+    hang.release();
+    const job = await waitForJob(jobID, isFinal, 30_000);
+    expect(job).toMatchObject({ status: "ok", import: { created: 2500 } });
+    const logs = await logsOf(jobID, "perPage=100");
+    expect(messages(logs, /^the module was edited while the import ran: checking the file again from row 1 against the module's new definition \(restart 1 of 3\)$/)).toHaveLength(1);
+    expect(messages(logs, /^batch 1 of 3: /)).toHaveLength(2);
+    expect(await countRows(m)).toEqual({ content: 2500, typed: 2500 });
+  });
+});
