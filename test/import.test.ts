@@ -267,6 +267,23 @@ describe("keys and onConflict", () => {
     expect(await countRows(m)).toEqual({ content: 3, typed: 3 });
   });
 
+  it("JSON: a key an object lacks is left alone (kept on update, the default on create); null removes the value", async () => {
+    const m = (await makeModule("Lead json keys", [
+      { name: "email", kind: "email", isUnique: true },
+      { name: "name", kind: "text" },
+      { name: "stage", kind: "enum", options: { options: ["Open", "Won"] }, defaultValue: "Open" },
+    ])).moduleID;
+    await importFile(m, JSON.stringify([{ email: "a@example.com", name: "A", stage: "Won" }, { email: "b@example.com", name: "B", stage: "Won" }]), "application/json");
+    const file = JSON.stringify([{ email: "a@example.com", name: "A2" }, { email: "b@example.com", stage: null }, { email: "c@example.com", name: "C" }]);
+    const { job } = await importFile(m, file, "application/json", { key: "email", onConflict: "update" });
+    expect(job.import).toMatchObject({ created: 1, updated: 2 });
+    expect((await items(m)).map(({ contentID: _id, ...rest }) => rest)).toEqual([
+      { email: "a@example.com", name: "A2", stage: "Won" },
+      { email: "b@example.com", name: "B" },
+      { email: "c@example.com", name: "C", stage: "Open" },
+    ]);
+  });
+
   it("a key or a unique value given twice in one file, or held by a live item, rejects the later row", async () => {
     const m = await seeded("Lead unique");
     const file = "name,email,value\nX,x@example.com,1\nY,X@EXAMPLE.com,2\nZ,bob@example.com,3\n";

@@ -102,11 +102,18 @@ export function importView(spec: ImportSpec, state: ImportState | undefined): Im
 /** One problem of a rejected row: the column it is about (null: the row as a whole) and what is wrong. */
 export type RowProblem = { column: string | null; message: string };
 
-/** A rejected row as the report lists it: its number, its cells as the file had them, its problems. */
-export type RejectedRow = { row: number; cells: unknown[]; problems: RowProblem[] };
+/**
+ * A row as stored: its cells by column index. A CSV row is an array of strings; a JSON object is
+ * an object holding only the columns it has (a key it lacks is left out, not null: on create the
+ * field gets its default, on update it keeps its value).
+ */
+export type StoredRecord = Record<number, unknown>;
 
-/** One stored chunk of the file: `rows` records starting at row `firstRow`, each an array of cells aligned with `columns`. */
-export type ImportChunk = { seq: number; firstRow: number; records: unknown[][] };
+/** A rejected row as the report lists it: its number, its cells as the file had them, its problems. */
+export type RejectedRow = { row: number; cells: StoredRecord; problems: RowProblem[] };
+
+/** One stored chunk of the file: its records, the first being row `firstRow`. */
+export type ImportChunk = { seq: number; firstRow: number; records: StoredRecord[] };
 
 /** The import's task: what the job engine dispatches, retries and watches like any task. */
 export const IMPORT_TASK_NAME = "import";

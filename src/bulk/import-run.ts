@@ -275,7 +275,7 @@ class ImportRun {
       const cells = this.host.files.cellsOf(rejectedRows);
       const rejects: RejectedRow[] = rejectedRows.map((row) => ({
         row,
-        cells: cells.get(row) ?? [],
+        cells: cells.get(row) ?? {},
         problems: byRow.get(row)!.filter((f) => !f.skip).map((f) => ({ column: f.column, message: f.message })),
       }));
       await unstage(this.db, this.jobId, [...byRow.keys()]);

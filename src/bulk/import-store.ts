@@ -5,7 +5,7 @@
 //   import_rejects — the rejected rows with their cells and problems: what the report lists. Kept
 //                    with the job, like its log.
 // Only JobObject calls this, inside its synchronous transactions where it writes.
-import type { ImportChunk, RejectedRow, RowProblem } from "./import-model";
+import type { ImportChunk, RejectedRow, RowProblem, StoredRecord } from "./import-model";
 
 export class ImportFiles {
   constructor(private readonly sql: SqlStorage) {}
@@ -39,11 +39,11 @@ export class ImportFiles {
   }
 
   /** The cells of some rows (found again for rows a late check rejects). */
-  cellsOf(rows: number[]): Map<number, unknown[]> {
-    const out = new Map<number, unknown[]>();
+  cellsOf(rows: number[]): Map<number, StoredRecord> {
+    const out = new Map<number, StoredRecord>();
     if (!this.has("import_chunks")) return out;
     const wanted = [...new Set(rows)].sort((a, b) => a - b);
-    let loaded: { firstRow: number; records: unknown[][] } | null = null;
+    let loaded: { firstRow: number; records: StoredRecord[] } | null = null;
     for (const row of wanted) {
       if (!loaded || row < loaded.firstRow || row >= loaded.firstRow + loaded.records.length) {
         const found = this.sql

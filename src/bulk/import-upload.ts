@@ -25,7 +25,7 @@ import {
   IMPORT_RETRIES,
   IMPORT_UPLOAD_CALL_BYTES,
 } from "./import-limits";
-import { IMPORT_TASK_NAME, type ImportFormat, type ImportSpec } from "./import-model";
+import { IMPORT_TASK_NAME, type ImportFormat, type ImportSpec, type StoredRecord } from "./import-model";
 import { resolveColumns, type ImportOptions } from "./import-options";
 import { newRunStatement } from "./import-stage";
 
@@ -146,7 +146,7 @@ class Upload {
       return this.push(record);
     }
     const values = flatten(this.module, record);
-    const row: unknown[] = new Array(this.columns.length);
+    const row: StoredRecord = {};
     for (const [key, value] of Object.entries(values)) {
       let at = this.columnIndex.get(key);
       if (at === undefined) {
@@ -166,7 +166,7 @@ class Upload {
     this.fields = resolveColumns(this.module, record, this.options);
   }
 
-  private async push(record: unknown[]) {
+  private async push(record: StoredRecord) {
     this.rows++;
     if (this.rows > IMPORT_MAX_ROWS) {
       throw new ApiError(413, "too_many_rows", `The file has more than ${IMPORT_MAX_ROWS} rows; split it into files of at most ${IMPORT_MAX_ROWS} rows`, [

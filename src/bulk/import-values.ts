@@ -6,7 +6,7 @@ import { isMultiField, uniqueProblem, type FieldDefinition } from "../fields/reg
 import type { Module } from "../modules/service";
 import { isTextField } from "../content/storage";
 import { MAX_TYPED_COLUMNS } from "../content/typed-table";
-import type { ImportFormat, ImportSpec, RowProblem } from "./import-model";
+import type { ImportFormat, ImportSpec, RowProblem, StoredRecord } from "./import-model";
 
 /** Columns an import never maps: the two a report adds (`_row`, `_error`; no field name starts with `_`). */
 export const REPORT_COLUMNS = ["_row", "_error"] as const;
@@ -128,7 +128,7 @@ export function readCell(field: FieldDefinition, cell: string): Read {
 }
 
 /** A row's `fields` input (field → value), and the cells that could not be read. */
-export function rowInput(plan: ImportPlan, record: unknown[]): { input: Record<string, unknown>; problems: RowProblem[] } {
+export function rowInput(plan: ImportPlan, record: StoredRecord): { input: Record<string, unknown>; problems: RowProblem[] } {
   const input: Record<string, unknown> = {};
   const problems: RowProblem[] = [];
   for (const { index, column, field } of plan.mapped) {
