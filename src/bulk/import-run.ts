@@ -99,7 +99,9 @@ class ImportRun {
     const where = await runState(this.db, this.jobId);
     if (where === "published") return this.publishedAlready();
     if (where !== "staging") throw new ImportFailure("the import was ended before it published (cancelled); nothing was imported");
-    for (;;) {
+    // Each round after the first follows a restart, and restart() fails past IMPORT_MAX_RESTARTS.
+    for (let round = 0; ; round++) {
+      if (round > IMPORT_MAX_RESTARTS + 1) throw new Error("bug: more rounds than restarts");
       try {
         const plan = await this.plan();
         await this.stage(plan);
