@@ -35,7 +35,7 @@ export async function call(path: string, init: CallInit = {}) {
   } catch {
     /* not JSON */
   }
-  await checkAgainstOpenApi(method, path, res.status, json);
+  await checkAgainstOpenApi(method, path, res.status, json, res.headers.get("content-type"));
   return { status: res.status, headers: res.headers, json, text };
 }
 
