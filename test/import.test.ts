@@ -454,3 +454,25 @@ describe("round trip", () => {
     expect(strip(await items(copy))).toEqual(strip(await items(source)));
   });
 });
+
+describe("key=contentID", () => {
+  it("an export, edited and imported with key=contentID&onConflict=update, updates the same items", async () => {
+    const m = await leads("Lead by id");
+    await importFile(m, "name,value\nA,1\nB,2\n");
+    const before = await items(m);
+    const exported = (await call(`/module/${m}/export?format=csv&sort=id`)).text.replace(/^\uFEFF/, "").trim().split("\r\n");
+    const header = exported[0];
+    expect(header.startsWith("contentID,name,")).toBe(true);
+    const rows = exported.slice(1).map((line) => line.replace(/,(A|B),,1?2?,/, (_m, n) => `,${n} edited,,${n === "A" ? 10 : 20},`));
+    const file = [header, ...rows, ",C new,,,,,,,,,,,,", "999999,ghost,,,,,,,,,,,,"].join("\n");
+    const { job } = await importFile(m, file, "text/csv", { key: "contentID", onConflict: "update", mode: "valid" });
+    expect(job.import).toMatchObject({ key: "contentID", updated: 2, created: 1, rejected: 1 });
+    const after = await items(m);
+    expect(after.map((i) => [i.contentID, i.name, i.value ?? null])).toEqual([
+      [before[0].contentID, "A edited", 10],
+      [before[1].contentID, "B edited", 20],
+      [expect.any(String), "C new", null],
+    ]);
+    expect((await reportOf(job.jobID)).text).toContain(`column 'contentID': no live item 999999 in module ${m}; leave the cell empty to create a new item`);
+  });
+});

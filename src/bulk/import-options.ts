@@ -7,7 +7,7 @@ import { JsonTooDeepError, parseJson } from "../http/json";
 import type { Module } from "../modules/service";
 import { IMPORT_MAX_COLUMN_NAME } from "./import-limits";
 import type { ImportFormat, ImportMode, OnConflict } from "./import-model";
-import { keyProblem, REPORT_COLUMNS } from "./import-values";
+import { ID_KEY, keyProblem, REPORT_COLUMNS } from "./import-values";
 
 const flag = (what: string) => z.enum(["true", "false"], { error: `must be true or false` }).optional().openapi({ description: what });
 
@@ -29,7 +29,8 @@ export type ImportQuery = z.output<typeof importQuery>;
 
 export type ImportOptions = {
   mode: ImportMode;
-  key: FieldDefinition | null;
+  /** The key: a field, or ID_KEY (the items' own IDs, the `contentID` column of an export). */
+  key: FieldDefinition | typeof ID_KEY | null;
   onConflict: OnConflict | null;
   triggers: boolean;
   ignoreUnknown: boolean;
@@ -49,6 +50,9 @@ const DELIMITERS = new Map([
 
 /** Columns an export writes besides the fields (no field may have these names): known, and ignored. */
 export const SYSTEM_COLUMNS = ["contentID", "moduleID", "userID", "createdAt", "updatedAt", "id"];
+
+/** The column of an item's own ID (an export's first column). */
+const isIdColumn = (column: string) => ["contentid", "id"].includes(column.trim().toLowerCase());
 
 const isIgnoredColumn = (column: string) =>
   (REPORT_COLUMNS as readonly string[]).includes(column) || SYSTEM_COLUMNS.some((s) => s.toLowerCase() === column.toLowerCase());
@@ -83,8 +87,9 @@ export function parseOptions(module: Module, query: ImportQuery): ImportOptions 
       }
     }
   }
-  let key: FieldDefinition | null = null;
-  if (query.key !== undefined && query.key.trim() !== "") {
+  let key: FieldDefinition | typeof ID_KEY | null = null;
+  if (query.key !== undefined && isIdColumn(query.key)) key = ID_KEY;
+  else if (query.key !== undefined && query.key.trim() !== "") {
     const found = fieldNamed(module, query.key);
     if (!found || found === "ambiguous") details.push({ path: "key", message: `no field '${query.key}'; this module has: ${module.fields.map((f) => f.name).join(", ")}` });
     else {
@@ -146,6 +151,10 @@ export function resolveColumns(module: Module, columns: string[], options: Impor
   const fields = columns.map((column, i): string | null => {
     const mapped = mappedOf(column);
     if (mapped === null) return null;
+    if (options.key === ID_KEY && mapped === undefined && isIdColumn(column) && !filledBy.has(ID_KEY)) {
+      filledBy.set(ID_KEY, column);
+      return ID_KEY;
+    }
     if (mapped === undefined && isIgnoredColumn(column)) return null;
     const field = fieldNamed(module, mapped ?? column);
     if (!field || field === "ambiguous") {
@@ -166,7 +175,8 @@ export function resolveColumns(module: Module, columns: string[], options: Impor
       message: `unknown ${unknown.length === 1 ? "column" : "columns"} ${unknown.map((c) => `'${c}'`).join(", ")}: no field has that name or label (fields: ${module.fields.map((f) => f.name).join(", ")}); map them with mapping, or send ignoreUnknown=true`,
     });
   }
-  if (options.key && !fields.includes(options.key.name)) details.push({ path: "key", message: `the key field '${options.key.name}' has no column in the file` });
+  if (options.key === ID_KEY && !fields.includes(ID_KEY)) details.push({ path: "key", message: "key=contentID needs a contentID (or id) column in the file" });
+  else if (options.key && options.key !== ID_KEY && !fields.includes(options.key.name)) details.push({ path: "key", message: `the key field '${options.key.name}' has no column in the file` });
   if (details.length) throw badRequest(`Invalid import: ${details[0].path}: ${details[0].message}`, details, "invalid_import");
   return fields;
 }

@@ -13,14 +13,14 @@ import type { ImportStep } from "../jobs/job-engine";
 import type { Job } from "../jobs/job-state";
 import type { AttemptReport, LogInput } from "../jobs/model";
 import { findModule, type Module } from "../modules/service";
-import { checkFieldValue, isMultiField } from "../fields/registry";
+import { checkFieldValue, isMultiField, normaliseId } from "../fields/registry";
 import { storedForm } from "../content/service";
 import { isEmptyValue, toStored } from "../content/storage";
 import { refusedUniqueColumn } from "../content/unique";
 import { checkContentFields, liveItemModules, missingRelated, type RelatedWanted } from "../content/validate";
 import { IMPORT_LOGGED_REJECTS, IMPORT_MAX_RESTARTS } from "./import-limits";
 import { describeProblems, initialImportState, type ImportChunk, type ImportSpec, type ImportState, type RejectedRow } from "./import-model";
-import { checkStaged, clearStaged, itemsByKey, publish, runState, stagedCounts, stageRows, unstage, voidRun, type Finding, type StagedRow } from "./import-stage";
+import { checkStaged, clearStaged, itemsById, itemsByKey, publish, runState, stagedCounts, stageRows, unstage, voidRun, type Finding, type StagedRow } from "./import-stage";
 import type { ImportFiles } from "./import-store";
 import { foldKey, PlanError, planImport, problemOf, rowInput, type ImportPlan } from "./import-values";
 
@@ -309,7 +309,16 @@ export async function checkBatch(db: Db, plan: ImportPlan, spec: ImportSpec, chu
   const { module, key } = plan;
   const rows = chunk.records.map((record, i) => ({ row: chunk.firstRow + i, record, ...rowInput(plan, record), keyStored: undefined as unknown, keyFolded: null as string | null }));
   let matches = new Map<string, { id: number; values: Record<string, unknown> }[]>();
-  if (key) {
+  if (plan.idColumn !== null) {
+    for (const r of rows) {
+      const cell = r.record[plan.idColumn];
+      if (cell === undefined || cell === null || cell === "") continue;
+      const id = normaliseId(typeof cell === "string" ? cell.trim() : cell);
+      if (id === null) r.problems.push({ column: plan.keyColumn, message: "must be an item ID (a positive integer) or empty for a new item" });
+      else [r.keyStored, r.keyFolded] = [Number(id), id];
+    }
+    matches = await itemsById(db, module, [...new Set(rows.filter((r) => r.keyFolded !== null).map((r) => r.keyStored as number))]);
+  } else if (key) {
     for (const r of rows) {
       const given = r.input[key.name];
       if (isEmptyValue(given) || isMultiField(key)) continue;
@@ -320,7 +329,7 @@ export async function checkBatch(db: Db, plan: ImportPlan, spec: ImportSpec, chu
     }
     matches = await itemsByKey(db, module, key, [...new Set(rows.filter((r) => r.keyFolded !== null).map((r) => r.keyStored))]);
   }
-  const keyColumn = key ? (plan.columnOf.get(key.name) ?? null) : null;
+  const keyColumn = plan.keyColumn;
   const rejects: RejectedRow[] = [];
   const pending: Pending[] = [];
   let skipped = 0;
@@ -330,7 +339,9 @@ export async function checkBatch(db: Db, plan: ImportPlan, spec: ImportSpec, chu
     const matched = r.keyFolded === null ? [] : (matches.get(r.keyFolded) ?? []);
     let contentId: number | null = null;
     let input: Record<string, unknown> = r.input;
-    if (matched.length > 1) {
+    if (plan.idColumn !== null && r.keyFolded !== null && matched.length === 0) {
+      problems.push({ column: keyColumn, message: `no live item ${r.keyFolded} in module ${module.id}; leave the cell empty to create a new item` });
+    } else if (matched.length > 1) {
       problems.push({ column: keyColumn, message: `the key matches ${matched.length} items (${matched.map((m) => m.id).slice(0, 5).join(", ")}); a key must name one item` });
     } else if (matched.length === 1) {
       if (spec.onConflict === "skip") {

@@ -134,6 +134,18 @@ export async function itemsByKey(db: Db, module: Module, key: FieldDefinition, k
   return out;
 }
 
+/** The live items of the module among `ids`, by ID as text (`key=contentID`). */
+export async function itemsById(db: Db, module: Module, ids: number[]): Promise<Map<string, KeyMatch[]>> {
+  const out = new Map<string, KeyMatch[]>();
+  if (ids.length === 0) return out;
+  const rows = await allRows<{ id: number; data: string }>(
+    db,
+    sql`select "id", "data" from ${content} where "module_id" = ${module.id} and "deleted_at" is null and "id" in (select value from json_each(${JSON.stringify(ids)}))`,
+  );
+  for (const r of rows) out.set(String(r.id), [{ id: r.id, values: presented(module, r.data) }]);
+  return out;
+}
+
 function presented(module: Module, data: string): Record<string, unknown> {
   let stored: Record<string, unknown> = {};
   try {
@@ -167,13 +179,20 @@ export async function checkStaged(db: Db, plan: ImportPlan, jobId: number, onCon
   const staged = sql`${importRows} as "r" where "r"."job_id" = ${jobId}`;
   const checks: { query: SQL; finding: (r: Record<string, any>) => Finding }[] = [];
   const col = (name: string) => plan.columnOf.get(name) ?? null;
-  if (plan.key) {
-    const key = plan.key;
+  if (plan.key || plan.idColumn !== null) {
     checks.push({
       query: sql`select "row", "first" from (select "row", min("row") over (partition by "key") as "first" from ${importRows}
         where "job_id" = ${jobId} and "key" is not null) where "row" <> "first" limit ${IMPORT_CHECK_PAGE}`,
-      finding: (r) => ({ row: r.row, column: col(key.name), message: `has the same key as row ${r.first}; a key value may appear once per file` }),
+      finding: (r) => ({ row: r.row, column: plan.keyColumn, message: `has the same key as row ${r.first}; a key value may appear once per file` }),
     });
+    checks.push({
+      query: sql`select "r"."row" as "row", "r"."content_id" as "id" from ${staged} and "r"."content_id" is not null and not exists (select 1 from ${content} as "c"
+        where "c"."id" = "r"."content_id" and "c"."module_id" = ${module.id} and "c"."deleted_at" is null) limit ${IMPORT_CHECK_PAGE}`,
+      finding: (r) => ({ row: r.row, column: plan.keyColumn, message: `the item this row updates (item ${r.id}) was deleted while the import ran` }),
+    });
+  }
+  if (plan.key) {
+    const key = plan.key;
     checks.push({
       query: sql`select * from (select "r"."row" as "row", (select "item"."id" from ${table} as "item"
           where "item".${columnOf(module, key)} = json_extract("r"."data", ${path(key)}) limit 1) as "id"

@@ -28,6 +28,7 @@ import {
 import { IMPORT_TASK_NAME, type ImportFormat, type ImportSpec, type StoredRecord } from "./import-model";
 import { resolveColumns, type ImportOptions } from "./import-options";
 import { newRunStatement } from "./import-stage";
+import { ID_KEY } from "./import-values";
 
 /** The content types a file may be sent as, and the format each means. */
 const BODY_TYPES: Record<string, ImportFormat> = {
@@ -228,7 +229,7 @@ class Upload {
       moduleID: String(this.module.id),
       format: this.format,
       mode: this.options.mode,
-      key: this.options.key?.name ?? null,
+      key: this.options.key === ID_KEY ? ID_KEY : (this.options.key?.name ?? null),
       onConflict: this.options.onConflict,
       triggers: this.options.triggers,
       columns: this.columns,

@@ -8,6 +8,12 @@ import { isTextField } from "../content/storage";
 import { MAX_TYPED_COLUMNS } from "../content/typed-table";
 import type { ImportFormat, ImportSpec, RowProblem, StoredRecord } from "./import-model";
 
+/**
+ * `key=contentID`: the rows name the items they update by their own IDs (an export's `contentID`
+ * column). No field can be called that (a reserved name), so it marks the ID column in a spec.
+ */
+export const ID_KEY = "contentID";
+
 /** Columns an import never maps: the two a report adds (`_row`, `_error`; no field name starts with `_`). */
 export const REPORT_COLUMNS = ["_row", "_error"] as const;
 
@@ -25,6 +31,10 @@ export type ImportPlan = {
   /** Field name → the column that fills it. */
   columnOf: Map<string, string>;
   key: FieldDefinition | null;
+  /** With `key=contentID`: the column holding the items' IDs. */
+  idColumn: number | null;
+  /** The key's column in the file (a key field's, or the ID column), for messages. */
+  keyColumn: string | null;
 };
 
 /** A spec that no longer fits its module (a mapped field was removed or changed kind). */
@@ -44,21 +54,27 @@ export function planImport(module: Module, spec: ImportSpec): ImportPlan {
   const byName = new Map(module.fields.map((f) => [f.name, f]));
   const mapped: MappedColumn[] = [];
   const columnOf = new Map<string, string>();
+  let idColumn: number | null = null;
   spec.fields.forEach((name, index) => {
     if (name === null) return;
+    if (name === ID_KEY) {
+      idColumn = index;
+      return;
+    }
     const field = byName.get(name);
     if (!field) throw new PlanError(`field '${name}' (column '${spec.columns[index]}') no longer exists in module ${module.id}`);
     mapped.push({ index, column: spec.columns[index], field });
     columnOf.set(name, spec.columns[index]);
   });
   let key: FieldDefinition | null = null;
-  if (spec.key !== null) {
+  if (spec.key !== null && spec.key !== ID_KEY) {
     key = byName.get(spec.key) ?? null;
     if (!key) throw new PlanError(`the key field '${spec.key}' no longer exists in module ${module.id}`);
     const problem = keyProblem(module, key);
     if (problem) throw new PlanError(`the key field '${spec.key}' can no longer be a key: ${problem}`);
   }
-  return { module, format: spec.format, mapped, columnOf, key };
+  const keyColumn = idColumn !== null ? spec.columns[idColumn] : key ? (columnOf.get(key.name) ?? null) : null;
+  return { module, format: spec.format, mapped, columnOf, key, idColumn, keyColumn };
 }
 
 type Read = { ok: true; value: unknown } | { ok: false; message: string };
