@@ -41,7 +41,7 @@ export function client(url, token) {
       body: body ? JSON.stringify(body) : undefined,
     });
     const json = await res.json().catch(() => null);
-    if (!res.ok) throw new Error(`${method ?? "GET"} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    if (!res.ok) throw new Error(`${method ?? (body ? "POST" : "GET")} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
 }
@@ -55,15 +55,64 @@ export async function pool(n, concurrency, fn) {
   await Promise.all(workers);
 }
 
-export const LIST_QUERY = `filter=${encodeURIComponent("country eq 'France' and value ge 1000")}&sort=${encodeURIComponent("value desc")}&query=alpha&perPage=50`;
+// ---------------------------------------------------------------------------------------------
+// The read scenarios. Each is measured twice: with the same request repeated (the exact result
+// cache may answer it) and with a request that differs every time (no cached result can answer
+// it). The varying requests do the same work as the repeated ones: the integer `value` field is
+// compared with a bound between two integers (`value ge 1000.0000001`, `1000.0000002`, ...),
+// which matches exactly the items `value ge 1000` matches, and a date bound before every item's
+// date changes the plan of an all-items chart without changing what it adds up.
 
-/** The same listing with a bound that differs in every request, so its count is never cached. */
-export const uncachedList = () =>
-  `filter=${encodeURIComponent(`country eq 'France' and value ge ${(1000 + Math.random()).toFixed(9)}`)}&sort=${encodeURIComponent("value desc")}&query=alpha&perPage=50`;
+const q = (params) => new URLSearchParams(params).toString();
+
+let requestNumber = 0;
+/** `1000.0000001`, `1000.0000002`, ...: never the same twice in a run, always between 1000 and 1001. */
+const boundAbove = (n) => `${n}.${String(++requestNumber).padStart(7, "0")}`;
+/** A different day before 2026 every time (the items' dates are all in 2026). */
+const dayBefore2026 = () => new Date(Date.UTC(2025, 11, 31) - (++requestNumber % 80_000) * 86_400_000).toISOString().slice(0, 10);
+
+/** The page of 50 the issue's target names: an equality and a range, sorted, with its count. */
+export const listPage = (bound) => q({ filter: `country eq 'France' and value ge ${bound}`, sort: "value desc", perPage: "50" });
+/** The same page with a free-text word (FTS5 for words of three characters or more). */
+export const listSearch = (bound) => q({ filter: `country eq 'France' and value ge ${bound}`, sort: "value desc", query: "alpha", perPage: "50" });
+export const LIST_QUERY = listSearch(1000);
+/** Kept for docs/storage-alternatives.md, which names it: the searched page with a varying bound. */
+export const uncachedList = () => listSearch(boundAbove(1000));
 
 /**
- * Chart parameters no cached result can answer: the cache is keyed by the chart's plan, so a
- * title or description no longer bypasses it; `id ne N` (N far above any ID) changes the plan while
- * matching every item, at the cost of one integer comparison per row.
+ * `{ name, repeated, varying }` per read scenario: `repeated` is the path of the request sent
+ * again and again, `varying()` a new path for every request.
  */
-export const uncachedChart = () => `filter=${encodeURIComponent(`id ne ${1e12 + Math.floor(Math.random() * 1e9)}`)}`;
+export function readScenarios(moduleId) {
+  const content = `/module/${moduleId}/content?`;
+  const chart = `/module/${moduleId}/chart?`;
+  const stageCount = (bound) => q({ kind: "bar", groupBy: "stage", filter: `value ge ${bound}` });
+  const stageSum = (bound) => q({ kind: "bar", groupBy: "stage", sum: "value", filter: `value ge ${bound}` });
+  const countryCount = (bound) => q({ kind: "bar", groupBy: "country", filter: `value ge ${bound}` });
+  const monthlySum = (xMin) => q({ kind: "bar", xAxis: "closeDate:month", sum: "value", ...(xMin ? { xMin } : {}) });
+  return [
+    { name: "list: page of 50 + count (country eq, value ge N, value desc)", repeated: content + listPage(1000), varying: () => content + listPage(boundAbove(1000)) },
+    { name: "list: same + query=alpha (FTS5)", repeated: content + listSearch(1000), varying: () => content + listSearch(boundAbove(1000)) },
+    { name: "chart: count by stage, value ge N", repeated: chart + stageCount(1000), varying: () => chart + stageCount(boundAbove(1000)) },
+    { name: "chart: sum of value by stage, value ge N", repeated: chart + stageSum(1000), varying: () => chart + stageSum(boundAbove(1000)) },
+    // Every item has a value of at least 0, so `value ge -1.x` keeps them all.
+    { name: "chart: count by country, all items", repeated: chart + countryCount(-1), varying: () => chart + countryCount(`-${boundAbove(0)}`) },
+    { name: "chart: monthly sum of value, all items", repeated: chart + monthlySum(), varying: () => chart + monthlySum(dayBefore2026()) },
+  ];
+}
+
+/**
+ * The mixed scenario's cycle: four reads a dashboard makes (each the same request every time, so
+ * only the writes between them keep the cache from answering) and one create.
+ */
+export function mixedCycle(moduleId, nextItem) {
+  const reads = readScenarios(moduleId);
+  const pick = (prefix) => reads.find((r) => r.name.startsWith(prefix)).repeated;
+  return [
+    { method: "GET", path: pick("list: page of 50") },
+    { method: "GET", path: pick("chart: count by stage") },
+    { method: "GET", path: pick("chart: sum of value by stage") },
+    { method: "GET", path: pick("chart: monthly sum") },
+    { method: "POST", path: `/module/${moduleId}/content`, body: () => JSON.stringify({ fields: nextItem() }) },
+  ];
+}
