@@ -253,9 +253,12 @@ export type PublishInput = { plan: ImportPlan; jobId: number; userId: string; tr
 /**
  * Makes every staged row visible in one batch (one transaction), or nothing: the batch starts with
  * an aborting guard (the run still `staging`, the module's definition the one checked against, no
- * related item gone). New items are inserted hidden (`deleted_at` = a marker of this import), their
- * typed rows, full-text entries and events derived from them, and then shown, all inside the batch;
- * updated items get their values, events (before the change, as updateContent's) and derived rows.
+ * related item gone). New items are inserted in file order, and their typed rows, full-text entries
+ * and events derived from the rows just inserted: inside the transaction no one else writes, and
+ * AUTOINCREMENT gives one INSERT ... SELECT consecutive IDs, so they are the module's items above
+ * max(id) minus the number inserted (the staged creates, still in `import_rows` until the batch's
+ * last statement). Updated items get their values, events (before the change, as updateContent's)
+ * and derived rows.
  * Answers the recorded event IDs. Throws what the batch threw: `isAborted` for the guard, a
  * UNIQUE constraint for a value taken meanwhile.
  */
@@ -265,7 +268,6 @@ export async function publish(db: Db, input: PublishInput): Promise<number[]> {
   const layout = layoutOf(module);
   const moduleId = module.id;
   const now = nowIso();
-  const hidden = `import:${jobId}`;
   const updated = sql`(select "content_id" from ${importRows} where "job_id" = ${jobId} and "content_id" is not null)`;
   const relatedGone = module.fields
     .filter((f) => f.kind === "related" || f.kind === "related_multi")
@@ -284,7 +286,8 @@ export async function publish(db: Db, input: PublishInput): Promise<number[]> {
     eventStatements.push(statement);
     return [statement];
   };
-  const isHidden = sql`"module_id" = ${moduleId} and "deleted_at" = ${hidden}`;
+  const creates = sql`(select count(*) from ${importRows} where "job_id" = ${jobId} and "content_id" is null)`;
+  const isNew = sql`"id" > (select max("id") from ${content}) - ${creates} and "module_id" = ${moduleId} and "deleted_at" is null`;
   const isUpdated = sql`"id" in ${updated} and "module_id" = ${moduleId} and "deleted_at" is null`;
   const search = ident(searchTableName(moduleId));
   const statements: unknown[] = [
@@ -307,23 +310,22 @@ export async function publish(db: Db, input: PublishInput): Promise<number[]> {
     rawStatement(db, sql`delete from ${search} where "rowid" in ${updated}`, "run"),
     rawStatement(db, insertTypedRows(layout, isUpdated), "run"),
     rawStatement(db, insertSearchRows(moduleId, isUpdated), "run"),
-    // Creates, in file order: hidden until every derived row and event is written.
+    // Creates, in file order (ascending IDs).
     rawStatement(
       db,
       sql`insert into ${content} ("module_id", "user_id", "data", "search", "created_at", "updated_at", "deleted_at")
-        select ${moduleId}, ${userId}, "data", "search", ${now}, ${now}, ${hidden} from ${importRows}
+        select ${moduleId}, ${userId}, "data", "search", ${now}, ${now}, null from ${importRows}
         where "job_id" = ${jobId} and "content_id" is null order by "row"`,
       "run",
     ),
-    rawStatement(db, insertTypedRows(layout, isHidden), "run"),
-    rawStatement(db, insertSearchRows(moduleId, isHidden), "run"),
+    rawStatement(db, insertTypedRows(layout, isNew), "run"),
+    rawStatement(db, insertSearchRows(moduleId, isNew), "run"),
     ...events(
       ["content.created", "content.date"],
       { contentId: sql`"c"."id"`, userId: sql`"c"."user_id"`, createdAt: sql`"c"."created_at"`, updatedAt: sql`"c"."updated_at"`, data: sql`"c"."data"`, previous: null },
-      sql`"c"."module_id" = ${moduleId} and "c"."deleted_at" = ${hidden}`,
+      sql`"c"."id" > (select max("id") from ${content}) - ${creates} and "c"."module_id" = ${moduleId} and "c"."deleted_at" is null`,
       sql`${content} as "c"`,
     ),
-    rawStatement(db, sql`update ${content} set "deleted_at" = null where ${isHidden}`, "run"),
     bumpContentVersion(db, moduleId),
     db.update(importRuns).set({ state: "published", updatedAt: now }).where(sql`${importRuns.jobId} = ${jobId}`),
     db.delete(importRows).where(sql`${importRows.jobId} = ${jobId}`),
