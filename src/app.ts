@@ -15,6 +15,7 @@ import { registerWorkflowsRoutes } from "./workflows/routes";
 import { registerJobsRoutes } from "./jobs/routes";
 import { registerSchedulesRoutes } from "./schedules/routes";
 import { registerBulkRoutes } from "./bulk/routes";
+import { dispatchAfterResponse } from "./triggers/dispatch";
 
 export const API_NAME = "edge-crm-api";
 export const API_VERSION = "0.1.0";
@@ -40,7 +41,7 @@ export function buildApp() {
 
   registerFieldRoutes(app);
   registerModuleRoutes(app);
-  registerContentRoutes(app);
+  registerContentRoutes(app, dispatchAfterResponse);
   registerChartsRoutes(app);
   registerPagesRoutes(app);
   registerWorkflowsRoutes(app);

@@ -2,7 +2,7 @@
 import { env, exports } from "cloudflare:workers";
 import { sign } from "hono/jwt";
 import { expect } from "vitest";
-import { TaskFailure } from "../src/workflows/tasks";
+import { TaskFailure } from "../src/jobs/tasks";
 import { clearResultCache } from "../src/content/result-cache";
 import { checkAgainstOpenApi } from "./openapi-check";
 

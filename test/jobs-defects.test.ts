@@ -1,7 +1,7 @@
 // Regression tests for defects found in a white-box review of the job engine.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { JobObject } from "../src/jobs/job-object";
+import { JobObject } from "../src/worker/job-object";
 import { sweep } from "../src/jobs/sweep";
 import { call } from "./helpers";
 import { createJob, expectMirrorMatches, forceAlarm, getJob, inDO, inspect, makeWorkflow, mirrorRow, sleep, stubOf } from "./jobs-helpers";

@@ -4,9 +4,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { handleTaskBatch } from "../src/jobs/queue";
+import { handleTaskBatch } from "../src/worker/queue";
 import * as execute from "../src/workflows/execute";
-import { TaskFailure, type TaskDefinition, type TaskIdentity, type TemplateScope } from "../src/workflows/tasks";
+import { TaskFailure, type TaskDefinition, type TaskIdentity, type TemplateScope } from "../src/jobs/tasks";
 import { call } from "./helpers";
 import { expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, stubOf, waitForJob } from "./jobs-helpers";
 

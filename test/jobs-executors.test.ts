@@ -4,7 +4,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { handleTaskBatch } from "../src/jobs/queue";
+import { handleTaskBatch } from "../src/worker/queue";
 import { call, makeModule } from "./helpers";
 import { fireAlarm, getJob, inDO, isFinal, logsOf, makeJob, makeWorkflow, sleep, waitForJob } from "./jobs-helpers";
 

@@ -2,7 +2,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { JobObject } from "../src/jobs/job-object";
+import type { JobObject } from "../src/worker/job-object";
 import { call } from "./helpers";
 
 export type TaskIn = { name: string; kind: string; options?: Record<string, unknown>; retries?: number[]; timeout?: number };

@@ -5,7 +5,7 @@
 import { createExecutionContext, createMessageBatch } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { handleTaskBatch } from "../src/jobs/queue";
+import { handleTaskBatch } from "../src/worker/queue";
 import { call, makeModule } from "./helpers";
 import { fireAlarm, forceAlarm, getJob, inDO, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, waitForJob } from "./jobs-helpers";
 

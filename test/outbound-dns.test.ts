@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { resolveAddresses } from "../src/workflows/dns";
 import { executeTask } from "../src/workflows/execute";
 import { checkOutboundResolved } from "../src/workflows/outbound-guard";
-import type { TaskDefinition, TemplateScope } from "../src/workflows/tasks";
+import type { TaskDefinition, TemplateScope } from "../src/jobs/tasks";
 import { isFinal, logsOf, makeJob, makeWorkflow, waitForJob } from "./jobs-helpers";
 import { failure } from "./helpers";
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { apiOrigin } from "../src/content/events";
 import { createContent, updateContent } from "../src/content/service";
 import { getDb } from "../src/db/client";
-import { handleTaskBatch } from "../src/jobs/queue";
+import { handleTaskBatch } from "../src/worker/queue";
 import { dispatchEvents } from "../src/triggers/dispatch";
 import { sweepEvents } from "../src/triggers/sweep";
 import { call } from "./helpers";

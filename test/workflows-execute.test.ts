@@ -3,7 +3,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { executeTask, HTTP_BODY_LIMIT } from "../src/workflows/execute";
-import type { TaskDefinition, TaskIdentity, TemplateScope } from "../src/workflows/tasks";
+import type { TaskDefinition, TaskIdentity, TemplateScope } from "../src/jobs/tasks";
 import { call, makeModule, failure } from "./helpers";
 
 const scope: TemplateScope = {

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { executeTask } from "../src/workflows/execute";
-import type { TaskDefinition, TemplateScope } from "../src/workflows/tasks";
+import type { TaskDefinition, TemplateScope } from "../src/jobs/tasks";
 import { call, makeModule, failure } from "./helpers";
 import { inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, mirrorRow, sleep, waitForJob } from "./jobs-helpers";
 

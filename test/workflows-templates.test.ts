@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { hasTemplate, parseTemplates, renderTemplates, TemplateError } from "../src/workflows/templates";
-import { TaskFailure, type TemplateScope } from "../src/workflows/tasks";
+import { TaskFailure, type TemplateScope } from "../src/jobs/tasks";
 
 const scope: TemplateScope = {
   params: { leadID: "42", name: "Ada", empty: "" },

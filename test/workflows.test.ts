@@ -2,7 +2,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { ApiError } from "../src/http/errors";
-import { findWorkflow, getWorkflow, snapshotOf } from "../src/workflows/service";
+import { snapshotOf } from "../src/jobs/snapshot";
+import { findWorkflow, getWorkflow } from "../src/workflows/service";
 import { call, makeModule } from "./helpers";
 
 const notify = {

@@ -8,7 +8,7 @@ import { JSONParser } from "@streamparser/json";
 import { parse as csvParser } from "csv-parse/stream";
 import { ApiError, badRequest } from "../http/errors";
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from "../http/json";
-import type { ImportFormat } from "./import-model";
+import type { ImportFormat } from "../jobs/import-job";
 import { IMPORT_MAX_RECORD_BYTES } from "./import-limits";
 
 /** A record: a CSV record's cells (the header is the first), or one object of a JSON or NDJSON file. */

@@ -1,6 +1,6 @@
-// What the job's Durable Object does for an import job besides running its task (job-object.ts
-// calls these): the gate before a client ends the job, the clean-up once it has ended, and the
-// trigger events a publish recorded handed to the queue.
+// What the job's Durable Object does for an import job besides running its task
+// (import-job-object.ts calls these): the gate before a client ends the job, the clean-up once it
+// has ended, and the trigger events a publish recorded handed to the queue.
 import { getDb } from "../db/client";
 import type { Job } from "../jobs/job-state";
 import type { Refusal } from "../jobs/model";

@@ -6,7 +6,7 @@ import { badRequest, type ErrorDetail } from "../http/errors";
 import { JsonTooDeepError, parseJson } from "../http/json";
 import type { Module } from "../modules/service";
 import { IMPORT_MAX_COLUMN_NAME } from "./import-limits";
-import type { ImportFormat, ImportMode, OnConflict } from "./import-model";
+import type { ImportFormat, ImportMode, OnConflict } from "../jobs/import-job";
 import { ID_KEY, keyProblem, REPORT_COLUMNS } from "./import-values";
 
 const flag = (what: string) => z.enum(["true", "false"], { error: `must be true or false` }).optional().openapi({ description: what });

@@ -19,12 +19,13 @@ import { isEmptyValue, toStored } from "../content/storage";
 import { refusedUniqueColumn } from "../content/unique";
 import { checkContentFields, liveItemModules, missingRelated, type RelatedWanted } from "../content/validate";
 import { IMPORT_LOGGED_REJECTS, IMPORT_MAX_RESTARTS } from "./import-limits";
-import { describeProblems, initialImportState, type ImportChunk, type ImportSpec, type ImportState, type RejectedRow } from "./import-model";
+import { initialImportState, type ImportSpec, type ImportState } from "../jobs/import-job";
+import { describeProblems, type ImportChunk, type RejectedRow } from "./import-model";
 import { checkStaged, clearStaged, itemsById, itemsByKey, publish, runState, stagedCounts, stageRows, unstage, voidRun, type Finding, type StagedRow } from "./import-stage";
 import type { ImportFiles } from "./import-store";
 import { foldKey, PlanError, planImport, problemOf, rowInput, type ImportPlan } from "./import-values";
 
-/** What the job's Durable Object gives the run (job-object.ts). */
+/** What the job's Durable Object gives the run (import-job-object.ts). */
 export interface ImportHost {
   load(): Job | null;
   files: ImportFiles;

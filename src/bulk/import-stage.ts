@@ -17,7 +17,7 @@ import { bumpContentVersion } from "../content/result-cache";
 import { layoutOf, toPresented } from "../content/storage";
 import { insertSearchRows, insertTypedRows, searchTableName } from "../content/typed-table";
 import { IMPORT_CHECK_PAGE, IMPORT_STAGE_STATEMENT_BYTES } from "./import-limits";
-import type { OnConflict } from "./import-model";
+import type { OnConflict } from "../jobs/import-job";
 import { foldKey, type ImportPlan } from "./import-values";
 
 export type RunState = "staging" | "published" | "void";

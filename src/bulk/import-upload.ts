@@ -12,7 +12,7 @@ import type { AppEnv } from "../http/types";
 import type { JobView } from "../jobs/model";
 import { jobStub } from "../jobs/queue";
 import type { Module } from "../modules/service";
-import type { WorkflowSnapshot } from "../workflows/tasks";
+import type { WorkflowSnapshot } from "../jobs/tasks";
 import { parseFile, tooLarge, type FileRecord } from "./csv-parse";
 import {
   IMPORT_BATCH_ROWS,
@@ -25,7 +25,8 @@ import {
   IMPORT_RETRIES,
   IMPORT_UPLOAD_CALL_BYTES,
 } from "./import-limits";
-import { IMPORT_TASK_NAME, type ImportFormat, type ImportSpec, type StoredRecord } from "./import-model";
+import type { ImportFormat, ImportSpec } from "../jobs/import-job";
+import { IMPORT_TASK_NAME, type StoredRecord } from "./import-model";
 import { resolveColumns, type ImportOptions } from "./import-options";
 import { newRunStatement } from "./import-stage";
 import { ID_KEY } from "./import-values";

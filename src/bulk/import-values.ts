@@ -6,7 +6,8 @@ import { isMultiField, uniqueProblem, type FieldDefinition } from "../fields/reg
 import type { Module } from "../modules/service";
 import { isTextField } from "../content/storage";
 import { MAX_TYPED_COLUMNS } from "../content/typed-table";
-import type { ImportFormat, ImportSpec, RowProblem, StoredRecord } from "./import-model";
+import type { ImportFormat, ImportSpec } from "../jobs/import-job";
+import type { RowProblem, StoredRecord } from "./import-model";
 
 /**
  * `key=contentID`: the rows name the items they update by their own IDs (an export's `contentID`

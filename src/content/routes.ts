@@ -6,7 +6,6 @@ import { defineRoute } from "../http/route";
 import { idString, jsonParam, paging as pagingParams, responseOf, successSchema, timestamp } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import type { Context } from "hono";
-import { dispatchAfterResponse } from "../triggers/dispatch";
 import { apiOrigin, type WriteOptions } from "./events";
 import { createContent, deleteContent, getContent, listContent, updateContent } from "./service";
 
@@ -47,17 +46,21 @@ const listSchema = z.object({
 });
 
 /**
- * A write through the API fires workflow triggers as the token's subject; the events it recorded
- * are dispatched once the answer is on its way (README, "Triggers").
+ * What happens to the trigger events a write through the API recorded: src/app.ts gives the
+ * triggers' dispatch, run once the answer is on its way (README, "Triggers"). Content sits below
+ * triggers, so it is handed the dispatch rather than importing it.
  */
-async function writing<T>(c: Context<AppEnv>, write: (options: WriteOptions) => Promise<T>): Promise<T> {
+export type AfterWrite = (env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, eventIds: number[]) => void;
+
+/** A write through the API fires workflow triggers as the token's subject. */
+async function writing<T>(c: Context<AppEnv>, afterWrite: AfterWrite, write: (options: WriteOptions) => Promise<T>): Promise<T> {
   const events: number[] = [];
   const result = await write({ origin: apiOrigin(c.get("user").sub), events });
-  dispatchAfterResponse(c.env, c.executionCtx, events);
+  afterWrite(c.env, c.executionCtx, events);
   return result;
 }
 
-export function registerContentRoutes(app: OpenAPIHono<AppEnv>) {
+export function registerContentRoutes(app: OpenAPIHono<AppEnv>, afterWrite: AfterWrite) {
   defineRoute(
     app,
     {
@@ -83,7 +86,7 @@ export function registerContentRoutes(app: OpenAPIHono<AppEnv>) {
       status: 201,
       response: responseOf(contentSchema),
     },
-    async (c, { ids, body }) => created(c, await writing(c, (o) => createContent(getDb(c.env), ids.moduleID, c.get("user").sub, body.fields, o))),
+    async (c, { ids, body }) => created(c, await writing(c, afterWrite, (o) => createContent(getDb(c.env), ids.moduleID, c.get("user").sub, body.fields, o))),
   );
   defineRoute(
     app,
@@ -108,7 +111,7 @@ export function registerContentRoutes(app: OpenAPIHono<AppEnv>) {
       body: contentBody,
       response: responseOf(contentSchema),
     },
-    async (c, { ids, body }) => ok(c, await writing(c, (o) => updateContent(getDb(c.env), ids.moduleID, ids.contentID, body.fields, o))),
+    async (c, { ids, body }) => ok(c, await writing(c, afterWrite, (o) => updateContent(getDb(c.env), ids.moduleID, ids.contentID, body.fields, o))),
   );
   defineRoute(
     app,
@@ -121,7 +124,7 @@ export function registerContentRoutes(app: OpenAPIHono<AppEnv>) {
       response: successSchema,
     },
     async (c, { ids }) => {
-      await writing(c, (o) => deleteContent(getDb(c.env), ids.moduleID, ids.contentID, o));
+      await writing(c, afterWrite, (o) => deleteContent(getDb(c.env), ids.moduleID, ids.contentID, o));
       return success(c);
     },
   );

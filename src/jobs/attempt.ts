@@ -1,9 +1,23 @@
-// Runs one task attempt through `executeTask` until it ends, its deadline passes, or the job's
-// Durable Object aborts it (cancel, a client's status change), and turns whatever happens into a
-// report for the engine. Never throws.
-import { executeTask } from "../workflows/execute";
-import { TaskFailure, type TaskDefinition, type TaskIdentity, type TemplateScope } from "../workflows/tasks";
+// Runs one task attempt through the function that does its kind's work until it ends, its
+// deadline passes, or the job's Durable Object aborts it (cancel, a client's status change), and
+// turns whatever happens into a report for the engine. Never throws. Which function runs which
+// kind is given to the job's Durable Object where the Worker is put together
+// (src/worker/job-object.ts); the engine itself knows none of them.
+import { TaskFailure, type TaskDefinition, type TaskIdentity, type TaskOutcome, type TemplateScope } from "./tasks";
 import type { AttemptReport } from "./model";
+
+/** Does a task's work: `executeTask` of src/workflows/execute.ts for the workflow kinds. */
+export type TaskExecutor = (env: Env, task: TaskDefinition, scope: TemplateScope, signal: AbortSignal, identity: TaskIdentity) => Promise<TaskOutcome>;
+
+/**
+ * Runs one attempt of a task kind and reports it; null when `cancel` aborted it (its result is
+ * discarded). The job's Durable Object holds one per kind it runs (besides `delay`, which the
+ * engine waits out itself).
+ */
+export type Executor = (env: Env, run: AttemptRun, cancel: AbortSignal) => Promise<AttemptReport | null>;
+
+/** The kinds an executor runs: every kind but `delay`. */
+export type ExecutedKind = Exclude<TaskDefinition["kind"], "delay">;
 
 /** JSON-safe copy (results land in SQLite as JSON). */
 export function jsonSafe(value: unknown): unknown {
@@ -16,6 +30,7 @@ export function jsonSafe(value: unknown): unknown {
 }
 
 export type AttemptRun = {
+  attemptId: string;
   task: TaskDefinition;
   scope: TemplateScope;
   identity: TaskIdentity;
@@ -28,7 +43,7 @@ export type AttemptRun = {
 class Discarded extends Error {}
 
 /** The report, or null when `cancel` aborted the attempt (its result is discarded). */
-export async function runAttempt(env: Env, run: AttemptRun, cancel: AbortSignal): Promise<AttemptReport | null> {
+export async function runAttempt(env: Env, run: AttemptRun, cancel: AbortSignal, execute: TaskExecutor): Promise<AttemptReport | null> {
   const started = Date.now();
   const controller = new AbortController();
   let timedOut = false;
@@ -49,7 +64,7 @@ export async function runAttempt(env: Env, run: AttemptRun, cancel: AbortSignal)
 
   try {
     // Raced with `aborted`: an executor that ignores its signal cannot hold the job past its deadline.
-    const outcome = await Promise.race([executeTask(env, run.task, run.scope, controller.signal, run.identity), aborted]);
+    const outcome = await Promise.race([execute(env, run.task, run.scope, controller.signal, run.identity), aborted]);
     if (cancel.aborted) return null;
     if (timedOut) return { ok: false, durationMs: Date.now() - started, message: run.timeoutMessage };
     return {

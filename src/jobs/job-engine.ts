@@ -3,8 +3,8 @@
 // abort). They never touch storage or the network: job-object.ts loads the job, calls one of these,
 // saves the outcome in one transaction and then carries out the effects. How the engine behaves is
 // described once, in the README ("Jobs" → "The engine").
-import type { TaskDefinition } from "../workflows/tasks";
-import type { ImportState } from "../bulk/import-model";
+import type { TaskDefinition } from "./tasks";
+import type { ImportState } from "./import-job";
 import { bump, jobView, startProgress, tasksOf, type Attempt, type Job, type JobState, type Phase } from "./job-state";
 import {
   CLAIM_TIMEOUT_MS,

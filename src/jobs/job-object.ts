@@ -5,10 +5,14 @@
 // outcome — all in one synchronous transaction (`decide`) — and then carry out its effects (queue
 // sends, runs, aborts), then write the mirror and point the alarm (`settle`). Nothing else reaches
 // the stored state.
+//
+// This is the engine's Durable Object, below everything that runs inside jobs or makes them: what
+// runs each task kind (`executors`) and what other kinds of job add (imports, src/bulk; telling a
+// schedule its job ended) come from subclasses. The class the Worker exports is composed in
+// src/worker/job-object.ts.
 import { sha256Hex } from "../http/hash";
 import { DurableObject } from "cloudflare:workers";
-import { scheduleStub } from "../schedules/stub";
-import { runAttempt } from "./attempt";
+import type { ExecutedKind, Executor } from "./attempt";
 import * as engine from "./job-engine";
 import type { Decision, Effect, RunOrder } from "./job-engine";
 import { MIRROR_RETRY_MS, syncMirror } from "./job-mirror";
@@ -16,37 +20,52 @@ import { jobView, newJob, type Job } from "./job-state";
 import { JobStorage, type JobStore, type MirrorRow } from "./job-store";
 import { ATTEMPT_RUN_BUDGET_MS, MAX_ALARM_MS, MIN_ALARM_MS } from "./limits";
 import type { AttemptReport, CreateInput, DoResult, JobView, LogLine, Refusal, UpdateInput } from "./model";
-import { isFinal } from "./states";
-import { cleanUpImport, importEndGate, queueImportEvents } from "../bulk/import-host";
-import { IMPORT_ORPHAN_FILE_MS } from "../bulk/import-limits";
-import { importView, type RejectedRow } from "../bulk/import-model";
-import { runImport, type ImportHost } from "../bulk/import-run";
-import { ImportFiles } from "../bulk/import-store";
+import { isFinal, type JobStatus } from "./states";
+import { importView } from "./import-job";
 
 export { LOG_LINE_MAX_BYTES } from "./limits";
 export type { JobState } from "./job-state";
 
 const notFound = (): DoResult<never> => ({ ok: false, refusal: { status: 404, code: "not_found", message: "Job not found" } });
 
-export class JobObject extends DurableObject<Env> {
+export abstract class JobObjectBase extends DurableObject<Env> {
   private readonly storage: JobStorage;
-  /** An import job's file and rejected rows (src/bulk/import-store.ts). */
-  private readonly files: ImportFiles;
   /**
    * This instance's identity, kept in memory only. A run's marker names it; a DO has one live
    * instance, so a marker naming another one belongs to a run that is gone.
    */
-  private readonly instance = crypto.randomUUID();
+  protected readonly instance = crypto.randomUUID();
   /** Runs in flight in this instance, by attempt ID: aborted when the job stops waiting for them. */
   private readonly runs = new Map<string, AbortController>();
-  /** This instance told the job's schedule that the job ended (see tellSchedule). */
-  private scheduleTold = false;
+  /** This instance announced that the job ended (see announceEnd). */
+  private endAnnounced = false;
+
+  /** What runs an attempt of each task kind (`delay` is the engine's own). */
+  protected abstract readonly executors: Readonly<Record<ExecutedKind, Executor>>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.storage = new JobStorage(ctx.storage.sql);
-    this.files = new ImportFiles(ctx.storage.sql);
   }
+
+  // ---------------------------------------------------------------- what subclasses add
+
+  /** Before a job is created (synchronously, before its transaction): throws when it must not be. */
+  protected beforeCreate(_input: CreateInput): void {}
+
+  /** Before a client ends the job (cancel, or a final status): a refusal, or null to go on. */
+  protected async endGate(_job: Job | null, _to: JobStatus | undefined): Promise<Refusal | null> {
+    return null;
+  }
+
+  /** Once per instance, after the mirror says the job is final. Best effort: never throws. */
+  protected async jobEnded(_job: Job): Promise<void> {}
+
+  /** At the end of every settle, with the job as it is then. */
+  protected async afterSettle(_job: Job | null): Promise<void> {}
+
+  /** The alarm rang in a DO that holds no job. */
+  protected alarmWithoutJob(): void {}
 
   // ---------------------------------------------------------------- the one way to the state
 
@@ -61,12 +80,12 @@ export class JobObject extends DurableObject<Env> {
   }
 
   /** The job as stored (migrated to the current layout), or null when this DO holds none. */
-  private load(): Job | null {
+  protected load(): Job | null {
     return this.tx(() => this.storage.load());
   }
 
   /** Loads, decides and writes the outcome in one transaction; null when there is no job. */
-  private decide<T>(fn: (job: Job) => Decision<T>): Decision<T> | null {
+  protected decide<T>(fn: (job: Job) => Decision<T>): Decision<T> | null {
     return this.tx(() => {
       const job = this.storage.load();
       if (!job) return null;
@@ -81,9 +100,7 @@ export class JobObject extends DurableObject<Env> {
   /** Creates the job once; a repeat (same jobID) answers the existing job. */
   async create(input: CreateInput): Promise<{ job: JobView; created: boolean }> {
     const now = Date.now();
-    if (input.import && !this.load() && this.files.chunkCount() !== input.import.chunks) {
-      throw new Error(`bug: the import's file has ${this.files.chunkCount()} of ${input.import.chunks} chunks stored`);
-    }
+    this.beforeCreate(input);
     const decision = this.tx(() => {
       this.storage.ensureSchema();
       const d = engine.createJob(this.storage.load(), newJob(input, now), now);
@@ -105,61 +122,16 @@ export class JobObject extends DurableObject<Env> {
 
   /** `POST /job/{jobID}`: all checks first, then every change in one transaction. */
   async update(input: UpdateInput): Promise<DoResult<JobView>> {
-    const refused = await importEndGate(this.env, this.load(), input.status);
+    const refused = await this.endGate(this.load(), input.status);
     if (refused) return { ok: false, refusal: refused };
     return this.answer(this.decide((job) => engine.updateJob(job, input, Date.now())));
   }
 
   /** `DELETE /job/{jobID}`. */
   async cancel(): Promise<DoResult<JobView>> {
-    const refused = await importEndGate(this.env, this.load(), "cancelled");
+    const refused = await this.endGate(this.load(), "cancelled");
     if (refused) return { ok: false, refusal: refused };
     return this.answer(this.decide((job) => engine.cancelJob(job, Date.now())));
-  }
-
-  // ---------------------------------------------------------------- imports (src/bulk)
-
-  /**
-   * The upload stores the file's chunks before the job exists (its create comes last). Should the
-   * upload die, the alarm drops them after IMPORT_ORPHAN_FILE_MS.
-   */
-  async storeImportChunks(chunks: { seq: number; firstRow: number; json: string }[]): Promise<void> {
-    if (this.load()) throw new Error("the job exists already; its file cannot change");
-    this.files.putChunks(chunks);
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + IMPORT_ORPHAN_FILE_MS);
-  }
-
-  /** The upload failed: drop what it stored (nothing, once the job exists). */
-  async discardImportFile(): Promise<void> {
-    if (this.load()) return;
-    this.files.dropFile();
-    await this.ctx.storage.deleteAlarm();
-  }
-
-  /** A page of an import job's rejected rows; null when there is no job, `not_import` for another job. */
-  async importReport(afterRow: number, limit: number): Promise<{ columns: string[]; format: string; rows: RejectedRow[] } | "not_import" | null> {
-    const job = this.load();
-    if (!job) return null;
-    if (!job.definition.import) return "not_import";
-    return { columns: job.definition.import.columns, format: job.definition.import.format, rows: this.files.rejects(afterRow, limit) };
-  }
-
-  private importHost(attemptId: string): ImportHost {
-    return {
-      load: () => this.load(),
-      files: this.files,
-      commit: (step, rejects, resetRejects) =>
-        this.decide((job) => {
-          const decision = engine.importProgress(job, attemptId, this.instance, step, Date.now());
-          if (decision.value) {
-            if (resetRejects) this.files.clearRejects();
-            this.files.addRejects(rejects);
-          }
-          return decision;
-        })?.value ?? false,
-      settle: () => this.settle(),
-      queueEvents: (ids) => queueImportEvents(this.env, ids),
-    };
   }
 
   private async answer(decision: Decision<Refusal | null> | null): Promise<DoResult<JobView>> {
@@ -213,7 +185,7 @@ export class JobObject extends DurableObject<Env> {
   async alarm() {
     const job = this.load();
     if (!job) {
-      this.files.dropFile(); // an import upload that never became a job
+      this.alarmWithoutJob();
       return;
     }
     const floor = job.state.alarmAt ?? 0;
@@ -278,11 +250,13 @@ export class JobObject extends DurableObject<Env> {
     const controller = new AbortController();
     this.runs.set(order.attemptId, controller);
     try {
-      if (order.task.kind === "import") return await runImport(this.env, this.importHost(order.attemptId), order.attemptId, Math.min(order.deadline, budgetEnds), controller.signal);
+      const execute = order.task.kind === "delay" ? undefined : this.executors[order.task.kind];
+      if (!execute) return { ok: false, durationMs: 0, message: `no executor for task kind '${order.task.kind}'`, final: true };
       const cut = budgetEnds < order.deadline;
-      return await runAttempt(
+      return await execute(
         this.env,
         {
+          attemptId: order.attemptId,
           task: order.task,
           scope: this.storage.scope(job, order.phase),
           identity: {
@@ -307,7 +281,7 @@ export class JobObject extends DurableObject<Env> {
   // ---------------------------------------------------------------- mirror and alarm
 
   /** Writes the mirror if it is behind, then points the alarm at the next thing the job waits for. */
-  private async settle() {
+  protected async settle() {
     const behind = this.decide((job) => engine.mirrorStarting(job, MIRROR_RETRY_MS[0], Date.now()));
     if (!behind) return;
     // The alarm is pointed before the mirror write too (counting the write as one to retry): if
@@ -315,26 +289,17 @@ export class JobObject extends DurableObject<Env> {
     await this.pointAlarm();
     if (behind.value) await this.writeMirror(behind.job!);
     await this.pointAlarm();
-    await this.tellSchedule();
-    await cleanUpImport(this.env, this.load(), this.files);
+    await this.announceEnd();
+    await this.afterSettle(this.load());
   }
 
-  /**
-   * A job a schedule started tells the schedule when it is final, after its mirror row says so: a
-   * run the schedule buffered (`overlap: buffer_one`) may start now. Best effort, once per
-   * instance: the schedule also looks again by itself while a run waits.
-   */
-  private async tellSchedule() {
-    if (this.scheduleTold) return;
+  /** Once the job is final, after its mirror row says so: `jobEnded`, once per instance. */
+  private async announceEnd() {
+    if (this.endAnnounced) return;
     const job = this.load();
-    const origin = job?.definition.schedule;
-    if (!job || !origin || !isFinal(job.state.status)) return;
-    this.scheduleTold = true;
-    try {
-      await scheduleStub(this.env, origin.scheduleID).jobEnded(job.state.jobID);
-    } catch (err) {
-      console.error(JSON.stringify({ level: "error", msg: "telling the schedule that its job ended failed", jobID: job.state.jobID, scheduleID: origin.scheduleID, error: String(err) }));
-    }
+    if (!job || !isFinal(job.state.status)) return;
+    this.endAnnounced = true;
+    await this.jobEnded(job);
   }
 
   /**

@@ -4,8 +4,8 @@
 // Two parts, stored apart (job-store.ts): the hot `JobState`, rewritten on every step, and the
 // `JobDefinition` (the workflow snapshot and the parameters), written when the job is created and
 // when a queued job is edited, so frequent saves never rewrite the large part.
-import { importView, type ImportSpec, type ImportState } from "../bulk/import-model";
-import type { TaskDefinition, WorkflowSnapshot } from "../workflows/tasks";
+import { importView, type ImportSpec, type ImportState } from "./import-job";
+import type { TaskDefinition, WorkflowSnapshot } from "./tasks";
 import { iso, type CreateInput, type JobOrigin, type JobView, type Progress, type TriggerOrigin } from "./model";
 import type { JobStatus } from "./states";
 

@@ -3,11 +3,11 @@
 // `log` (seq 1, 2, 3, ...) and `results` (finished tasks' results for later templates). Only
 // JobObject calls this, inside its synchronous transactions: it loads the job, and writes a
 // decision's outcome.
-import type { TemplateScope } from "../workflows/tasks";
+import type { TemplateScope } from "./tasks";
 import type { Decision } from "./job-engine";
 import { migrateState } from "./job-migrate";
 import { triggerDepthOf, type Job, type JobDefinition, type JobState } from "./job-state";
-import type { ImportView } from "../bulk/import-model";
+import type { ImportView } from "./import-job";
 import { iso, type JobOrigin, type LogLevel, type LogLine, type TriggerOrigin } from "./model";
 
 /**

@@ -1,7 +1,7 @@
 // Types shared by the job's Durable Object, the routes, the queue consumer and the sweep.
 import type { ErrorDetail } from "../http/errors";
-import type { ImportSpec, ImportView } from "../bulk/import-model";
-import type { TaskLogLine, WorkflowSnapshot } from "../workflows/tasks";
+import type { ImportSpec, ImportView } from "./import-job";
+import type { TaskLogLine, WorkflowSnapshot } from "./tasks";
 import type { JobStatus } from "./states";
 
 export type Progress = { task: string | null; done: number; total: number };

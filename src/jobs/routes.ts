@@ -6,7 +6,7 @@ import { paging } from "../http/paging";
 import { defineRoute } from "../http/route";
 import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
-import { redactLogData } from "../workflows/redact";
+import { redactLogData } from "./redact";
 import type { LogLine } from "./model";
 import { jobStub } from "./queue";
 import { createJobBody, jobListQuery, jobListSchema, jobLogsQuery, jobLogsSchema, jobSchema, updateJobBody } from "./schemas";

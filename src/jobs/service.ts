@@ -4,14 +4,14 @@ import { and, count, desc, eq, sql, type SQL } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { jobs, workflows } from "../db/schema";
 import { ApiError, badRequest, notFound } from "../http/errors";
-import { findWorkflow, snapshotOf } from "../workflows/service";
-import type { WorkflowSnapshot } from "../workflows/tasks";
+import type { WorkflowSnapshot } from "./tasks";
 import { bindJob, CLAIM_LOST, claimHeld, createOnce, forgetKey, readKey, requestHash, scopedKey, type Claim, type CreateRequest } from "./idempotency";
 import { LOG_LINE_MAX_BYTES } from "./limits";
 import { triggeredByOf } from "./job-state";
 import { iso, type DoResult, type JobOrigin, type JobView, type LogInput, type TriggeredBy, type TriggerOrigin, type UpdateInput } from "./model";
 import { jobStub } from "./queue";
-import type { ImportView } from "../bulk/import-model";
+import { findSnapshot } from "./snapshot";
+import type { ImportView } from "./import-job";
 import { isJobStatus, JOB_STATUSES, type JobStatus } from "./states";
 
 type Row = typeof jobs.$inferSelect;
@@ -48,11 +48,11 @@ export function unwrap<T>(result: DoResult<T>, jobID?: number | string): T {
 }
 
 export async function loadSnapshot(env: Env, workflowID: number): Promise<WorkflowSnapshot> {
-  const wf = await findWorkflow(getDb(env), workflowID);
-  if (!wf) {
+  const snapshot = await findSnapshot(getDb(env), workflowID);
+  if (!snapshot) {
     throw badRequest(`Workflow ${workflowID} does not exist`, [{ path: "workflowID", message: `workflow ${workflowID} does not exist` }], "unknown_workflow");
   }
-  return snapshotOf(wf);
+  return snapshot;
 }
 
 const byteLength = (text: string) => new TextEncoder().encode(text).byteLength;

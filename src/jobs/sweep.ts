@@ -5,14 +5,13 @@
 //   - running jobs past their workflow timeout (mirror column deadline_at),
 //   - mirror rows the DO never wrote (version 0: creation died half-way) → written, or deleted
 //     when the DO holds no job,
-//   - expired Idempotency-Key rows (older than 24 h) and recorded task effects (older than 30 days,
-//     content/effects.ts).
+//   - expired Idempotency-Key rows (older than 24 h).
+// (The cron calls this next to the other sweeps: src/worker/cron.ts.)
 // A mirror row that is merely behind its DO is rewritten by the DO on its next change, by the
 // DO's own retry alarm, and by any sweep visit (every DO call ends by syncing the mirror).
 import { and, asc, eq, isNotNull, lte } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { jobs } from "../db/schema";
-import { expireEffects } from "../content/effects";
 import { expireKeys } from "./idempotency";
 import { jobStub } from "./queue";
 
@@ -56,7 +55,6 @@ export async function sweep(env: Env, now: Date) {
     }
   }
   await expireKeys(db, nowMs);
-  await expireEffects(db, nowMs);
   const failed = results.filter((r) => r.status === "rejected").length + orphanFailures;
   console.log(JSON.stringify({ level: "info", msg: "sweep", visited: ids.length, orphans: orphans.length, failed }));
   return { visited: ids.length, orphans: orphans.length, failed };

@@ -19,7 +19,7 @@
 import { PARAMETER_NAME_MAX_CHARS, PARAMETERS_MAX_BYTES, PARAMETERS_MAX_COUNT } from "../jobs/schemas";
 import type { Module } from "../modules/service";
 import { isEmptyValue, toPresented } from "../content/storage";
-import { templateText } from "../workflows/templates";
+import { templateText } from "../jobs/template-text";
 
 /** Room kept for `omitted` itself. */
 const OMITTED_RESERVE_BYTES = 4096;

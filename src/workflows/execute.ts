@@ -9,10 +9,11 @@ import { ApiError } from "../http/errors";
 import { parseJson } from "../http/json";
 import { checkOutboundResolved } from "./outbound-guard";
 import { DEFAULT_EXPECT_STATUS, describeExpectStatus, HTTP_METHODS, parseExpectStatus, type StatusRange } from "./schemas";
-import type { TaskDefinition, TaskIdentity, TaskOutcome, TemplateScope } from "./tasks";
-import { TaskFailure } from "./tasks";
-import { renderTemplates, templateText } from "./templates";
-import { redactHeaders } from "./redact";
+import type { TaskDefinition, TaskIdentity, TaskOutcome, TemplateScope } from "../jobs/tasks";
+import { TaskFailure } from "../jobs/tasks";
+import { templateText } from "../jobs/template-text";
+import { renderTemplates } from "./templates";
+import { redactHeaders } from "../jobs/redact";
 import { AttemptSecrets } from "./secrets";
 
 /** Bytes of an http answer's body kept in the task result. */

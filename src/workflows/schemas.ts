@@ -6,7 +6,7 @@ import { isHttpUrl, normaliseId } from "../fields/registry";
 import { idString, intParam, jsonParam, timestamp } from "../http/schemas";
 import { triggerSchema, triggersParam } from "../triggers/schemas";
 import { hasTemplate } from "./templates";
-import { TASK_KINDS, type TaskKind } from "./tasks";
+import { TASK_KINDS, type TaskKind } from "../jobs/tasks";
 
 export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] as const;
 export const TASK_NAME = /^[A-Za-z0-9_-]{1,64}$/;

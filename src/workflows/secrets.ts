@@ -2,8 +2,8 @@
 // never stored. A workflow holds only the template; the value is looked up by the attempt that
 // uses it, and every occurrence of it in what the attempt answers (result, log lines, failure
 // message and data) is replaced by REDACTED before the job stores or logs it.
-import { REDACTED } from "./redact";
-import { TaskFailure, type TaskOutcome } from "./tasks";
+import { REDACTED } from "../jobs/redact";
+import { TaskFailure, type TaskOutcome } from "../jobs/tasks";
 
 /** The prefix of the Worker secrets `{{secrets.NAME}}` reads. */
 export const SECRET_ENV_PREFIX = "TASK_SECRET_";

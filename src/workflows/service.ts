@@ -1,4 +1,4 @@
-// Workflows: validation, storage and the snapshot jobs take of them.
+// Workflows: validation and storage (the snapshot a job takes of one is read by src/jobs/snapshot.ts).
 import type { z } from "@hono/zod-openapi";
 import { and, asc, count, eq, inArray, notExists, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
@@ -9,9 +9,9 @@ import { idOut, nowIso } from "../http/ids";
 import type { TriggerDefinition } from "../triggers/model";
 import { dropTriggersStatement, prepareTriggers, syncTriggerStatements } from "../triggers/store";
 import { validateTriggers } from "../triggers/validate";
-import { redactTasksForReader } from "./redact";
+import { redactTasksForReader } from "../jobs/redact";
 import type { workflowBody } from "./schemas";
-import type { TaskDefinition, WorkflowSnapshot } from "./tasks";
+import type { TaskDefinition } from "../jobs/tasks";
 import { checkWorkflowSize, validateTasks } from "./validate";
 
 export type WorkflowRow = typeof workflows.$inferSelect;
@@ -39,11 +39,6 @@ export const presentWorkflow = (w: Workflow, reader: WorkflowReader) => ({
   createdAt: w.createdAt,
   updatedAt: w.updatedAt,
 });
-
-/** What a job runs: a deep copy of the workflow as it is now. */
-export function snapshotOf(w: Workflow): WorkflowSnapshot {
-  return structuredClone({ workflowID: idOut(w.id), name: w.name, timeout: w.timeout, tasks: w.tasks, onError: w.onError });
-}
 
 export async function findWorkflow(db: Db, id: number): Promise<Workflow | undefined> {
   return (await db.select().from(workflows).where(eq(workflows.id, id)).get()) as Workflow | undefined;

@@ -20,7 +20,8 @@
 // - secrets are not part of the scope (which jobs store and send around): the caller passes a
 //   resolver for them, and without one a `{{secrets.NAME}}` fails the attempt.
 import { SECRET_NAME, SECRET_PLACEMENT } from "./secrets";
-import { TaskFailure, type TemplateScope } from "./tasks";
+import { TaskFailure, type TemplateScope } from "../jobs/tasks";
+import { templateText } from "../jobs/template-text";
 
 export const TEMPLATE_ROOTS = ["params", "job", "tasks", "secrets"] as const;
 export type TemplateRoot = (typeof TEMPLATE_ROOTS)[number];
@@ -151,14 +152,6 @@ function missingMessage(ref: TemplateRef, scope: TemplateScope): string {
     return `template ${ref.source}: task '${ref.path[0]}' has no result (it has not run, or failed)`;
   }
   return `template ${ref.source}: no value at that path`;
-}
-
-/** The text a value contributes inside a longer string. */
-export function templateText(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (value === null || value === undefined) return "";
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return JSON.stringify(value);
 }
 
 function renderString(text: string, scope: TemplateScope, secret?: SecretResolver): unknown {

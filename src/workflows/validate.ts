@@ -5,7 +5,7 @@ import { checkOutbound } from "./outbound-guard";
 import { KINDS_WITH_RESULT, optionSchemas, taskFieldSchemas, WORKFLOW_MAX_BYTES } from "./schemas";
 import { SECRET_OPTIONS, SECRET_PLACEMENT } from "./secrets";
 import { hasTemplate, parseTemplates, walkStrings } from "./templates";
-import type { TaskDefinition, TaskKind } from "./tasks";
+import type { TaskDefinition, TaskKind } from "../jobs/tasks";
 
 export type ListName = "tasks" | "onError";
 

@@ -1,6 +1,7 @@
-// The shape of workflow tasks shared by the workflow definitions (src/workflows) and the job
-// engine (src/jobs). The engine runs `delay`, retries and timeouts itself; every other kind runs
-// through `executeTask` (src/workflows/execute.ts).
+// The shape of tasks: what the job engine (src/jobs) runs, and what workflow definitions
+// (src/workflows, above the engine) are made of. The engine runs `delay`, retries and timeouts
+// itself; every other kind runs through the executor given for it where the Worker is put together
+// (src/worker/job-object.ts: `executeTask` of src/workflows/execute.ts, the import of src/bulk).
 
 export const TASK_KINDS = ["log", "delay", "http", "content.create", "content.update", "content.delete", "fail"] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
