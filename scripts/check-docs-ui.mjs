@@ -49,12 +49,19 @@ function render(chromium, url, { screenshotTo } = {}) {
   const profile = mkdtempSync(join(tmpdir(), "check-docs-ui-"));
   try {
     const args = [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
       `--user-data-dir=${profile}`,
       // Offline: only the local server resolves.
       "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-      "--enable-logging=stderr", "--v=0",
+      "--enable-logging=stderr",
+      "--v=0",
       "--virtual-time-budget=10000",
       "--window-size=1280,2400",
       screenshotTo ? `--screenshot=${screenshotTo}` : "--dump-dom",
@@ -75,7 +82,10 @@ async function check(url, chromium) {
   const doc = await (await fetch(`${url}/openapi.json`)).json();
   const methods = new Set(["get", "post", "put", "patch", "delete"]);
   const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
-    Object.keys(ops).filter((m) => methods.has(m)).map((m) => ({ method: m, path })));
+    Object.keys(ops)
+      .filter((m) => methods.has(m))
+      .map((m) => ({ method: m, path })),
+  );
 
   const { dom, log } = render(chromium, `${url}/docs`);
   if (process.env.CHECK_DOCS_UI_DOM) writeFileSync(process.env.CHECK_DOCS_UI_DOM, dom);
@@ -94,9 +104,11 @@ async function check(url, chromium) {
   if (refused.length) failures.push(`the browser refused something under the page's CSP:\n  ${refused.join("\n  ")}`);
 
   const tags = new Set(operations.flatMap(({ method, path }) => doc.paths[path][method].tags ?? []));
-  console.log(`/docs rendered in ${chromium}: title "${doc.info.title}" ${titleDrawn ? "drawn" : "MISSING"}, ` +
-    `${opblocks} of ${operations.length} operations drawn in ${count(dom, /class="opblock-tag-section/g)} sections (${tags.size} tags in the document), ` +
-    `${consoleLines.length} console messages, ${refused.length} of them CSP refusals`);
+  console.log(
+    `/docs rendered in ${chromium}: title "${doc.info.title}" ${titleDrawn ? "drawn" : "MISSING"}, ` +
+      `${opblocks} of ${operations.length} operations drawn in ${count(dom, /class="opblock-tag-section/g)} sections (${tags.size} tags in the document), ` +
+      `${consoleLines.length} console messages, ${refused.length} of them CSP refusals`,
+  );
   for (const line of consoleLines.slice(0, 5)) console.log(`  console: ${line.replace(/^\[[^\]]*\]\s*/, "")}`);
   return failures;
 }

@@ -40,7 +40,12 @@ describe("GET /docs", () => {
 
   it("sends a Content-Security-Policy that allows its own origin only", async () => {
     const csp = (await docsPage()).headers.get("content-security-policy") ?? "";
-    const directives = Object.fromEntries(csp.split(";").map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
+    const directives = Object.fromEntries(
+      csp
+        .split(";")
+        .map((d) => d.trim().split(/\s+/))
+        .map(([name, ...values]) => [name, values]),
+    );
     expect(directives["default-src"]).toEqual(["'none'"]);
     expect(directives["script-src"]).toEqual(["'self'"]);
     expect(directives["style-src"]).toEqual(["'self'"]);
@@ -109,7 +114,14 @@ describe("the files /docs loads", () => {
   it("nothing else of the package is served", async () => {
     const bundle = references((await docsPage()).text).find((r) => r.endsWith("/swagger-ui-bundle.js"))!;
     const dir = bundle.slice(0, bundle.lastIndexOf("/"));
-    for (const path of [`${dir}/package.json`, `${dir}/index.html`, `${dir}/swagger-ui-bundle.js.map`, "/docs/swagger-ui/0.0.1/swagger-ui.css", "/swagger-ui.css", "/index.html"]) {
+    for (const path of [
+      `${dir}/package.json`,
+      `${dir}/index.html`,
+      `${dir}/swagger-ui-bundle.js.map`,
+      "/docs/swagger-ui/0.0.1/swagger-ui.css",
+      "/swagger-ui.css",
+      "/index.html",
+    ]) {
       const res = await call(path, { token: null });
       expect(res.status, path).toBe(404);
       expect(res.json.error.code, path).toBe("not_found");
