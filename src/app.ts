@@ -1,6 +1,5 @@
 // Builds the Hono app: request-wide middleware, every resource's routes, docs, errors.
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import { JSON_TYPE, ok } from "./http/envelope";
 import { corsFromConfig, d1Session, handleError, handleNotFound, requestContext } from "./http/middleware";
 import { defineRoute } from "./http/route";
@@ -16,6 +15,7 @@ import { registerJobsRoutes } from "./jobs/routes";
 import { registerSchedulesRoutes } from "./schedules/routes";
 import { registerBulkRoutes } from "./bulk/routes";
 import { dispatchAfterResponse } from "./triggers/dispatch";
+import { registerDocsRoutes } from "./docs/routes";
 
 export const API_NAME = "edge-crm-api";
 export const API_VERSION = "0.1.0";
@@ -62,7 +62,7 @@ export function buildApp() {
       description: "Modules, content, charts, pages, workflows, jobs and schedules. See the README for conventions.",
     },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  registerDocsRoutes(app);
 
   app.notFound(handleNotFound);
   app.onError(handleError);
