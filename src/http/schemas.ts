@@ -2,6 +2,7 @@
 // while a form body is parsed the helpers below accept the string spelling of booleans, numbers
 // and JSON structures too; in a JSON body a value of the wrong type stays a 400.
 import { z } from "@hono/zod-openapi";
+import { ERROR_CODES, type ErrorCode } from "./errors";
 import { JsonTooDeepError, parseJson } from "./json";
 
 const MAX_ID = Number.MAX_SAFE_INTEGER; // IDs are below 2^53
@@ -93,7 +94,7 @@ export const errorSchema = z
   .object({
     error: z.object({
       message: z.string(),
-      code: z.string(),
+      code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]).openapi({ description: "One of the closed list of error codes (README: status codes and error codes)" }),
       details: z.array(z.object({ path: z.string(), message: z.string(), contentID: z.string().optional() })).optional(),
       requestId: z.string().optional(),
     }),

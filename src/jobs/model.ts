@@ -1,5 +1,5 @@
 // Types shared by the job's Durable Object, the routes, the queue consumer and the sweep.
-import type { ErrorDetail } from "../http/errors";
+import type { ErrorCode, ErrorDetail } from "../http/errors";
 import type { ImportSpec, ImportView } from "../bulk/import-model";
 import type { TaskLogLine, WorkflowSnapshot } from "../workflows/tasks";
 import type { JobStatus } from "./states";
@@ -82,7 +82,8 @@ export type UpdateInput = {
 };
 
 /** DO answers cross the RPC boundary as data, not thrown errors (custom error fields do not survive RPC). */
-export type Refusal = { status: 404 | 409 | 400; code: string; message: string; details?: ErrorDetail[] };
+/** A refusal's HTTP status is its code's (ERROR_CODES). */
+export type Refusal = { code: ErrorCode; message: string; details?: ErrorDetail[] };
 export type DoResult<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
 
 /** The body of a TASKS queue message: one task attempt of one job. */

@@ -1,4 +1,5 @@
 // Types shared by the schedule routes, the service, the schedule's Durable Object and the sweep.
+import type { ErrorCode } from "../http/errors";
 import type { schedules } from "../db/schema";
 import type { JobStatus } from "../jobs/states";
 import type { CronSpec, Window } from "./cron";
@@ -42,7 +43,7 @@ export type Run = { scheduledFor: string; action: RunAction; jobID: string | nul
 export type ScheduleLogLine = { seq: number; time: string; level: "info" | "warn" | "error"; message: string; data: unknown };
 
 /** DO answers cross the RPC boundary as data (custom error fields do not survive RPC). */
-export type ScheduleResult<T> = { ok: true; value: T } | { ok: false; status: 404 | 409; code: string; message: string };
+export type ScheduleResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
 
 export const specOf = (row: Pick<ScheduleRow, "cron" | "timezone">): CronSpec => ({ cron: row.cron, timezone: row.timezone });
 
