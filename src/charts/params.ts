@@ -2,7 +2,7 @@
 // picks which of the contract's four aggregates runs. Every refusal is a 400 naming the parameter.
 import { z } from "@hono/zod-openapi";
 import { fieldKinds, isMultiField, isValidDate, normaliseStamp, type Comparison, type FieldDefinition } from "../fields/registry";
-import { badRequest, type CodeOf } from "../http/errors";
+import { badRequest } from "../http/errors";
 import type { Module } from "../modules/service";
 
 export const CHART_KINDS = ["line", "spline", "step", "area", "area-spline", "area-step", "bar", "scatter", "pie", "donut", "gauge"] as const;
@@ -118,7 +118,7 @@ const BUILTINS: Record<string, ChartField> = {
   updatedat: { name: "updatedAt", label: "Updated", kind: "stamp", comparison: "stamp", multi: false, builtin: "updatedAt" },
 };
 
-const fail = (param: string, message: string, code: CodeOf<400> = "invalid_chart") =>
+const fail = (param: string, message: string, code: "invalid_chart" | "unknown_field" | "invalid_bound" | "missing_parameter" = "invalid_chart") =>
   badRequest(`Invalid ${param}: ${message}`, [{ path: param, message }], code);
 
 /** A parameter's value, or undefined when absent or blank (a form's empty input means "not set"). */

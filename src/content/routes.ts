@@ -3,27 +3,15 @@ import { getDb } from "../db/client";
 import { created, ok, success } from "../http/envelope";
 import { paging } from "../http/paging";
 import { defineRoute } from "../http/route";
-import { idString, jsonParam, paging as pagingParams, responseOf, successSchema, timestamp } from "../http/schemas";
+import { jsonParam, paging as pagingParams, responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import type { Context } from "hono";
 import { dispatchAfterResponse } from "../triggers/dispatch";
 import { apiOrigin, type WriteOptions } from "./events";
 import { createContent, deleteContent, getContent, listContent, updateContent } from "./service";
+import { contentListSchema, contentSchema } from "./schemas";
 
 const tag = "Content";
-
-const fieldValue = z.object({ name: z.string(), value: z.unknown() }).openapi("ContentFieldValue");
-
-export const contentSchema = z
-  .object({
-    contentID: idString,
-    moduleID: idString,
-    userID: idString,
-    fields: z.array(fieldValue),
-    createdAt: timestamp,
-    updatedAt: timestamp,
-  })
-  .openapi("Content");
 
 const contentBody = z.object({
   fields: jsonParam(z.unknown())
@@ -41,10 +29,6 @@ const listQuery = z.object({
   ...pagingParams,
 });
 
-const listSchema = z.object({
-  meta: z.object({ query: z.string(), filter: z.string(), sort: z.string(), page: z.number(), perPage: z.number(), count: z.number() }),
-  contents: z.array(contentSchema),
-});
 
 /**
  * A write through the API fires workflow triggers as the token's subject; the events it recorded
@@ -67,7 +51,7 @@ export function registerContentRoutes(app: OpenAPIHono<AppEnv>) {
       summary: "List, search, filter and sort a module's content",
       ids: ["moduleID"],
       query: listQuery,
-      response: responseOf(listSchema),
+      response: responseOf(contentListSchema),
     },
     async (c, { ids, query }) => ok(c, await listContent(getDb(c.env), ids.moduleID, query, paging(query))),
   );

@@ -16,13 +16,16 @@ import { abortUnless, isAborted, rawStatement, runBatch } from "../db/raw";
 import { refusedUniqueColumn } from "../content/unique";
 import { normaliseFields, relatedTargets } from "./fields";
 import type { z } from "@hono/zod-openapi";
-import type { moduleBody } from "./schemas";
+import type { moduleBody, moduleSchema } from "./schemas";
 
 export type ModuleRow = typeof modules.$inferSelect;
 export type Module = Omit<ModuleRow, "fields"> & { fields: FieldDefinition[] };
 type ModuleInput = z.output<typeof moduleBody>;
 
-export const presentModule = (m: Module) => ({
+/** A module as the API answers it. */
+export type ModuleView = z.output<typeof moduleSchema>;
+
+export const presentModule = (m: Module): ModuleView => ({
   moduleID: idOut(m.id),
   name: m.name,
   fields: m.fields,

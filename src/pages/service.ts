@@ -10,13 +10,16 @@ import type { Db } from "../db/client";
 import { modules, pages } from "../db/schema";
 import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
-import type { Block, createPageBody, updatePageBody } from "./schemas";
+import type { createPageBody, pageSchema, updatePageBody } from "./schemas";
 
 export type PageRow = typeof pages.$inferSelect;
 type CreateInput = z.output<typeof createPageBody>;
 type UpdateInput = z.output<typeof updatePageBody>;
 
-export const presentPage = (p: PageRow) => ({
+/** A page as the API answers it. */
+export type Page = z.output<typeof pageSchema>;
+
+export const presentPage = (p: PageRow): Page => ({
   pageID: idOut(p.id),
   selfID: idOut(p.selfId),
   moduleID: idOut(p.moduleId),
@@ -24,12 +27,12 @@ export const presentPage = (p: PageRow) => ({
   description: p.description,
   visible: p.visible,
   weight: p.weight,
-  blocks: p.blocks as Block[],
+  blocks: p.blocks as Page["blocks"],
   createdAt: p.createdAt,
   updatedAt: p.updatedAt,
 });
 
-export type PageTreeNode = ReturnType<typeof presentPage> & { children: PageTreeNode[] };
+export type PageTreeNode = Page & { children: PageTreeNode[] };
 
 const byOrder = [asc(pages.weight), asc(pages.id)];
 

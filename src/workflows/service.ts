@@ -13,10 +13,15 @@ import { redactTasksForReader } from "./redact";
 import type { workflowBody } from "./schemas";
 import type { TaskDefinition, WorkflowSnapshot } from "./tasks";
 import { checkWorkflowSize, validateTasks } from "./validate";
+import type { workflowSchema } from "./schemas";
 
 export type WorkflowRow = typeof workflows.$inferSelect;
-export type Workflow = Omit<WorkflowRow, "tasks" | "onError" | "triggers"> & { tasks: TaskDefinition[]; onError: TaskDefinition[]; triggers: TriggerDefinition[] | null };
+export type Workflow = Omit<WorkflowRow, "tasks" | "onError" | "triggers"> & { tasks: WorkflowTask[]; onError: WorkflowTask[]; triggers: TriggerDefinition[] | null };
 export type WorkflowInput = z.output<typeof workflowBody>;
+/** A workflow as the API answers it. */
+export type WorkflowView = z.output<typeof workflowSchema>;
+/** A workflow's task: one of the kinds a client may write (never an engine kind such as `import`). */
+type WorkflowTask = WorkflowView["tasks"][number];
 
 /** Job statuses during which a workflow cannot be deleted. */
 export const ACTIVE_JOB_STATUSES = ["queued", "running"] as const;
@@ -28,7 +33,7 @@ export type WorkflowReader = { admin: boolean };
  * The workflow as the API answers it. For a reader without `admin`, credential header values of
  * http tasks read "[redacted]" (see redact.ts); admins see them as stored, so they can round-trip.
  */
-export const presentWorkflow = (w: Workflow, reader: WorkflowReader) => ({
+export const presentWorkflow = (w: Workflow, reader: WorkflowReader): WorkflowView => ({
   workflowID: idOut(w.id),
   name: w.name,
   timeout: w.timeout,
