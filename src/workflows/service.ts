@@ -4,7 +4,7 @@ import { and, asc, count, eq, inArray, notExists, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { jobs, modules, workflows } from "../db/schema";
 import { rawStatement } from "../db/raw";
-import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
+import { conflict, notFound } from "../http/errors";
 import { idOut, nowIso } from "../http/ids";
 import type { TriggerDefinition } from "../triggers/model";
 import { dropTriggersStatement, prepareTriggers, syncTriggerStatements } from "../triggers/store";
@@ -14,6 +14,7 @@ import type { workflowBody } from "./schemas";
 import type { TaskDefinition, WorkflowSnapshot } from "./tasks";
 import { checkWorkflowSize, validateTasks } from "./validate";
 import type { workflowSchema } from "./schemas";
+import { throwIfDetails } from "../http/details";
 
 export type WorkflowRow = typeof workflows.$inferSelect;
 export type Workflow = Omit<WorkflowRow, "tasks" | "onError" | "triggers"> & { tasks: WorkflowTask[]; onError: WorkflowTask[]; triggers: TriggerDefinition[] | null };
@@ -71,7 +72,7 @@ export async function listWorkflows(db: Db): Promise<Workflow[]> {
  * task lists and triggers, or throws one 400 naming every problem.
  */
 export async function validateWorkflow(db: Db, input: WorkflowInput, allowHosts?: string) {
-  throwIfDetails(checkWorkflowSize(input));
+  throwIfDetails(checkWorkflowSize(input), "Invalid workflow", "invalid_workflow");
   const { tasks, onError, details, moduleRefs } = validateTasks(input.tasks, input.onError, allowHosts);
   if (moduleRefs.length) {
     const ids = [...new Set(moduleRefs.map((r) => r.moduleId))];
@@ -82,12 +83,8 @@ export async function validateWorkflow(db: Db, input: WorkflowInput, allowHosts?
   }
   const checked = input.triggers?.length ? await validateTriggers(db, input.triggers) : { triggers: [], details: [] };
   details.push(...checked.details);
-  throwIfDetails(details);
+  throwIfDetails(details, "Invalid workflow", "invalid_workflow");
   return { tasks, onError, triggers: checked.triggers };
-}
-
-function throwIfDetails(details: ErrorDetail[]) {
-  if (details.length) throw badRequest(`Invalid workflow: ${details[0].path}: ${details[0].message}`, details, "invalid_workflow");
 }
 
 /**
