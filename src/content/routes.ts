@@ -1,9 +1,9 @@
 import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
 import { created, ok, success } from "../http/envelope";
-import { paging } from "../http/paging";
+import { parsePaging } from "../http/paging";
 import { defineRoute } from "../http/route";
-import { jsonParam, paging as pagingParams, responseOf, successSchema } from "../http/schemas";
+import { jsonParam, pagingParams, responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import type { Context } from "hono";
 import { dispatchAfterResponse } from "../triggers/dispatch";
@@ -53,7 +53,7 @@ export function registerContentRoutes(app: OpenAPIHono<AppEnv>) {
       query: listQuery,
       response: responseOf(contentListSchema),
     },
-    async (c, { ids, query }) => ok(c, await listContent(getDb(c.env), ids.moduleID, query, paging(query))),
+    async (c, { ids, query }) => ok(c, await listContent(getDb(c.env), ids.moduleID, query, parsePaging(query))),
   );
   defineRoute(
     app,

@@ -79,7 +79,8 @@ export const pathId = (name: string) =>
     .string()
     .openapi({ param: { name, in: "path" }, example: "1", pattern: "^[1-9][0-9]*$" });
 
-export const paging = {
+/** The `page` and `perPage` query parameters of a listing (read by parsePaging in http/paging.ts). */
+export const pagingParams = {
   page: z.string().optional().openapi({ description: "0-based page (default 0)", example: "0" }),
   perPage: z.string().optional().openapi({ description: "items per page, 1..100 (default 50)", example: "50" }),
 };

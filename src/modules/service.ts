@@ -3,7 +3,8 @@ import type { Db } from "../db/client";
 import { content, modules, pages } from "../db/schema";
 import type { FieldDefinition } from "../fields/registry";
 import { conflict, notFound } from "../http/errors";
-import { idOut, nowIso } from "../http/ids";
+import { idOut } from "../http/ids";
+import { nowIso } from "../http/time";
 import {
   assertContentFitsFields,
   conversionStatements,

@@ -9,7 +9,8 @@ import type { z } from "@hono/zod-openapi";
 import type { Db } from "../db/client";
 import { modules, pages } from "../db/schema";
 import { conflict, notFound, type ErrorDetail } from "../http/errors";
-import { idOut, nowIso } from "../http/ids";
+import { idOut } from "../http/ids";
+import { nowIso } from "../http/time";
 import type { createPageBody, pageSchema, updatePageBody } from "./schemas";
 import { throwIfDetails } from "../http/details";
 

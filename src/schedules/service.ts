@@ -7,7 +7,7 @@ import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import { getDb, type Db } from "../db/client";
 import { jobs, schedules, workflows } from "../db/schema";
 import { ApiError, badRequest, conflict, notFound } from "../http/errors";
-import { nowIso } from "../http/ids";
+import { nowIso } from "../http/time";
 import { iso } from "../jobs/model";
 import type { JobStatus } from "../jobs/states";
 import { fireTimesAfter, fireTimesBetween, localIso, nextFireAfter } from "./cron";
