@@ -10,7 +10,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
  */
 export const ERROR_CODES = {
   // 400: the request itself is wrong; `details` points at each problem.
-  invalid_input: { status: 400, when: "a parameter or body field is missing, of the wrong type or out of range" },
+  invalid_input: { status: 400, when: "a parameter or body field is missing, of the wrong type or out of range; `details` names each problem" },
   invalid_id: { status: 400, when: "a path ID is not a positive decimal integer below 2^53 (`abc`, `0`, `01`); a reorder's `selfID` may also be 0" },
   invalid_bookmark: { status: 400, when: "`X-D1-Bookmark` is not a bookmark from an earlier answer" },
   malformed_json: { status: 400, when: "the body is not JSON, not a JSON object, or nested too deep" },
