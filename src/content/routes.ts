@@ -29,7 +29,6 @@ const listQuery = z.object({
   ...pagingParams,
 });
 
-
 /**
  * A write through the API fires workflow triggers as the token's subject; the events it recorded
  * are dispatched once the answer is on its way (README, "Triggers").
