@@ -84,7 +84,7 @@ describe("engine decisions", () => {
     const j = job();
     j.state.log.lines = LOG_MAX_LINES - 1;
     const d = updateJob(j, { status: "running", log: [{ level: "info", message: "x" }] }, T0);
-    expect(d.value).toMatchObject({ status: 409, code: "log_full" });
+    expect(d.value).toMatchObject({ code: "log_full" });
     expect(d).toMatchObject({ changed: false, logs: [], effects: [] });
     expect(d.job).toBe(j);
   });

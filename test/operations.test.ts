@@ -50,7 +50,7 @@ describe("errors", () => {
 
   it("formats domain errors with code and details", async () => {
     const fetch = appWith({}, () => {
-      throw new ApiError(409, "conflict", "It conflicts", [{ path: "a", message: "b" }]);
+      throw new ApiError("conflict", "It conflicts", [{ path: "a", message: "b" }]);
     });
     const res = await fetch();
     expect(res.status).toBe(409);

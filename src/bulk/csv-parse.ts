@@ -24,7 +24,7 @@ export type ParseOptions = {
 const malformed = (message: string) => badRequest(`Malformed file: ${message}`, [{ path: "file", message }], "malformed_file");
 
 export const tooLarge = (maxBytes: number) =>
-  new ApiError(413, "payload_too_large", `The file is over the import limit of ${maxBytes} bytes (${Math.round(maxBytes / 1024 / 1024)} MiB)`, [
+  new ApiError("payload_too_large", `The file is over the import limit of ${maxBytes} bytes (${Math.round(maxBytes / 1024 / 1024)} MiB)`, [
     { path: "file", message: `at most ${maxBytes} bytes` },
   ]);
 

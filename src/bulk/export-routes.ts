@@ -1,7 +1,7 @@
 // GET /module/{moduleID}/export (see README "Import and export"): every matching item as a
 // CSV, JSON or NDJSON download, streamed page by page (export.ts).
 import { z, type OpenAPIHono } from "@hono/zod-openapi";
-import { contentSchema } from "../content/routes";
+import { contentSchema } from "../content/schemas";
 import { getDb } from "../db/client";
 import { defineRoute } from "../http/route";
 import type { AppEnv } from "../http/types";

@@ -19,7 +19,6 @@ export async function importEndGate(env: Env, job: Job | null, to: JobStatus | u
   const state = await voidRun(getDb(env), Number(job.state.jobID));
   if (state !== "published") return null;
   return {
-    status: 409,
     code: "import_published",
     message: `Import job ${job.state.jobID} has already published its rows; it can no longer be ${to === "cancelled" ? "cancelled" : `set to ${to}`}`,
     details: [{ path: "status", message: "the import's rows are published" }],

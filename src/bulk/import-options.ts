@@ -2,12 +2,13 @@
 // are matched to the module's fields (README, "Import" → "Columns").
 import { z } from "@hono/zod-openapi";
 import type { FieldDefinition } from "../fields/registry";
-import { badRequest, type ErrorDetail } from "../http/errors";
+import type { ErrorDetail } from "../http/errors";
 import { JsonTooDeepError, parseJson } from "../http/json";
 import type { Module } from "../modules/service";
 import { IMPORT_MAX_COLUMN_NAME } from "./import-limits";
 import type { ImportFormat, ImportMode, OnConflict } from "../jobs/import-job";
 import { ID_KEY, keyProblem, REPORT_COLUMNS } from "./import-values";
+import { throwIfDetails } from "../http/details";
 
 const flag = (what: string) => z.enum(["true", "false"], { error: `must be true or false` }).optional().openapi({ description: what });
 
@@ -103,7 +104,7 @@ export function parseOptions(module: Module, query: ImportQuery): ImportOptions 
   }
   const delimiter = query.delimiter === undefined || query.delimiter === "" ? "," : DELIMITERS.get(query.delimiter);
   if (delimiter === undefined) details.push({ path: "delimiter", message: "must be , ; | or \\t (tab)" });
-  if (details.length) throw badRequest(`Invalid import options: ${details[0].path}: ${details[0].message}`, details);
+  throwIfDetails(details, "Invalid import options");
   return {
     mode: query.mode ?? "all",
     key,
@@ -177,6 +178,6 @@ export function resolveColumns(module: Module, columns: string[], options: Impor
   }
   if (options.key === ID_KEY && !fields.includes(ID_KEY)) details.push({ path: "key", message: "key=contentID needs a contentID (or id) column in the file" });
   else if (options.key && options.key !== ID_KEY && !fields.includes(options.key.name)) details.push({ path: "key", message: `the key field '${options.key.name}' has no column in the file` });
-  if (details.length) throw badRequest(`Invalid import: ${details[0].path}: ${details[0].message}`, details, "invalid_import");
+  throwIfDetails(details, "Invalid import", "invalid_import");
   return fields;
 }

@@ -29,7 +29,7 @@ export async function reportResponse(env: Env, jobID: number): Promise<Response>
   const read = async (after: number) => (await stub.importReport(after, IMPORT_REPORT_PAGE)) as ReportPage | "not_import" | null;
   const first = await read(0);
   if (first === null) throw notFound(`Job ${jobID}`);
-  if (first === "not_import") throw new ApiError(404, "not_found", `Job ${jobID} is not an import; only import jobs have a report`);
+  if (first === "not_import") throw new ApiError("not_found", `Job ${jobID} is not an import; only import jobs have a report`);
   const { columns } = first;
   // A CSV file's cells are written back as its own text; a JSON file's values as an export writes them.
   const csvSource = first.format === "csv";

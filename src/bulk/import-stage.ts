@@ -10,7 +10,7 @@ import type { Db } from "../db/client";
 import { abortUnless, allRows, ident, rawStatement, runBatch } from "../db/raw";
 import { content, importRows, importRuns, modules } from "../db/schema";
 import type { FieldDefinition } from "../fields/registry";
-import { nowIso } from "../http/ids";
+import { nowIso } from "../http/time";
 import type { Module } from "../modules/service";
 import { recordedIds, recordEventsStatement, type WriteOrigin } from "../content/events";
 import { bumpContentVersion } from "../content/result-cache";

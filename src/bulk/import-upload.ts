@@ -47,7 +47,7 @@ const EXTENSIONS: Record<string, ImportFormat> = { csv: "csv", json: "json", ndj
 type Source = { format: ImportFormat; body: ReadableStream<Uint8Array>; maxBytes: number };
 
 const unsupported = (type: string) =>
-  new ApiError(415, "unsupported_media_type", `Unsupported content type '${type}'; send text/csv, application/json (an array of objects), application/x-ndjson, or a multipart form with the file`);
+  new ApiError("unsupported_media_type", `Unsupported content type '${type}'; send text/csv, application/json (an array of objects), application/x-ndjson, or a multipart form with the file`);
 
 /** A stream that errors with a 413 once more than `max` bytes passed (so a form is never read past the limit). */
 function capped(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
@@ -171,7 +171,7 @@ class Upload {
   private async push(record: StoredRecord) {
     this.rows++;
     if (this.rows > IMPORT_MAX_ROWS) {
-      throw new ApiError(413, "too_many_rows", `The file has more than ${IMPORT_MAX_ROWS} rows; split it into files of at most ${IMPORT_MAX_ROWS} rows`, [
+      throw new ApiError("too_many_rows", `The file has more than ${IMPORT_MAX_ROWS} rows; split it into files of at most ${IMPORT_MAX_ROWS} rows`, [
         { path: "file", message: `at most ${IMPORT_MAX_ROWS} rows` },
       ]);
     }

@@ -1,16 +1,14 @@
 // Turns the SQL aggregate into the contract's answer: `data` as c3.js / billboard.js `columns`,
 // `fields` keyed by label, and `meta` echoing the request.
 import type { Aggregate } from "./query";
+import type { z } from "@hono/zod-openapi";
 import type { ChartField, ChartKind, ChartPlan, FieldRef } from "./params";
+import type { chartAnswer } from "./routes";
 
-export type ChartFieldInfo = { name: string; kind: string; min?: number; max?: number; bucket?: string };
+/** The chart's JSON answer, as /openapi.json documents it. */
+export type ChartAnswer = z.output<typeof chartAnswer>;
 
-export type ChartAnswer = {
-  kind: ChartKind;
-  data: Array<Array<string | number | boolean | null>>;
-  fields: Record<string, ChartFieldInfo>;
-  meta: ChartPlan["meta"];
-};
+export type ChartFieldInfo = ChartAnswer["fields"][string];
 
 /** What the SVG renderer needs beyond the answer: axis titles and how to read `data`. */
 export type ChartPicture = {

@@ -118,7 +118,7 @@ const BUILTINS: Record<string, ChartField> = {
   updatedat: { name: "updatedAt", label: "Updated", kind: "stamp", comparison: "stamp", multi: false, builtin: "updatedAt" },
 };
 
-const fail = (param: string, message: string, code = "invalid_chart") =>
+const fail = (param: string, message: string, code: "invalid_chart" | "unknown_field" | "invalid_bound" | "missing_parameter" = "invalid_chart") =>
   badRequest(`Invalid ${param}: ${message}`, [{ path: param, message }], code);
 
 /** A parameter's value, or undefined when absent or blank (a form's empty input means "not set"). */

@@ -17,7 +17,7 @@ export const SVG_TYPE = "image/svg+xml; charset=utf-8";
 
 const cell = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
-const chartAnswer = z
+export const chartAnswer = z
   .object({
     kind: z.enum(CHART_KINDS),
     data: z.array(z.array(cell)).openapi({ description: "c3.js / billboard.js `columns`", example: [["France", 12], ["Slovenia", 10], [null, 2]] }),

@@ -6,7 +6,7 @@
 import { eq, lt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { taskEffects } from "../db/schema";
-import { nowIso } from "../http/ids";
+import { nowIso } from "../http/time";
 
 /** How long a recorded effect is kept: far longer than any re-run of an attempt takes to come. */
 export const EFFECT_RETENTION_MS = 30 * 24 * 3600 * 1000;

@@ -7,7 +7,7 @@
 // picks up whatever a dispatcher left behind.
 import { sql, type SQL } from "drizzle-orm";
 import { contentEvents, workflowTriggers } from "../db/schema";
-import { nowIso } from "../http/ids";
+import { nowIso } from "../http/time";
 
 /** The kinds of change a trigger listens to, and `content.date`: a date trigger's clock must look again. */
 export type ContentEventKind = "content.created" | "content.updated" | "content.deleted" | "content.date";

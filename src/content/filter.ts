@@ -87,7 +87,7 @@ export function resolveName(module: Module, name: string): FieldRef | undefined 
 
 export const knownNames = (module: Module) => [...module.fields.map((f) => f.name), "id", "createdAt", "updatedAt", "userID"];
 
-export function positionError(param: string, pos: number, message: string) {
+export function positionError(param: "filter" | "sort", pos: number, message: string) {
   return badRequest(`Invalid ${param} at position ${pos}: ${message}`, [{ path: param, message: `position ${pos}: ${message}` }], `invalid_${param}`);
 }
 
@@ -95,7 +95,7 @@ const WORD_START = /[A-Za-z_]/;
 const WORD_CHAR = /[A-Za-z0-9_]/;
 const NUMBER = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/;
 
-export function tokenize(text: string, param = "filter"): Token[] {
+export function tokenize(text: string, param: "filter" | "sort" = "filter"): Token[] {
   const out: Token[] = [];
   let i = 0;
   while (i < text.length) {

@@ -1,28 +1,16 @@
 import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
 import { created, ok, success } from "../http/envelope";
-import { paging } from "../http/paging";
+import { parsePaging } from "../http/paging";
 import { defineRoute } from "../http/route";
-import { idString, jsonParam, paging as pagingParams, responseOf, successSchema, timestamp } from "../http/schemas";
+import { jsonParam, pagingParams, responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import type { Context } from "hono";
 import { apiOrigin, type WriteOptions } from "./events";
 import { createContent, deleteContent, getContent, listContent, updateContent } from "./service";
+import { contentListSchema, contentSchema } from "./schemas";
 
 const tag = "Content";
-
-const fieldValue = z.object({ name: z.string(), value: z.unknown() }).openapi("ContentFieldValue");
-
-export const contentSchema = z
-  .object({
-    contentID: idString,
-    moduleID: idString,
-    userID: idString,
-    fields: z.array(fieldValue),
-    createdAt: timestamp,
-    updatedAt: timestamp,
-  })
-  .openapi("Content");
 
 const contentBody = z.object({
   fields: jsonParam(z.unknown())
@@ -38,11 +26,6 @@ const listQuery = z.object({
   filter: z.string().optional().openapi({ description: "a condition, e.g. `country eq 'France' and value ge 1000`", example: "" }),
   sort: z.string().optional().openapi({ description: "`name [asc|desc], ...`; default `id desc`", example: "id desc" }),
   ...pagingParams,
-});
-
-const listSchema = z.object({
-  meta: z.object({ query: z.string(), filter: z.string(), sort: z.string(), page: z.number(), perPage: z.number(), count: z.number() }),
-  contents: z.array(contentSchema),
 });
 
 /**
@@ -70,9 +53,9 @@ export function registerContentRoutes(app: OpenAPIHono<AppEnv>, afterWrite: Afte
       summary: "List, search, filter and sort a module's content",
       ids: ["moduleID"],
       query: listQuery,
-      response: responseOf(listSchema),
+      response: responseOf(contentListSchema),
     },
-    async (c, { ids, query }) => ok(c, await listContent(getDb(c.env), ids.moduleID, query, paging(query))),
+    async (c, { ids, query }) => ok(c, await listContent(getDb(c.env), ids.moduleID, query, parsePaging(query))),
   );
   defineRoute(
     app,

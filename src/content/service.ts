@@ -8,7 +8,8 @@ import { and, eq, exists, isNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { content, modules } from "../db/schema";
 import { badRequest, conflict, notFound } from "../http/errors";
-import { idOut, nowIso } from "../http/ids";
+import { idOut } from "../http/ids";
+import { nowIso } from "../http/time";
 import { allRows, rawStatement, toQuery } from "../db/raw";
 import type { Paging } from "../http/paging";
 import { getModule, type Module } from "../modules/service";
@@ -21,6 +22,8 @@ import { isEmptyValue, layoutOf, searchText, toPresented } from "./storage";
 import { DOC, dropItemStatements, itemsFrom, needsDocument, syncItemStatements } from "./typed-table";
 import { relatedRefs, validateContentFields } from "./validate";
 import { uniqueConflict } from "./unique";
+import type { z } from "@hono/zod-openapi";
+import type { contentListSchema, contentSchema } from "./schemas";
 
 /**
  * The columns an item is answered from: never `search` (a lower-cased copy of the item's text,
@@ -38,14 +41,7 @@ const itemColumns = {
 export type ContentRow = Pick<typeof content.$inferSelect, keyof typeof itemColumns>;
 
 /** A content item as the API answers it. */
-export type ContentItem = {
-  contentID: string;
-  moduleID: string;
-  userID: string;
-  fields: { name: string; value: unknown }[];
-  createdAt: string;
-  updatedAt: string;
-};
+export type ContentItem = z.output<typeof contentSchema>;
 
 function parseData(text: string): Record<string, unknown> {
   try {
@@ -306,10 +302,7 @@ export async function getContent(db: Db, moduleId: number | Module, contentId: n
 
 export type ListParams = { query?: string; filter?: string; sort?: string };
 
-export type ContentList = {
-  meta: { query: string; filter: string; sort: string; page: number; perPage: number; count: number };
-  contents: ContentItem[];
-};
+export type ContentList = z.output<typeof contentListSchema>;
 
 /**
  * The SQL condition of a listing over the module's typed rows (filter and query words; `1` when

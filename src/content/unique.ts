@@ -44,7 +44,7 @@ export async function uniqueConflict(db: Db, module: Module, data: Record<string
     message: holder ? `${shown} is already held by item ${holder.id}` : `${shown} is already held by another item`,
     ...(holder ? { contentID: String(holder.id) } : {}),
   };
-  return new ApiError(409, "unique_conflict", `'${field.name}' must be unique: ${detail.message}`, [detail]);
+  return new ApiError("unique_conflict", `'${field.name}' must be unique: ${detail.message}`, [detail]);
 }
 
 /**

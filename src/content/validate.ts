@@ -8,6 +8,7 @@ import { checkFieldValue, isMultiField, type FieldDefinition } from "../fields/r
 import { badRequest, type ErrorDetail } from "../http/errors";
 import type { Module } from "../modules/service";
 import { isEmptyValue, toStored } from "./storage";
+import { throwIfDetails } from "../http/details";
 
 export type Mode = "create" | "update";
 
@@ -154,8 +155,6 @@ export async function validateContentFields(db: Db, module: Module, input: unkno
   }
   const { data, details, related } = checkContentFields(module, input, mode);
   details.push(...(await checkRelated(db, related)));
-  if (details.length) {
-    throw badRequest(`Invalid content: ${details[0].path}: ${details[0].message}`, details, "invalid_content");
-  }
+  throwIfDetails(details, "Invalid content", "invalid_content");
   return data;
 }

@@ -15,7 +15,7 @@ export type FieldDefinition = {
   isVisible: boolean;
   isMulti: boolean;
   /** Set (and present) only when true: no two live items may hold the same value. */
-  isUnique?: boolean;
+  isUnique?: true;
 };
 
 /**

@@ -59,6 +59,6 @@ export async function rateLimit(c: Context<AppEnv>, user: User) {
   if ((c.env.RATE_LIMIT ?? "on").toLowerCase() === "off" || !c.env.RATE_LIMITER) return;
   const { success } = await c.env.RATE_LIMITER.limit({ key: `user:${user.sub}` });
   if (!success) {
-    throw new ApiError(429, "rate_limited", "Too many requests; retry later", undefined, { "retry-after": "60" });
+    throw new ApiError("rate_limited", "Too many requests; retry later", undefined, { "retry-after": "60" });
   }
 }

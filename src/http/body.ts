@@ -6,7 +6,7 @@ import { JsonTooDeepError, MAX_JSON_DEPTH, parseJson } from "./json";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-const tooLarge = () => new ApiError(413, "payload_too_large", "Request body is over the 1 MiB limit");
+const tooLarge = () => new ApiError("payload_too_large", "Request body is over the 1 MiB limit");
 
 /**
  * The body's bytes, counted while they arrive: a body over the limit is refused as soon as the
@@ -75,7 +75,7 @@ async function readBodyValue(c: Context, contentType: string): Promise<Record<st
     }
     return fromEntries(form);
   }
-  throw new ApiError(415, "unsupported_media_type", `Unsupported content type '${contentType}'; send JSON or a form`);
+  throw new ApiError("unsupported_media_type", `Unsupported content type '${contentType}'; send JSON or a form`);
 }
 
 function parseJsonObject(text: string): Record<string, unknown> {

@@ -1,7 +1,7 @@
 // The response envelope of the contract: {"response": ...}, {"success": ...} or {"error": ...}.
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { ErrorDetail } from "./errors";
+import type { ErrorCode, ErrorDetail } from "./errors";
 
 export const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -17,6 +17,6 @@ export const created = (c: Context, payload: unknown) => ok(c, payload, 201);
 /** Deletes and reorders answer this instead of the object. */
 export const success = (c: Context) => sendJson(c, { success: { message: "OK" } });
 
-export function errorBody(code: string, message: string, details?: ErrorDetail[], extra?: Record<string, unknown>) {
+export function errorBody(code: ErrorCode, message: string, details?: ErrorDetail[], extra?: Record<string, unknown>) {
   return { error: { message, code, ...(details && details.length ? { details } : {}), ...extra } };
 }

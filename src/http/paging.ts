@@ -11,7 +11,8 @@ function intOrDefault(raw: string | undefined, name: string, fallback: number) {
   return Number(raw);
 }
 
-export function paging(query: { page?: string; perPage?: string }): Paging {
+/** Reads `page` and `perPage` (pagingParams in http/schemas.ts) into the window a listing returns. */
+export function parsePaging(query: { page?: string; perPage?: string }): Paging {
   const page = Math.max(0, intOrDefault(query.page, "page", 0));
   const perPage = Math.min(100, Math.max(1, intOrDefault(query.perPage, "perPage", 50)));
   return { page, perPage, offset: page * perPage };

@@ -5,6 +5,7 @@ import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { authenticate, rateLimit, requireScope } from "./auth";
 import { readBody } from "./body";
+import { detailsError } from "./details";
 import { badRequest, formatPath, type ErrorDetail } from "./errors";
 import { errorSchema, withFormSpellings } from "./schemas";
 import type { AppEnv, Scope } from "./types";
@@ -64,9 +65,7 @@ export function zodDetails(error: z.ZodError, prefix = ""): ErrorDetail[] {
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
-    const details = zodDetails(result.error);
-    const first = details[0];
-    throw badRequest(`Invalid ${what}: ${first.path ? `${first.path}: ` : ""}${first.message}`, details);
+    throw detailsError(zodDetails(result.error), `Invalid ${what}`);
   }
   return result.data;
 }

@@ -2,6 +2,7 @@
 // while a form body is parsed the helpers below accept the string spelling of booleans, numbers
 // and JSON structures too; in a JSON body a value of the wrong type stays a 400.
 import { z } from "@hono/zod-openapi";
+import { ERROR_CODES, type ErrorCode } from "./errors";
 import { JsonTooDeepError, parseJson } from "./json";
 
 const MAX_ID = Number.MAX_SAFE_INTEGER; // IDs are below 2^53
@@ -78,7 +79,8 @@ export const pathId = (name: string) =>
     .string()
     .openapi({ param: { name, in: "path" }, example: "1", pattern: "^[1-9][0-9]*$" });
 
-export const paging = {
+/** The `page` and `perPage` query parameters of a listing (read by parsePaging in http/paging.ts). */
+export const pagingParams = {
   page: z.string().optional().openapi({ description: "0-based page (default 0)", example: "0" }),
   perPage: z.string().optional().openapi({ description: "items per page, 1..100 (default 50)", example: "50" }),
 };
@@ -93,7 +95,7 @@ export const errorSchema = z
   .object({
     error: z.object({
       message: z.string(),
-      code: z.string(),
+      code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]).openapi({ description: "One of the closed list of error codes (README: status codes and error codes)" }),
       details: z.array(z.object({ path: z.string(), message: z.string(), contentID: z.string().optional() })).optional(),
       requestId: z.string().optional(),
     }),

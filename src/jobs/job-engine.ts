@@ -153,16 +153,16 @@ export function logRoom(s: JobState, lines: LogInput[]): Refusal | null {
   const { log } = s;
   if (!log.truncated && log.lines + lines.length <= LOG_MAX_LINES - 1 && log.bytes + bytes <= LOG_MAX_BYTES - LOG_TRUNCATION_RESERVE_BYTES) return null;
   const message = `The job's log is full: it holds ${log.lines} lines (${log.bytes} bytes) of at most ${LOG_MAX_LINES} lines and ${LOG_MAX_BYTES} bytes; nothing was appended`;
-  return { status: 409, code: "log_full", message, details: [{ path: "log", message: "the job's log is full" }] };
+  return { code: "log_full", message, details: [{ path: "log", message: "the job's log is full" }] };
 }
 
-function refusal(status: Refusal["status"], code: string, message: string, details?: Refusal["details"]): Refusal {
-  return { status, code, message, ...(details ? { details } : {}) };
+function refusal(code: Refusal["code"], message: string, details?: Refusal["details"]): Refusal {
+  return { code, message, ...(details ? { details } : {}) };
 }
 
 function transitionRefusal(from: JobStatus, to: JobStatus): Refusal {
   const why = isFinal(from) ? `the job is ${from}, which is final` : `allowed from ${from}: ${TRANSITIONS[from].join(", ")}`;
-  return refusal(409, "invalid_transition", `A ${from} job cannot become ${to}: ${why}`, [{ path: "status", message: why }]);
+  return refusal("invalid_transition", `A ${from} job cannot become ${to}: ${why}`, [{ path: "status", message: why }]);
 }
 
 const unchanged = <T>(job: Job | null, value: T): Decision<T> => ({
@@ -206,12 +206,12 @@ export function updateJob(job: Job, input: UpdateInput, now: number): Decision<R
   const s = job.state;
   const changed = (["workflowID", "startAt", "parameters"] as const).filter((k) => input[k] !== undefined);
   if (changed.length && job.definition.import) {
-    return unchanged(job, refusal(409, "import_job", `${changed.join(", ")} of an import job cannot change`, changed.map((path) => ({ path, message: "an import job runs its import" }))));
+    return unchanged(job, refusal("import_job", `${changed.join(", ")} of an import job cannot change`, changed.map((path) => ({ path, message: "an import job runs its import" }))));
   }
   if (changed.length && s.status !== "queued") {
     return unchanged(
       job,
-      refusal(409, "job_not_queued", `${changed.join(", ")} can change only while the job is queued; it is ${s.status}`, changed.map((path) => ({ path, message: `the job is ${s.status}` }))),
+      refusal("job_not_queued", `${changed.join(", ")} can change only while the job is queued; it is ${s.status}`, changed.map((path) => ({ path, message: `the job is ${s.status}` }))),
     );
   }
   if (input.status !== undefined && !canTransition(s.status, input.status)) return unchanged(job, transitionRefusal(s.status, input.status));

@@ -26,7 +26,7 @@ import { importView } from "./import-job";
 export { LOG_LINE_MAX_BYTES } from "./limits";
 export type { JobState } from "./job-state";
 
-const notFound = (): DoResult<never> => ({ ok: false, refusal: { status: 404, code: "not_found", message: "Job not found" } });
+const notFound = (): DoResult<never> => ({ ok: false, refusal: { code: "not_found", message: "Job not found" } });
 
 export abstract class JobObjectBase extends DurableObject<Env> {
   private readonly storage: JobStorage;

@@ -3,52 +3,26 @@ import type { ErrorDetail } from "../http/errors";
 import type { ImportSpec, ImportView } from "./import-job";
 import type { TaskLogLine, WorkflowSnapshot } from "./tasks";
 import type { JobStatus } from "./states";
+import type { z } from "@hono/zod-openapi";
+import type { ErrorCode } from "../http/errors";
+import type { jobSchema, logLineSchema } from "./schemas";
 
-export type Progress = { task: string | null; done: number; total: number };
+/** The job as the API shows it (the contract's JSON): jobSchema's, field by field. */
+export type JobView = z.output<typeof jobSchema>;
 
-/** The job as the API shows it (the contract's JSON). */
-export type JobView = {
-  jobID: string;
-  workflowID: string;
-  status: JobStatus;
-  startAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  parameters: Record<string, string>;
-  progress: Progress;
-  error: string | null;
-  /** The schedule that started the job and the fire time it stands for; null for jobs posted by clients. */
-  scheduleID: string | null;
-  scheduledFor: string | null;
-  /** Present only on jobs a record or date trigger started: the change (or date) that started it. */
-  triggeredBy?: TriggeredBy;
-  /** Present only on import jobs (src/bulk): the import's options and counts. */
-  import?: ImportView;
-  createdAt: string;
-  updatedAt: string;
-};
+export type Progress = JobView["progress"];
 
 /** Which schedule made a job, for which of its fire times (ms since the epoch): the job's identity. */
 export type JobOrigin = { scheduleID: string; scheduledFor: number };
 
-/** `triggeredBy` in a job's JSON (README, "Triggers"). */
-export type TriggeredBy = {
-  /** content.created, content.updated, content.deleted or content.date. */
-  event: string;
-  moduleID: string;
-  contentID: string;
-  /** 1 for a change through the API; one more for each triggered job in between. */
-  depth: number;
-  /** content.date: the date field and the instant (date + offset) the job stands for. */
-  field?: string;
-  dueAt?: string;
-};
+/** `triggeredBy` in a job's JSON (README, "Triggers"): content.created, content.updated, content.deleted or content.date. */
+export type TriggeredBy = NonNullable<JobView["triggeredBy"]>;
 
 /** Which trigger made a job: `key` is the job's identity (one job per event and workflow, or per date trigger, item and date). */
 export type TriggerOrigin = TriggeredBy & { key: string };
 
-export type LogLevel = "info" | "warn" | "error";
-export type LogLine = { seq: number; time: string; level: LogLevel; task: string | null; message: string; data: unknown };
+export type LogLine = z.output<typeof logLineSchema>;
+export type LogLevel = LogLine["level"];
 export type LogInput = { level: LogLevel; message: string; data?: unknown };
 
 /** What the Worker hands the DO to create a job (validated already). */
@@ -82,7 +56,8 @@ export type UpdateInput = {
 };
 
 /** DO answers cross the RPC boundary as data, not thrown errors (custom error fields do not survive RPC). */
-export type Refusal = { status: 404 | 409 | 400; code: string; message: string; details?: ErrorDetail[] };
+/** A refusal's HTTP status is its code's (ERROR_CODES). */
+export type Refusal = { code: ErrorCode; message: string; details?: ErrorDetail[] };
 export type DoResult<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
 
 /** The body of a TASKS queue message: one task attempt of one job. */

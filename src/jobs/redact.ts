@@ -40,7 +40,7 @@ const holdsNoCredential = (value: unknown) => typeof value === "string" && TEMPL
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** The tasks as a token without `admin` reads them: credential header values of http tasks redacted. */
-export function redactTasksForReader(tasks: TaskDefinition[]): TaskDefinition[] {
+export function redactTasksForReader<T extends TaskDefinition>(tasks: T[]): T[] {
   return tasks.map((task) => {
     const headers = task.options.headers;
     if (task.kind !== "http" || !isPlainObject(headers)) return task;

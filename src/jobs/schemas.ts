@@ -1,6 +1,6 @@
 // Request and response schemas of /job/.
 import { z } from "@hono/zod-openapi";
-import { idString, jsonParam, listMeta, paging, timestamp } from "../http/schemas";
+import { idString, jsonParam, listMeta, pagingParams, timestamp } from "../http/schemas";
 import { JOB_STATUSES } from "./states";
 
 /** RFC 3339 date-time with any offset (or Z); normalised to UTC ms by `parseStartAt`. */
@@ -201,11 +201,11 @@ export const jobListQuery = z.object({
   workflowID: z.string().optional().openapi({ description: "only jobs of this workflow" }),
   scheduleID: z.string().optional().openapi({ description: "only jobs started by this schedule" }),
   triggerContentID: z.string().optional().openapi({ description: "only jobs a trigger started for this content item (its change or its date)" }),
-  ...paging,
+  ...pagingParams,
 });
 
 export const jobLogsQuery = z.object({
-  ...paging,
+  ...pagingParams,
   after: z.string().optional().openapi({ description: "only lines after this seq (for tailing)", example: "0" }),
 });
 

@@ -42,9 +42,9 @@ export function presentRow(r: Row): JobView {
  */
 export function unwrap<T>(result: DoResult<T>, jobID?: number | string): T {
   if (result.ok) return result.value;
-  if (result.refusal.status === 404 && jobID !== undefined) throw notFound(`Job ${jobID}`);
-  const { status, code, message, details } = result.refusal;
-  throw new ApiError(status, code, message, details);
+  if (result.refusal.code === "not_found" && jobID !== undefined) throw notFound(`Job ${jobID}`);
+  const { code, message, details } = result.refusal;
+  throw new ApiError(code, message, details);
 }
 
 export async function loadSnapshot(env: Env, workflowID: number): Promise<WorkflowSnapshot> {

@@ -2,8 +2,9 @@ import { and, asc, eq, exists, inArray, isNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { content, modules, pages } from "../db/schema";
 import type { FieldDefinition } from "../fields/registry";
-import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
-import { idOut, nowIso } from "../http/ids";
+import { conflict, notFound } from "../http/errors";
+import { idOut } from "../http/ids";
+import { nowIso } from "../http/time";
 import {
   assertContentFitsFields,
   conversionStatements,
@@ -16,13 +17,17 @@ import { abortUnless, isAborted, rawStatement, runBatch } from "../db/raw";
 import { refusedUniqueColumn } from "../content/unique";
 import { normaliseFields, relatedTargets } from "./fields";
 import type { z } from "@hono/zod-openapi";
-import type { moduleBody } from "./schemas";
+import type { moduleBody, moduleSchema } from "./schemas";
+import { throwIfDetails } from "../http/details";
 
 export type ModuleRow = typeof modules.$inferSelect;
 export type Module = Omit<ModuleRow, "fields"> & { fields: FieldDefinition[] };
 type ModuleInput = z.output<typeof moduleBody>;
 
-export const presentModule = (m: Module) => ({
+/** A module as the API answers it. */
+export type ModuleView = z.output<typeof moduleSchema>;
+
+export const presentModule = (m: Module): ModuleView => ({
   moduleID: idOut(m.id),
   name: m.name,
   fields: m.fields,
@@ -110,12 +115,8 @@ async function validatedFields(db: Db, input: ModuleInput, selfId?: number): Pro
       }
     }
   }
-  throwIfDetails(details);
+  throwIfDetails(details, "Invalid module");
   return fields;
-}
-
-function throwIfDetails(details: ErrorDetail[]) {
-  if (details.length) throw badRequest(`Invalid module: ${details[0].path}: ${details[0].message}`, details);
 }
 
 /** Creates compete for the next ID at most this often before the create answers 409. */

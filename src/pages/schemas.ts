@@ -35,8 +35,6 @@ export const blockInput = z
   )
   .openapi("PageBlock");
 
-export type Block = z.output<typeof blockInput>;
-
 const blocks = jsonParam(
   z
     .array(blockInput, { error: typeError("must be a JSON array of blocks") })

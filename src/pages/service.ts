@@ -8,15 +8,20 @@ import { and, asc, count, eq, isNull, sql } from "drizzle-orm";
 import type { z } from "@hono/zod-openapi";
 import type { Db } from "../db/client";
 import { modules, pages } from "../db/schema";
-import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
-import { idOut, nowIso } from "../http/ids";
-import type { Block, createPageBody, updatePageBody } from "./schemas";
+import { conflict, notFound, type ErrorDetail } from "../http/errors";
+import { idOut } from "../http/ids";
+import { nowIso } from "../http/time";
+import type { createPageBody, pageSchema, updatePageBody } from "./schemas";
+import { throwIfDetails } from "../http/details";
 
 export type PageRow = typeof pages.$inferSelect;
 type CreateInput = z.output<typeof createPageBody>;
 type UpdateInput = z.output<typeof updatePageBody>;
 
-export const presentPage = (p: PageRow) => ({
+/** A page as the API answers it. */
+export type Page = z.output<typeof pageSchema>;
+
+export const presentPage = (p: PageRow): Page => ({
   pageID: idOut(p.id),
   selfID: idOut(p.selfId),
   moduleID: idOut(p.moduleId),
@@ -24,12 +29,12 @@ export const presentPage = (p: PageRow) => ({
   description: p.description,
   visible: p.visible,
   weight: p.weight,
-  blocks: p.blocks as Block[],
+  blocks: p.blocks as Page["blocks"],
   createdAt: p.createdAt,
   updatedAt: p.updatedAt,
 });
 
-export type PageTreeNode = ReturnType<typeof presentPage> & { children: PageTreeNode[] };
+export type PageTreeNode = Page & { children: PageTreeNode[] };
 
 const byOrder = [asc(pages.weight), asc(pages.id)];
 
@@ -99,10 +104,6 @@ async function checkModule(db: Db, moduleId: number | null): Promise<ErrorDetail
   return found ? [] : [{ path: "moduleID", message: `module ${moduleId} does not exist` }];
 }
 
-function throwInvalid(details: ErrorDetail[]) {
-  if (details.length) throw badRequest(`Invalid page: ${details[0].path}: ${details[0].message}`, details);
-}
-
 async function assertNoRecordPage(db: Db, moduleId: number | null, pageId?: number) {
   if (moduleId === null) return;
   const other = await db.select({ id: pages.id }).from(pages).where(eq(pages.moduleId, moduleId)).get();
@@ -157,7 +158,7 @@ export async function createPage(db: Db, input: CreateInput): Promise<PageRow> {
   const selfId = input.selfID ?? 0;
   const moduleId = input.moduleID ? input.moduleID : null;
   const check = async () => {
-    throwInvalid([...(await checkParent(db, selfId)), ...(await checkModule(db, moduleId))]);
+    throwIfDetails([...(await checkParent(db, selfId)), ...(await checkModule(db, moduleId))], "Invalid page");
     await assertNoRecordPage(db, moduleId);
   };
   await check();
@@ -194,7 +195,7 @@ export async function updatePage(db: Db, id: number, input: UpdateInput): Promis
   const check = async () => {
     const details = moving ? await checkParent(db, selfId, id) : [];
     if (moduleId !== before.moduleId) details.push(...(await checkModule(db, moduleId)));
-    throwInvalid(details);
+    throwIfDetails(details, "Invalid page");
     if (moduleId !== before.moduleId) await assertNoRecordPage(db, moduleId, id);
     if (becomesRecordPage) await assertNoChildrenForRecordPage(db, id, moduleId);
   };
@@ -274,7 +275,7 @@ export async function reorderPages(db: Db, selfId: number, pageIds: number[]): P
   for (const child of children) {
     if (!seen.has(child.id)) details.push({ path: "pageIDs", message: `page ${child.id} is missing: list every child of ${selfId === 0 ? "the top level" : `page ${selfId}`}` });
   }
-  if (details.length) throw badRequest(`Invalid pageIDs: ${details[0].path}: ${details[0].message}`, details);
+  throwIfDetails(details, "Invalid pageIDs");
   if (pageIds.length === 0) return;
 
   const order = JSON.stringify(pageIds);

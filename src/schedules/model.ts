@@ -1,48 +1,35 @@
 // Types shared by the schedule routes, the service, the schedule's Durable Object and the sweep.
+import type { ErrorCode } from "../http/errors";
 import type { schedules } from "../db/schema";
-import type { JobStatus } from "../jobs/states";
 import type { CronSpec, Window } from "./cron";
+import type { z } from "@hono/zod-openapi";
+import type { runSchema, scheduleLogSchema, scheduleSchema } from "./schemas";
 
 export const OVERLAP_POLICIES = ["skip", "buffer_one", "allow_all", "cancel_other"] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 
 export type ScheduleRow = typeof schedules.$inferSelect;
 
+/** The schedule's JSON: scheduleSchema's, field by field. */
+export type ScheduleView = z.output<typeof scheduleSchema>;
+
 /** One fire time as a schedule's JSON shows it: the instant, and the wall-clock time in its zone. */
-export type FireTime = { utc: string; local: string };
+export type FireTime = ScheduleView["nextRuns"][number];
 
 /** A job the schedule started, as `lastRuns` shows it. */
-export type LastRun = { jobID: string; scheduledFor: string | null; status: JobStatus; startedAt: string | null; finishedAt: string | null };
-
-/** The schedule's JSON. */
-export type ScheduleView = {
-  scheduleID: string;
-  workflowID: string;
-  cron: string;
-  timezone: string;
-  parameters: Record<string, string>;
-  startAt: string | null;
-  endAt: string | null;
-  overlap: OverlapPolicy;
-  catchupWindow: number;
-  paused: boolean;
-  nextRuns: FireTime[];
-  lastRuns: LastRun[];
-  createdAt: string;
-  updatedAt: string;
-};
+export type LastRun = ScheduleView["lastRuns"][number];
 
 /**
  * What became of one fire time (or a trigger): a job `started`, one that already held the time
  * (`existing`), `skipped` or `buffered` by the overlap policy, or `failed` (the workflow is gone).
  */
-export type RunAction = "started" | "existing" | "skipped" | "buffered" | "failed";
-export type Run = { scheduledFor: string; action: RunAction; jobID: string | null; reason: string | null };
+export type Run = z.output<typeof runSchema>;
+export type RunAction = Run["action"];
 
-export type ScheduleLogLine = { seq: number; time: string; level: "info" | "warn" | "error"; message: string; data: unknown };
+export type ScheduleLogLine = z.output<typeof scheduleLogSchema>["logs"][number];
 
 /** DO answers cross the RPC boundary as data (custom error fields do not survive RPC). */
-export type ScheduleResult<T> = { ok: true; value: T } | { ok: false; status: 404 | 409; code: string; message: string };
+export type ScheduleResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
 
 export const specOf = (row: Pick<ScheduleRow, "cron" | "timezone">): CronSpec => ({ cron: row.cron, timezone: row.timezone });
 

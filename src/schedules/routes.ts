@@ -2,7 +2,7 @@
 import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { created, ok, success } from "../http/envelope";
 import { badRequest, conflict } from "../http/errors";
-import { paging } from "../http/paging";
+import { parsePaging } from "../http/paging";
 import { defineRoute } from "../http/route";
 import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
@@ -41,7 +41,7 @@ export function registerSchedulesRoutes(app: OpenAPIHono<AppEnv>) {
       response: responseOf(scheduleListSchema),
     },
     async (c, { query }) => {
-      const page = paging(query);
+      const page = parsePaging(query);
       const { count, schedules } = await listSchedules(c.env, query, page);
       return ok(c, { meta: { page: page.page, perPage: page.perPage, count }, schedules });
     },
@@ -157,7 +157,7 @@ export function registerSchedulesRoutes(app: OpenAPIHono<AppEnv>) {
       response: responseOf(scheduleLogSchema),
     },
     async (c, { ids, query }) => {
-      const page = paging(query);
+      const page = parsePaging(query);
       let after = 0;
       if (query.after !== undefined && query.after.trim() !== "") {
         if (!/^\d{1,15}$/.test(query.after.trim())) throw badRequest(`Invalid after '${query.after}': must be a log seq (an integer ≥ 0)`, [{ path: "after", message: "must be an integer ≥ 0" }]);

@@ -34,7 +34,7 @@ type Via = "clock" | "buffer" | "trigger" | "backfill";
 
 const ACTIVE = ["queued", "running"];
 
-const gone = (): ScheduleResult<never> => ({ ok: false, status: 404, code: "not_found", message: "Schedule not found" });
+const gone = (): ScheduleResult<never> => ({ ok: false, code: "not_found", message: "Schedule not found" });
 
 export class ScheduleObject extends DurableObject<Env> {
   private readonly store: ScheduleStore;

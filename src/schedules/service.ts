@@ -7,7 +7,7 @@ import { and, asc, count, desc, eq, sql } from "drizzle-orm";
 import { getDb, type Db } from "../db/client";
 import { jobs, schedules, workflows } from "../db/schema";
 import { ApiError, badRequest, conflict, notFound } from "../http/errors";
-import { nowIso } from "../http/ids";
+import { nowIso } from "../http/time";
 import { iso } from "../jobs/model";
 import type { JobStatus } from "../jobs/states";
 import { fireTimesAfter, fireTimesBetween, localIso, nextFireAfter } from "./cron";
@@ -254,8 +254,8 @@ export async function deleteSchedule(env: Env, id: number) {
 
 function unwrapRun<T>(result: ScheduleResult<T>, id: number): T {
   if (result.ok) return result.value;
-  if (result.status === 404) throw notFound(`Schedule ${id}`);
-  throw new ApiError(result.status, result.code, result.message);
+  if (result.code === "not_found") throw notFound(`Schedule ${id}`);
+  throw new ApiError(result.code, result.message);
 }
 
 /** Starts one job now (fire time = now), obeying the overlap policy (or the one given). */

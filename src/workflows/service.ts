@@ -4,8 +4,9 @@ import { and, asc, count, eq, inArray, notExists, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { jobs, modules, workflows } from "../db/schema";
 import { rawStatement } from "../db/raw";
-import { badRequest, conflict, notFound, type ErrorDetail } from "../http/errors";
-import { idOut, nowIso } from "../http/ids";
+import { conflict, notFound } from "../http/errors";
+import { idOut } from "../http/ids";
+import { nowIso } from "../http/time";
 import type { TriggerDefinition } from "../triggers/model";
 import { dropTriggersStatement, prepareTriggers, syncTriggerStatements } from "../triggers/store";
 import { validateTriggers } from "../triggers/validate";
@@ -13,10 +14,16 @@ import { redactTasksForReader } from "../jobs/redact";
 import type { workflowBody } from "./schemas";
 import type { TaskDefinition } from "../jobs/tasks";
 import { checkWorkflowSize, validateTasks } from "./validate";
+import type { workflowSchema } from "./schemas";
+import { throwIfDetails } from "../http/details";
 
 export type WorkflowRow = typeof workflows.$inferSelect;
-export type Workflow = Omit<WorkflowRow, "tasks" | "onError" | "triggers"> & { tasks: TaskDefinition[]; onError: TaskDefinition[]; triggers: TriggerDefinition[] | null };
+export type Workflow = Omit<WorkflowRow, "tasks" | "onError" | "triggers"> & { tasks: WorkflowTask[]; onError: WorkflowTask[]; triggers: TriggerDefinition[] | null };
 export type WorkflowInput = z.output<typeof workflowBody>;
+/** A workflow as the API answers it. */
+export type WorkflowView = z.output<typeof workflowSchema>;
+/** A workflow's task: one of the kinds a client may write (never an engine kind such as `import`). */
+type WorkflowTask = WorkflowView["tasks"][number];
 
 /** Job statuses during which a workflow cannot be deleted. */
 export const ACTIVE_JOB_STATUSES = ["queued", "running"] as const;
@@ -28,7 +35,7 @@ export type WorkflowReader = { admin: boolean };
  * The workflow as the API answers it. For a reader without `admin`, credential header values of
  * http tasks read "[redacted]" (see redact.ts); admins see them as stored, so they can round-trip.
  */
-export const presentWorkflow = (w: Workflow, reader: WorkflowReader) => ({
+export const presentWorkflow = (w: Workflow, reader: WorkflowReader): WorkflowView => ({
   workflowID: idOut(w.id),
   name: w.name,
   timeout: w.timeout,
@@ -61,7 +68,7 @@ export async function listWorkflows(db: Db): Promise<Workflow[]> {
  * task lists and triggers, or throws one 400 naming every problem.
  */
 export async function validateWorkflow(db: Db, input: WorkflowInput, allowHosts?: string) {
-  throwIfDetails(checkWorkflowSize(input));
+  throwIfDetails(checkWorkflowSize(input), "Invalid workflow", "invalid_workflow");
   const { tasks, onError, details, moduleRefs } = validateTasks(input.tasks, input.onError, allowHosts);
   if (moduleRefs.length) {
     const ids = [...new Set(moduleRefs.map((r) => r.moduleId))];
@@ -72,12 +79,8 @@ export async function validateWorkflow(db: Db, input: WorkflowInput, allowHosts?
   }
   const checked = input.triggers?.length ? await validateTriggers(db, input.triggers) : { triggers: [], details: [] };
   details.push(...checked.details);
-  throwIfDetails(details);
+  throwIfDetails(details, "Invalid workflow", "invalid_workflow");
   return { tasks, onError, triggers: checked.triggers };
-}
-
-function throwIfDetails(details: ErrorDetail[]) {
-  if (details.length) throw badRequest(`Invalid workflow: ${details[0].path}: ${details[0].message}`, details, "invalid_workflow");
 }
 
 /**
