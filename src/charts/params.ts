@@ -3,7 +3,7 @@
 import { z } from "@hono/zod-openapi";
 import { fieldKinds, isMultiField, isValidDate, normaliseStamp, type Comparison, type FieldDefinition } from "../fields/registry";
 import { badRequest } from "../http/errors";
-import type { Module } from "../modules/service";
+import type { Module } from "../module-model/module";
 
 export const CHART_KINDS = ["line", "spline", "step", "area", "area-spline", "area-step", "bar", "scatter", "pie", "donut", "gauge"] as const;
 export type ChartKind = (typeof CHART_KINDS)[number];

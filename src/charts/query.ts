@@ -4,7 +4,7 @@
 import { and, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { badRequest } from "../http/errors";
-import type { Module } from "../modules/service";
+import type { Module } from "../module-model/module";
 import { compareExpr, compileFilter, itemColumn, itemsFrom, layoutOf, needsDocument, valueExpr } from "./content-api";
 import { MAX_POINTS, type Bound, type ChartField, type ChartPlan, type FieldRef } from "./params";
 

@@ -16,9 +16,9 @@ import { D1_MAX_LIKE_PATTERN_BYTES } from "../platform/limits";
 import { sql, type SQL } from "drizzle-orm";
 import { fieldKinds, isMultiField, isValidDate, normaliseStamp, type Comparison, type FieldDefinition } from "../fields/registry";
 import { badRequest } from "../http/errors";
-import type { Module } from "../modules/service";
+import type { Module } from "../module-model/module";
 import { compareExpr, elementHasStoredType, isTextField, layoutOf, valueExpr } from "./storage";
-import { hasOwnIndex, itemColumn } from "./typed-table";
+import { hasOwnIndex, itemColumn } from "../module-model/typed-table";
 
 /**
  * Most comparisons one filter may hold: each binds one value, and the listing's statement binds

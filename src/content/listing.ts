@@ -1,10 +1,10 @@
 // `sort` and `query` of the content listing, compiled to SQL.
 import { sql, type SQL } from "drizzle-orm";
 import { badRequest } from "../http/errors";
-import type { Module } from "../modules/service";
+import type { Module } from "../module-model/module";
 import { knownNames, positionError, resolveName, tokenize } from "./filter";
 import { searchFold } from "./storage";
-import { DOC, itemColumn, searchTableName } from "./typed-table";
+import { DOC, itemColumn, searchTableName } from "../module-model/typed-table";
 import { ident } from "../db/raw";
 
 export const DEFAULT_SORT = "id desc";
