@@ -2,7 +2,7 @@
 // Every problem becomes one `details` entry; paths are `fields.<name>` (for structural problems of
 // the array form, `fields[<index>]`).
 import type { Db } from "../db/client";
-import { checkFieldValue, isMultiField, type FieldDefinition } from "../fields/registry";
+import { checkFieldValue, isMultiField } from "../fields/registry";
 import { badRequest, type ErrorDetail } from "../http/errors";
 import type { Module } from "../module-model/module";
 import { checkRelated, referencedIds, type RelatedWanted } from "./related";
