@@ -5,10 +5,10 @@ import { sql, type SQL } from "drizzle-orm";
 import { call, makeModule } from "./helpers";
 import { getDb } from "../src/db/client";
 import { toQuery } from "../src/db/raw";
-import { getModule } from "../src/modules/service";
+import { getModule } from "../src/module-model/module";
 import { listingCountSql, listingPageSql } from "../src/content/service";
 import { compareExpr, layoutOf } from "../src/content/storage";
-import { itemsFrom } from "../src/content/typed-table";
+import { itemsFrom } from "../src/module-model/typed-table";
 
 let deal: any;
 let acct: any;

@@ -3,7 +3,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, makeModule } from "./helpers";
-import { MAX_TYPED_COLUMNS, MAX_TYPED_INDEXES, sameColumns, typedLayout } from "../src/content/typed-table";
+import { MAX_TYPED_COLUMNS, MAX_TYPED_INDEXES, sameColumns, typedLayout } from "../src/module-model/typed-table";
 
 const items = (m: any) => `/module/${m.moduleID}/content`;
 const snapshot = async () => (await env.DB.prepare("select * from content order by id").all()).results;

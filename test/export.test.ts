@@ -397,7 +397,7 @@ describe("keyset paging over many pages", () => {
     const db = getDb(env);
     const module = (await call(`/module/${big.moduleID}`)).json.response;
     expect(module.moduleID).toBe(big.moduleID);
-    const { getModule } = await import("../src/modules/service");
+    const { getModule } = await import("../src/module-model/module");
     const { sortPlan } = await import("../src/content/listing");
     const { listingWhere } = await import("../src/content/service");
     const m = await getModule(db, Number(big.moduleID));

@@ -219,7 +219,7 @@ describe("module create is one batch", () => {
 
   it("leaves no module row (and no typed table) when its DDL fails", async () => {
     const { env } = await import("cloudflare:workers");
-    const { typedLayout } = await import("../src/content/typed-table");
+    const { typedLayout } = await import("../src/module-model/typed-table");
     const last = await makeModule("Before", [{ name: "a", kind: "text" }]);
     const next = Number(last.moduleID) + 1;
     // A table holding the name of the next module's last typed-table index makes that index's DDL fail.

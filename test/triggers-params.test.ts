@@ -2,7 +2,7 @@
 // JSON, always within the bounds of POST /job/ (what does not fit is named in `omitted`).
 import { describe, expect, it } from "vitest";
 import { PARAMETER_NAME_MAX_CHARS, PARAMETERS_MAX_BYTES, PARAMETERS_MAX_COUNT } from "../src/jobs/schemas";
-import type { Module } from "../src/modules/service";
+import type { Module } from "../src/module-model/module";
 import { changedFields, triggerParameters } from "../src/triggers/params";
 
 const field = (name: string, kind = "text", extra: Record<string, unknown> = {}) => ({

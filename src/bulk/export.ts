@@ -15,11 +15,11 @@ import type { Db } from "../db/client";
 import { toQuery } from "../db/raw";
 import type { FieldDefinition } from "../fields/registry";
 import { badRequest } from "../http/errors";
-import { getModule, type Module } from "../modules/service";
+import { fieldNamed, getModule, type Module } from "../module-model/module";
 import { sortPlan, orderTerms, type SortKey } from "../content/listing";
 import { listingCountSql, listingWhere, presentContent, type ContentItem, type ContentRow, type ListParams } from "../content/service";
 import { layoutOf } from "../content/storage";
-import { DOC, ITEM, itemColumn, itemsFrom, needsDocument } from "../content/typed-table";
+import { DOC, ITEM, itemColumn, itemsFrom, needsDocument } from "../module-model/typed-table";
 import { D1_MAX_BOUND_PARAMETERS, SUBREQUESTS_PER_INVOCATION } from "../platform/limits";
 import { CSV_TYPE, csvCell, csvRecords, UTF8_BOM } from "./csv";
 
@@ -108,7 +108,7 @@ export function exportFields(module: Module, fields: string | undefined): FieldD
   }
   for (const name of names) {
     if (name === "" || SYSTEM_NAMES.has(name.toLowerCase())) continue;
-    const field = module.fields.find((f) => f.name === name) ?? module.fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
+    const field = fieldNamed(module, name);
     if (!field) problems.push({ path: "fields", message: `unknown field '${name.slice(0, 64)}'` });
     else if (chosen.includes(field)) problems.push({ path: "fields", message: `'${field.name}' is named twice` });
     else chosen.push(field);

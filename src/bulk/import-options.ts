@@ -4,7 +4,7 @@ import { z } from "@hono/zod-openapi";
 import type { FieldDefinition } from "../fields/registry";
 import type { ErrorDetail } from "../http/errors";
 import { JsonTooDeepError, parseJson } from "../http/json";
-import type { Module } from "../modules/service";
+import type { Module } from "../module-model/module";
 import { IMPORT_MAX_COLUMN_NAME } from "./import-limits";
 import type { ImportFormat, ImportMode, OnConflict } from "../jobs/import-job";
 import { ID_KEY, keyProblem, REPORT_COLUMNS } from "./import-values";

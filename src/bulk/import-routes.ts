@@ -6,7 +6,7 @@ import { defineRoute } from "../http/route";
 import { responseOf } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { jobSchema } from "../jobs/schemas";
-import { getModule } from "../modules/service";
+import { getModule } from "../module-model/module";
 import { IMPORT_MAX_BYTES, IMPORT_MAX_COLUMNS, IMPORT_MAX_MULTIPART_BYTES, IMPORT_MAX_ROWS } from "./import-limits";
 import { importQuery, parseOptions } from "./import-options";
 import { reportResponse } from "./import-report";

@@ -9,13 +9,14 @@ import { sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { abortUnless, allRows, ident, rawStatement, runBatch } from "../db/raw";
 import { content, importRows, importRuns, modules } from "../db/schema";
-import type { FieldDefinition } from "../fields/registry";
+import { holdsReferences, type FieldDefinition } from "../fields/registry";
 import { nowIso } from "../http/time";
-import type { Module } from "../modules/service";
+import type { Module } from "../module-model/module";
 import { recordedIds, recordEventsStatement, type WriteOrigin } from "../content/events";
+import { isLiveItemOf, targetModule } from "../content/related";
 import { bumpContentVersion } from "../content/result-cache";
 import { layoutOf, toPresented } from "../content/storage";
-import { insertSearchRows, insertTypedRows, searchTableName } from "../content/typed-table";
+import { insertSearchRows, insertTypedRows, searchTableName } from "../module-model/typed-table";
 import { IMPORT_CHECK_PAGE, IMPORT_STAGE_STATEMENT_BYTES } from "./import-limits";
 import type { OnConflict } from "../jobs/import-job";
 import { foldKey, type ImportPlan } from "./import-values";
@@ -223,11 +224,11 @@ export async function checkStaged(db: Db, plan: ImportPlan, jobId: number, onCon
     });
   }
   for (const field of module.fields) {
-    if (field.kind !== "related" && field.kind !== "related_multi") continue;
-    const target = Number(field.options.moduleID);
+    if (!holdsReferences(field)) continue;
+    const target = targetModule(field);
     checks.push({
       query: sql`select "r"."row" as "row", "j"."value" as "id" from ${importRows} as "r", json_each("r"."data", ${path(field)}) as "j"
-        where "r"."job_id" = ${jobId} and not exists (select 1 from ${content} as "t" where "t"."id" = "j"."value" and "t"."module_id" = ${target} and "t"."deleted_at" is null)
+        where "r"."job_id" = ${jobId} and not ${isLiveItemOf(sql`"j"."value"`, target)}
         limit ${IMPORT_CHECK_PAGE}`,
       finding: (r) => ({ row: r.row, column: col(field.name), message: `ID ${r.id} is not an item of module ${target} (any more)` }),
     });
@@ -270,10 +271,10 @@ export async function publish(db: Db, input: PublishInput): Promise<number[]> {
   const now = nowIso();
   const updated = sql`(select "content_id" from ${importRows} where "job_id" = ${jobId} and "content_id" is not null)`;
   const relatedGone = module.fields
-    .filter((f) => f.kind === "related" || f.kind === "related_multi")
+    .filter(holdsReferences)
     .map(
       (f) => sql` and not exists (select 1 from ${importRows} as "r", json_each("r"."data", ${path(f)}) as "j" where "r"."job_id" = ${jobId}
-        and not exists (select 1 from ${content} as "t" where "t"."id" = "j"."value" and "t"."module_id" = ${Number(f.options.moduleID)} and "t"."deleted_at" is null))`,
+        and not ${isLiveItemOf(sql`"j"."value"`, targetModule(f))})`,
     );
   const guard = abortUnless(
     sql`exists (select 1 from ${importRuns} where "job_id" = ${jobId} and "state" = 'staging')

@@ -11,7 +11,7 @@ import { ApiError, badRequest } from "../http/errors";
 import type { AppEnv } from "../http/types";
 import type { JobView } from "../jobs/model";
 import { jobStub } from "../jobs/queue";
-import type { Module } from "../modules/service";
+import type { Module } from "../module-model/module";
 import type { WorkflowSnapshot } from "../jobs/tasks";
 import { parseFile, tooLarge, type FileRecord } from "./csv-parse";
 import {

@@ -2,10 +2,10 @@
 // JSON and NDJSON values are passed on exactly as a JSON body's would be. A CSV cell is text, so
 // it is first read as the JSON value its field's kind takes (a number, true/false, an array for a
 // multi field); the value then goes through the same checks as a `POST .../content`.
-import { isMultiField, uniqueProblem, type FieldDefinition } from "../fields/registry";
-import type { Module } from "../modules/service";
+import { holdsReferences, isMultiField, uniqueProblem, type FieldDefinition } from "../fields/registry";
+import type { Module } from "../module-model/module";
 import { isTextField } from "../content/storage";
-import { MAX_TYPED_COLUMNS } from "../content/typed-table";
+import { MAX_TYPED_COLUMNS } from "../module-model/typed-table";
 import type { ImportFormat, ImportSpec } from "../jobs/import-job";
 import type { RowProblem, StoredRecord } from "./import-model";
 
@@ -103,7 +103,7 @@ function readScalar(field: FieldDefinition, text: string): Read {
     if (t === "true" || t === "false") return { ok: true, value: t === "true" };
     return { ok: false, message: `must be true or false, not ${JSON.stringify(clip(text))}` };
   }
-  if (field.kind === "related" || field.kind === "related_multi") return { ok: true, value: text.trim() };
+  if (holdsReferences(field)) return { ok: true, value: text.trim() };
   return { ok: true, value: text };
 }
 

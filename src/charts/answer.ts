@@ -2,7 +2,7 @@
 // `fields` keyed by label, and `meta` echoing the request.
 import type { Aggregate } from "./query";
 import type { z } from "@hono/zod-openapi";
-import type { ChartField, ChartKind, ChartPlan, FieldRef } from "./params";
+import type { ChartField, ChartKind, ChartPlan, FieldParam } from "./params";
 import type { chartAnswer } from "./routes";
 
 /** The chart's JSON answer, as /openapi.json documents it. */
@@ -28,10 +28,10 @@ export type ChartPicture = {
 
 export const COUNT_LABEL = "Count";
 
-const refTitle = (ref: FieldRef) => (ref.bucket ? `${ref.field.label} (${ref.bucket})` : ref.field.label);
+const refTitle = (ref: FieldParam) => (ref.bucket ? `${ref.field.label} (${ref.bucket})` : ref.field.label);
 
 /** A category's name in `data`: a string, or null for items without a value. */
-export function categoryName(value: unknown, ref: FieldRef): string | null {
+export function categoryName(value: unknown, ref: FieldParam): string | null {
   if (value === null || value === undefined) return null;
   if (!ref.bucket && ref.field.comparison === "bool") return value === true || value === 1 || value === "1" ? "true" : "false";
   return String(value);

@@ -1,6 +1,7 @@
-// The content pieces charts build on, owned by src/content: a field's value in a module's typed
-// row (and its comparison form, as the typed table's indexes hold it), the FROM over those rows,
-// and the filter compiler. Charts never read `data` any other way.
-export { compareExpr, layoutOf, valueExpr } from "../content/storage";
-export { itemColumn, itemsFrom, needsDocument } from "../content/typed-table";
+// The content pieces charts build on: names resolved as filters and sorts resolve them (and the
+// SQL of their values in a module's typed row), the FROM over those rows, and the filter compiler.
+// Charts never read `data` any other way.
+export { orderedValue, resolveField, storedValue, type OwnColumn, type ResolvedField } from "../content/field-resolver";
+export { layoutOf } from "../content/storage";
+export { itemColumn, itemsFrom, needsDocument } from "../module-model/typed-table";
 export { compileFilter } from "../content/filter";

@@ -1,9 +1,10 @@
 // Reads the chart parameters, resolves the fields they name against the module, checks them and
 // picks which of the contract's four aggregates runs. Every refusal is a 400 naming the parameter.
 import { z } from "@hono/zod-openapi";
-import { fieldKinds, isMultiField, isValidDate, normaliseStamp, type Comparison, type FieldDefinition } from "../fields/registry";
+import { isValidDate, normaliseStamp } from "../fields/registry";
 import { badRequest } from "../http/errors";
-import type { Module } from "../modules/service";
+import type { Module } from "../module-model/module";
+import { resolveField, type OwnColumn, type ResolvedField } from "./content-api";
 
 export const CHART_KINDS = ["line", "spline", "step", "area", "area-spline", "area-step", "bar", "scatter", "pie", "donut", "gauge"] as const;
 export type ChartKind = (typeof CHART_KINDS)[number];
@@ -38,23 +39,19 @@ export const chartQuery = z
 
 export type ChartQuery = z.output<typeof chartQuery>;
 
-/** A field a chart can name: a module field, or one of the item's own columns. */
-export type ChartField = {
-  name: string;
+/**
+ * A field a chart can name (a module field, or one of the item's own columns), as content
+ * resolves it, with what the answer shows of it: its label and a number field's bounds.
+ */
+export type ChartField = ResolvedField & {
   label: string;
-  /** The field kind (`number`, `enum`, ...); `id` for the item's ID and userID. */
-  kind: string;
-  comparison: Comparison;
-  multi: boolean;
-  /** The module field; absent for the item's own columns. */
-  definition?: FieldDefinition;
-  builtin?: "id" | "userID" | "createdAt" | "updatedAt";
   min?: number;
   max?: number;
   precision?: number;
 };
 
-export type FieldRef = { param: ParamName; field: ChartField; bucket?: Bucket };
+/** A chart parameter that names a field: the field, and its date bucket if the parameter gave one. */
+export type FieldParam = { param: ParamName; field: ChartField; bucket?: Bucket };
 
 type ParamName = "xAxis" | "yAxis" | "groupBy" | "sum" | "count";
 
@@ -67,15 +64,15 @@ export type ChartPlan = {
   kind: ChartKind;
   case: ChartCase;
   /** The category dimension of cases 1-3 (groupBy, the count field, or xAxis). */
-  category?: FieldRef;
+  category?: FieldParam;
   /** Case 1: the field whose presence is counted (absent: every item counts). */
-  countField?: FieldRef;
+  countField?: FieldParam;
   /** Case 2 with count=id: one total row. */
   countAll: boolean;
-  sum?: FieldRef;
-  x?: FieldRef;
-  y?: FieldRef;
-  groupBy?: FieldRef;
+  sum?: FieldParam;
+  x?: FieldParam;
+  y?: FieldParam;
+  groupBy?: FieldParam;
   xMin?: Bound;
   xMax?: Bound;
   filter?: string;
@@ -110,13 +107,8 @@ export function aggregateKey(plan: ChartPlan): string {
   return `chart:${JSON.stringify({ total: kind === "gauge", ...computed })}`;
 }
 
-/** The item's own columns, named as in `filter` (matched case-insensitively, as there). */
-const BUILTINS: Record<string, ChartField> = {
-  id: { name: "id", label: "ID", kind: "id", comparison: "id", multi: false, builtin: "id" },
-  userid: { name: "userID", label: "User", kind: "id", comparison: "id", multi: false, builtin: "userID" },
-  createdat: { name: "createdAt", label: "Created", kind: "stamp", comparison: "stamp", multi: false, builtin: "createdAt" },
-  updatedat: { name: "updatedAt", label: "Updated", kind: "stamp", comparison: "stamp", multi: false, builtin: "updatedAt" },
-};
+/** The labels of the item's own columns. */
+const OWN_LABELS: Record<OwnColumn, string> = { id: "ID", userID: "User", createdAt: "Created", updatedAt: "Updated" };
 
 const fail = (param: string, message: string, code: "invalid_chart" | "unknown_field" | "invalid_bound" | "missing_parameter" = "invalid_chart") =>
   badRequest(`Invalid ${param}: ${message}`, [{ path: param, message }], code);
@@ -124,32 +116,28 @@ const fail = (param: string, message: string, code: "invalid_chart" | "unknown_f
 /** A parameter's value, or undefined when absent or blank (a form's empty input means "not set"). */
 const given = (v: string | undefined) => (v === undefined || v.trim() === "" ? undefined : v.trim());
 
-function moduleField(module: Module, name: string): ChartField | undefined {
-  // Exact name first, then case-insensitively (names are unique case-insensitively), as `filter` does.
-  const def = module.fields.find((f) => f.name === name) ?? module.fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
-  // Own keys only: a name like `constructor` or `__proto__` must not reach Object.prototype.
-  if (!def) return Object.hasOwn(BUILTINS, name.toLowerCase()) ? BUILTINS[name.toLowerCase()] : undefined;
-  const kind = fieldKinds.get(def.kind);
+/** The field a chart parameter names, resolved as filters and sorts resolve names. */
+function chartField(module: Module, name: string): ChartField | undefined {
+  const ref = resolveField(module, name);
+  if (!ref) return undefined;
+  const def = ref.definition;
+  if (!def) return { ...ref, label: OWN_LABELS[ref.builtin!] };
   const options = def.options as { min?: unknown; max?: unknown; precision?: unknown };
   return {
-    name: def.name,
+    ...ref,
     label: def.label || def.name,
-    kind: def.kind,
-    comparison: kind?.comparison ?? "text",
-    multi: isMultiField(def),
-    definition: def,
     ...(typeof options.min === "number" ? { min: options.min } : {}),
     ...(typeof options.max === "number" ? { max: options.max } : {}),
     ...(typeof options.precision === "number" ? { precision: options.precision } : {}),
   };
 }
 
-function resolve(module: Module, param: ParamName, raw: string | undefined): FieldRef | undefined {
+function fieldParam(module: Module, param: ParamName, raw: string | undefined): FieldParam | undefined {
   const text = given(raw);
   if (text === undefined) return undefined;
   const colon = text.indexOf(":");
   const name = colon < 0 ? text : text.slice(0, colon);
-  const field = moduleField(module, name);
+  const field = chartField(module, name);
   if (!field) throw fail(param, `unknown field '${name}' in module ${module.id}`, "unknown_field");
   if (colon < 0) return { param, field };
   const bucket = text.slice(colon + 1);
@@ -212,11 +200,11 @@ function intOption(param: "width" | "height", raw: string | undefined, fallback:
   return Number(text);
 }
 
-const noBucket = (ref: FieldRef | undefined, why: string) => {
+const noBucket = (ref: FieldParam | undefined, why: string) => {
   if (ref?.bucket) throw fail(ref.param, `a date bucket is allowed only on groupBy, or on xAxis when sum runs without groupBy and count; ${why}`);
 };
 
-const noMulti = (ref: FieldRef | undefined, why: string) => {
+const noMulti = (ref: FieldParam | undefined, why: string) => {
   if (ref?.field.multi) throw fail(ref.param, `'${ref.field.name}' holds several values per item; ${why}`);
 };
 
@@ -235,12 +223,12 @@ export function planChart(module: Module, q: ChartQuery): ChartPlan {
   const height = intOption("height", q.height, SVG_SIZE.height);
 
   // Every field named is checked, used by the chosen case or not.
-  const x = resolve(module, "xAxis", q.xAxis);
-  const y = resolve(module, "yAxis", q.yAxis);
-  const groupBy = resolve(module, "groupBy", q.groupBy);
-  const sum = resolve(module, "sum", q.sum);
+  const x = fieldParam(module, "xAxis", q.xAxis);
+  const y = fieldParam(module, "yAxis", q.yAxis);
+  const groupBy = fieldParam(module, "groupBy", q.groupBy);
+  const sum = fieldParam(module, "sum", q.sum);
   const countText = given(q.count);
-  const count = resolve(module, "count", q.count);
+  const count = fieldParam(module, "count", q.count);
 
   if (sum) {
     if (sum.field.comparison !== "number") throw fail("sum", `'${sum.field.name}' is a ${sum.field.kind} field; sum needs a number field`);

@@ -1,12 +1,12 @@
 // The chart aggregates as SQL run inside D1: GROUP BY / COUNT / total() over the module's typed
 // rows (its live items), never loading items into the Worker. Field values come from content's
-// own `valueExpr`, so the typed table's indexes serve these queries; `compileFilter` is content's too.
+// field resolver, so the typed table's indexes serve these queries; `compileFilter` is content's too.
 import { and, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { badRequest } from "../http/errors";
-import type { Module } from "../modules/service";
-import { compareExpr, compileFilter, itemColumn, itemsFrom, layoutOf, needsDocument, valueExpr } from "./content-api";
-import { MAX_POINTS, type Bound, type ChartField, type ChartPlan, type FieldRef } from "./params";
+import type { Module } from "../module-model/module";
+import { compileFilter, itemColumn, itemsFrom, layoutOf, needsDocument, orderedValue, storedValue } from "./content-api";
+import { MAX_POINTS, type Bound, type ChartField, type ChartPlan, type FieldParam } from "./params";
 
 /**
  * `val`/`total` is null where total() overflowed: SQLite sums doubles into ±Infinity (two items of
@@ -24,23 +24,8 @@ export type Aggregate =
 /** Alias of the json_each table that explodes a multi-value category, one row per element. */
 const EACH = sql.raw("chart_each");
 
-/** The stored value of a field in the current typed row. */
-export function fieldExpr(module: Module, field: ChartField): SQL {
-  switch (field.builtin) {
-    case "id":
-      return itemColumn("id");
-    case "userID":
-      return itemColumn("user_id");
-    case "createdAt":
-      return itemColumn("created_at");
-    case "updatedAt":
-      return itemColumn("updated_at");
-  }
-  return valueExpr(module, field.definition!);
-}
-
 /** A date bucket of a `YYYY-MM-DD...` value (dates, and stamps stored in UTC): its sortable label. */
-export function bucketExpr(v: SQL, bucket: FieldRef["bucket"]): SQL {
+export function bucketExpr(v: SQL, bucket: FieldParam["bucket"]): SQL {
   switch (bucket) {
     case "year":
       return sql`substr(${v}, 1, 4)`;
@@ -63,17 +48,17 @@ export function bucketExpr(v: SQL, bucket: FieldRef["bucket"]): SQL {
 
 /**
  * What a category is grouped and ordered by. Text kinds compare case-insensitively (as in
- * filter and sort): content's `compareExpr`, the very expression its per-field index holds.
+ * filter and sort): content's `orderedValue`, the very expression its per-field index holds.
  */
-function groupExpr(module: Module, ref: FieldRef, source: SQL, exploded: boolean): SQL {
+function groupExpr(module: Module, ref: FieldParam, source: SQL, exploded: boolean): SQL {
   if (ref.bucket) return bucketExpr(source, ref.bucket);
   if (ref.field.comparison !== "text") return source;
   if (exploded || !ref.field.definition) return sql`${source} collate nocase`;
-  return compareExpr(module, ref.field.definition);
+  return orderedValue(module, ref.field);
 }
 
 /** ORDER BY terms for a category (or x) value of this field: ascending by the field's kind. */
-function orderTerms(v: SQL, ref: FieldRef): SQL {
+function orderTerms(v: SQL, ref: FieldParam): SQL {
   if (ref.bucket) return v;
   switch (ref.field.comparison) {
     case "id":
@@ -85,8 +70,8 @@ function orderTerms(v: SQL, ref: FieldRef): SQL {
   }
 }
 
-/** The SQL comparison `v op bound` by the x field's kind. */
-function compare(v: SQL, op: ">=" | "<=", bound: Bound, field: ChartField): SQL {
+/** The SQL test `v op bound` of an xMin/xMax bound, by the x field's kind (`v` may be an element of a multi field). */
+function boundTest(v: SQL, op: ">=" | "<=", bound: Bound, field: ChartField): SQL {
   const o = sql.raw(op);
   switch (field.comparison) {
     case "id":
@@ -101,8 +86,8 @@ function compare(v: SQL, op: ">=" | "<=", bound: Bound, field: ChartField): SQL 
 function boundsOn(v: SQL, plan: ChartPlan): SQL[] {
   const x = plan.x!.field;
   const out: SQL[] = [];
-  if (plan.xMin !== undefined) out.push(compare(v, ">=", plan.xMin, x));
-  if (plan.xMax !== undefined) out.push(compare(v, "<=", plan.xMax, x));
+  if (plan.xMin !== undefined) out.push(boundTest(v, ">=", plan.xMin, x));
+  if (plan.xMax !== undefined) out.push(boundTest(v, "<=", plan.xMax, x));
   return out;
 }
 
@@ -119,24 +104,24 @@ function whereClause(module: Module, plan: ChartPlan, explodedX: boolean): SQL {
       const inner = and(...boundsOn(sql`chart_bound.value`, plan));
       parts.push(sql`exists (select 1 from json_each(${arrayExpr(module, x)}) as chart_bound where ${inner})`);
     } else {
-      parts.push(...boundsOn(fieldExpr(module, x), plan));
+      parts.push(...boundsOn(storedValue(module, x), plan));
     }
   }
   return and(...parts)!;
 }
 
 /** A multi-value field's array: its typed column holds JSON arrays only (or NULL). */
-const arrayExpr = (module: Module, field: ChartField): SQL => fieldExpr(module, field);
+const arrayExpr = (module: Module, field: ChartField): SQL => storedValue(module, field);
 
 /** Whether a field has a value in the current row (a non-empty array for multi fields). */
 function hasValue(module: Module, field: ChartField): SQL {
-  return field.multi ? sql`json_array_length(${arrayExpr(module, field)}) > 0` : sql`${fieldExpr(module, field)} is not null`;
+  return field.multi ? sql`json_array_length(${arrayExpr(module, field)}) > 0` : sql`${storedValue(module, field)} is not null`;
 }
 
 /** The aggregate of one category, or of everything for a gauge (`total`). */
 function aggregateExpr(module: Module, plan: ChartPlan, exploded: boolean, total = false): SQL {
-  if (plan.case === "series") return sql`total(${fieldExpr(module, plan.y!.field)})`;
-  if (plan.case !== "count" && plan.sum) return sql`total(${fieldExpr(module, plan.sum.field)})`;
+  if (plan.case === "series") return sql`total(${storedValue(module, plan.y!.field)})`;
+  if (plan.case !== "count" && plan.sum) return sql`total(${storedValue(module, plan.sum.field)})`;
   // Case 1 counts the items of each category holding `count` (all items without it); case 2
   // counts the items of each value of `count` (its null category: the items without one), and its
   // gauge total is the number of items holding a value.
@@ -169,8 +154,8 @@ export async function runAggregate(db: Db, module: Module, plan: ChartPlan): Pro
 
   if (plan.case === "series") {
     const x = plan.x!;
-    const xv = fieldExpr(module, x.field);
-    const yv = fieldExpr(module, plan.y!.field);
+    const xv = storedValue(module, x.field);
+    const yv = storedValue(module, plan.y!.field);
     const where = and(whereClause(module, plan, false), sql`${xv} is not null`, sql`${yv} is not null`)!;
     const points = await db.all<SeriesPoint>(
       sql`select ${xv} as x, ${yv} as y from ${fromFor(module, where)} where ${where}
@@ -188,7 +173,7 @@ export async function runAggregate(db: Db, module: Module, plan: ChartPlan): Pro
 
   const category = plan.category!;
   const exploded = category.field.multi;
-  const source = exploded ? sql`${EACH}.value` : fieldExpr(module, category.field);
+  const source = exploded ? sql`${EACH}.value` : storedValue(module, category.field);
   const group = groupExpr(module, category, source, exploded);
   // Spellings that differ only in case share a category, named by one of them (the group key as
   // SQLite keeps it). Selecting the key itself, rather than min() of the spellings, keeps the

@@ -7,7 +7,7 @@ import { defineRoute } from "../http/route";
 import { responseOf } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { cachedResult } from "../content/result-cache";
-import { getModule } from "../modules/service";
+import { getModule } from "../module-model/module";
 import { buildAnswer } from "./answer";
 import { aggregateKey, CHART_KINDS, chartQuery, MAX_POINTS, planChart } from "./params";
 import { runAggregate } from "./query";

@@ -8,17 +8,17 @@
 //   op         := eq | ne | lt | le | gt | ge | contains | startswith
 //   value      := 'quoted' | "quoted" (a quote doubled inside) | number | true | false
 //
-// Keywords are case-insensitive; names are module fields (matched exactly, else
-// case-insensitively) or id, createdAt, updatedAt, userID. Errors are a 400 naming the 1-based
-// character position. Field names reach SQL only through `valueExpr` after being resolved against
-// the module; every value is a bound parameter.
+// Keywords are case-insensitive; names are resolved by field-resolver.ts (module fields, matched
+// exactly, else case-insensitively, or id, createdAt, updatedAt, userID). Errors are a 400 naming
+// the 1-based character position. Field names reach SQL only through the resolver's expressions
+// after being resolved against the module; every value is a bound parameter.
 import { D1_MAX_LIKE_PATTERN_BYTES } from "../platform/limits";
 import { sql, type SQL } from "drizzle-orm";
-import { fieldKinds, isMultiField, isValidDate, normaliseStamp, type Comparison, type FieldDefinition } from "../fields/registry";
+import { isValidDate, normaliseStamp } from "../fields/registry";
 import { badRequest } from "../http/errors";
-import type { Module } from "../modules/service";
-import { compareExpr, elementHasStoredType, isTextField, layoutOf, valueExpr } from "./storage";
-import { hasOwnIndex, itemColumn } from "./typed-table";
+import type { Module } from "../module-model/module";
+import { comparedValue, hasIndex, knownFieldNames, orderedValue, resolveField, type ResolvedField } from "./field-resolver";
+import { elementHasStoredType, isTextField } from "./storage";
 
 /**
  * Most comparisons one filter may hold: each binds one value, and the listing's statement binds
@@ -40,52 +40,7 @@ type Token =
   | { t: "number"; value: number; text: string; pos: number }
   | { t: "(" | ")" | "," | "end"; pos: number };
 
-/** A name a filter or sort may use, resolved against the module. */
-export type FieldRef = {
-  name: string;
-  comparison: Comparison;
-  /** The expression to compare and sort by (with NOCASE for text). */
-  expr: SQL;
-  /** The value itself (for `is null`, and behind a unary `+`). */
-  value: SQL;
-  multi: boolean;
-  /** Whether the field has an index of its own in the module's typed table. */
-  indexed: boolean;
-  field?: FieldDefinition;
-};
-
-const builtin = (name: string, comparison: Comparison, expr: SQL, indexed: boolean): FieldRef => ({ name, comparison, expr, value: expr, multi: false, indexed });
-
-const BUILTINS: Record<string, () => FieldRef> = {
-  id: () => builtin("id", "id", itemColumn("id"), true),
-  createdat: () => builtin("createdAt", "stamp", itemColumn("created_at"), true),
-  updatedat: () => builtin("updatedAt", "stamp", itemColumn("updated_at"), true),
-  userid: () => builtin("userID", "id", sql`cast(${itemColumn("user_id")} as integer)`, false),
-};
-
 const COMPARISON_OPS = new Set(["eq", "ne", "lt", "le", "gt", "ge", "contains", "startswith"]);
-
-/** Resolves a name used in `filter` or `sort`; undefined when the module has no such field. */
-export function resolveName(module: Module, name: string): FieldRef | undefined {
-  const field = module.fields.find((f) => f.name === name) ?? module.fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
-  if (field) {
-    const kind = fieldKinds.get(field.kind);
-    return {
-      name: field.name,
-      comparison: kind?.comparison ?? "text",
-      expr: compareExpr(module, field),
-      value: valueExpr(module, field),
-      multi: isMultiField(field),
-      indexed: hasOwnIndex(layoutOf(module), field),
-      field,
-    };
-  }
-  // Own keys only: a name like `constructor` or `__proto__` must not reach Object.prototype.
-  const key = name.toLowerCase();
-  return Object.hasOwn(BUILTINS, key) ? BUILTINS[key]() : undefined;
-}
-
-export const knownNames = (module: Module) => [...module.fields.map((f) => f.name), "id", "createdAt", "updatedAt", "userID"];
 
 export function positionError(param: "filter" | "sort", pos: number, message: string) {
   return badRequest(`Invalid ${param} at position ${pos}: ${message}`, [{ path: param, message: `position ${pos}: ${message}` }], `invalid_${param}`);
@@ -237,9 +192,9 @@ class Parser {
     // Each comparison binds one parameter (a short `in` list one per value, a long one a single
     // JSON array); D1 allows 100 per statement.
     if (++this.values > MAX_FILTER_VALUES) throw positionError("filter", nameTok.pos, `too long: at most ${MAX_FILTER_VALUES} bound values`);
-    const ref = resolveName(this.module, nameTok.text);
+    const ref = resolveField(this.module, nameTok.text);
     if (!ref) {
-      throw positionError("filter", nameTok.pos, `unknown field '${nameTok.text}'; known: ${knownNames(this.module).join(", ")}`);
+      throw positionError("filter", nameTok.pos, `unknown field '${nameTok.text}'; known: ${knownFieldNames(this.module).join(", ")}`);
     }
     const opTok = this.next();
     if (opTok.t !== "word") this.fail(opTok, "an operator (eq ne lt le gt ge in contains startswith is)");
@@ -252,7 +207,7 @@ class Parser {
       }
       const nullTok = this.next();
       if (!this.isWord(nullTok, "null")) this.fail(nullTok, "'null'");
-      return { sql: nullCheck(ref, negate) };
+      return { sql: nullCheck(this.module, ref, negate) };
     }
     if (op === "in") {
       if (this.peek().t !== "(") this.fail(this.peek(), "'(' after 'in'");
@@ -269,19 +224,20 @@ class Parser {
         this.values += values.length - 1;
         if (this.values > MAX_FILTER_VALUES) throw positionError("filter", nameTok.pos, `too long: at most ${MAX_FILTER_VALUES} bound values`);
       }
-      return { sql: compare(ref, "in", values) };
+      return { sql: compare(this.module, ref, "in", values) };
     }
     if (!COMPARISON_OPS.has(op)) this.fail(opTok, "an operator (eq ne lt le gt ge in contains startswith is)");
     const lit = this.literal();
     const value = this.coerce(ref, lit, op);
-    const node: Node = { sql: compare(ref, op, [value]) };
-    if (op === "eq" && ref.comparison !== "bool") node.eq = indexedName(ref); // true/false splits in about two: not selective
-    const field = ref.field;
-    if (RANGE_OPS.has(op) && field && ref.indexed) {
-      node.range = field.name;
+    const node: Node = { sql: compare(this.module, ref, op, [value]) };
+    const indexed = indexedName(this.module, ref);
+    if (op === "eq" && ref.comparison !== "bool") node.eq = indexed; // true/false splits in about two: not selective
+    if (RANGE_OPS.has(op) && indexed !== undefined) {
+      node.range = indexed;
       node.lower = op === "gt" || op === "ge";
       // The same test with the field's expression behind a unary `+`, which no index can serve.
-      const plain = isTextField(field) ? sql`(+${ref.value}) collate nocase` : sql`(+${ref.value})`;
+      const v = comparedValue(this.module, ref);
+      const plain = isTextField(ref.definition!) ? sql`(+${v}) collate nocase` : sql`(+${v})`;
       node.unindexed = sql`${plain} ${sql.raw(SQL_OPS[op])} ${value}`;
     }
     return node;
@@ -297,7 +253,7 @@ class Parser {
   }
 
   /** Checks a literal against the field's kind and answers the value to bind. */
-  private coerce(ref: FieldRef, lit: Literal, op: string): unknown {
+  private coerce(ref: ResolvedField, lit: Literal, op: string): unknown {
     const wrong = (what: string): never => {
       throw positionError("filter", lit.pos, `'${ref.name}' ${op} expects ${what}`);
     };
@@ -341,8 +297,8 @@ type Node = { sql: SQL; terms?: Node[]; eq?: string; range?: string; lower?: boo
 
 const toSql = (n: Node) => n.sql;
 
-/** The field's name when it is a single-valued module field with an index. */
-const indexedName = (ref: FieldRef) => (ref.field && ref.indexed ? ref.field.name : undefined);
+/** The field's name when it is a module field with an index of its own. */
+const indexedName = (module: Module, ref: ResolvedField) => (ref.definition && hasIndex(module, ref) ? ref.definition.name : undefined);
 
 /**
  * Steers SQLite's choice of index. Without statistics its planner prefers a range on one field's
@@ -366,13 +322,14 @@ function steer(top: Node, orderedBy?: string): SQL {
   return sql`(${sql.join(parts, sql` and `)})`;
 }
 
-function nullCheck(ref: FieldRef, negate: boolean): SQL {
-  if (ref.multi && ref.field) {
+function nullCheck(module: Module, ref: ResolvedField, negate: boolean): SQL {
+  const value = comparedValue(module, ref);
+  if (ref.multi && ref.definition) {
     // An element count, never raising: a value that is not an array has no elements.
-    const len = sql`coalesce(json_array_length(${ref.value}), 0)`;
+    const len = sql`coalesce(json_array_length(${value}), 0)`;
     return negate ? sql`${len} > 0` : sql`${len} = 0`;
   }
-  return negate ? sql`${ref.value} is not null` : sql`${ref.value} is null`;
+  return negate ? sql`${value} is not null` : sql`${value} is null`;
 }
 
 /**
@@ -380,9 +337,9 @@ function nullCheck(ref: FieldRef, negate: boolean): SQL {
  * Values of another type than the kind stores are not in the typed row: they match no comparison
  * (but `ne`, like a missing one). Elements of a multi field's array are checked one by one.
  */
-function compare(ref: FieldRef, op: string, values: unknown[]): SQL {
-  // A single field's `expr` already carries COLLATE NOCASE for text; json_each's `value` needs it.
-  const nocase = ref.field ? isTextField(ref.field) && ref.multi : false;
+function compare(module: Module, ref: ResolvedField, op: string, values: unknown[]): SQL {
+  // A single field's `orderedValue` already carries COLLATE NOCASE for text; json_each's `value` needs it.
+  const nocase = ref.definition ? isTextField(ref.definition) && ref.multi : false;
   const collate = sql.raw(nocase ? " collate nocase" : "");
   const test = (x: SQL): SQL => {
     switch (op) {
@@ -410,20 +367,21 @@ function compare(ref: FieldRef, op: string, values: unknown[]): SQL {
         return sql`${x} ${sql.raw(SQL_OPS[op])} ${values[0]}${collate}`;
     }
   };
-  if (ref.multi && ref.field) {
+  if (ref.multi && ref.definition) {
     // Only elements of an array, and of the kind's type: a scalar, an object or text that is not
     // JSON in a multi field matches nothing (json_each over such text would raise).
-    const each = sql`exists (select 1 from json_each(${ref.value}) where ${elementHasStoredType(ref.field)} and ${test(sql`value`)})`;
+    const each = sql`exists (select 1 from json_each(${comparedValue(module, ref)}) where ${elementHasStoredType(ref.definition)} and ${test(sql`value`)})`;
     return op === "ne" ? sql`not ${each}` : each;
   }
-  if (op === "ne") return sql`${ref.expr} is not ${values[0]}${collate}`;
-  return test(ref.expr);
+  const expr = orderedValue(module, ref);
+  if (op === "ne") return sql`${expr} is not ${values[0]}${collate}`;
+  return test(expr);
 }
 
 /**
- * Compiles a filter into a SQL condition over the module's typed rows (typed-table.ts). Throws a 400 ApiError naming the position on any error. `orderedBy`: the
- * field the query is ordered by first, if any (see `steer`); leave it out for counts and
- * aggregates.
+ * Compiles a filter into a SQL condition over the module's typed rows (module-model/typed-table.ts).
+ * Throws a 400 ApiError naming the position on any error. `orderedBy`: the field the query is
+ * ordered by first, if any (see `steer`); leave it out for counts and aggregates.
  */
 export function compileFilter(module: Module, filter: string, options: { orderedBy?: string } = {}): SQL {
   if (filter.length > MAX_FILTER_LENGTH) {

@@ -1,10 +1,11 @@
 // `sort` and `query` of the content listing, compiled to SQL.
 import { sql, type SQL } from "drizzle-orm";
 import { badRequest } from "../http/errors";
-import type { Module } from "../modules/service";
-import { knownNames, positionError, resolveName, tokenize } from "./filter";
+import type { Module } from "../module-model/module";
+import { knownFieldNames, orderedValue, resolveField } from "./field-resolver";
+import { positionError, tokenize } from "./filter";
 import { searchFold } from "./storage";
-import { DOC, itemColumn, searchTableName } from "./typed-table";
+import { DOC, itemColumn, searchTableName } from "../module-model/typed-table";
 import { ident } from "../db/raw";
 
 export const DEFAULT_SORT = "id desc";
@@ -43,11 +44,11 @@ export function sortPlan(module: Module, sort: string | undefined): SortPlan {
   for (;;) {
     const nameTok = tokens[i++];
     if (nameTok.t !== "word") throw positionError("sort", nameTok.pos, "expected a field name");
-    const ref = resolveName(module, nameTok.text);
-    if (!ref) throw positionError("sort", nameTok.pos, `unknown field '${nameTok.text}'; known: ${knownNames(module).join(", ")}`);
+    const ref = resolveField(module, nameTok.text);
+    if (!ref) throw positionError("sort", nameTok.pos, `unknown field '${nameTok.text}'; known: ${knownFieldNames(module).join(", ")}`);
     if (ref.multi) throw positionError("sort", nameTok.pos, `'${ref.name}' holds several values and cannot be sorted by`);
     if (seen.has(ref.name)) throw positionError("sort", nameTok.pos, `'${ref.name}' is named twice`);
-    if (seen.size === 0 && ref.field) firstField = ref.field.name;
+    if (seen.size === 0 && ref.definition) firstField = ref.definition.name;
     seen.add(ref.name);
     if (seen.size > MAX_SORT_KEYS) throw positionError("sort", nameTok.pos, `at most ${MAX_SORT_KEYS} sort keys`);
     let dir: SortKey["dir"] = "asc";
@@ -57,7 +58,7 @@ export function sortPlan(module: Module, sort: string | undefined): SortPlan {
       i++;
     }
     lastDir = dir;
-    keys.push({ expr: ref.expr, dir, nocase: ref.comparison === "text", missing: true });
+    keys.push({ expr: orderedValue(module, ref), dir, nocase: ref.comparison === "text", missing: true });
     const sep = tokens[i++];
     if (sep.t === "end") break;
     if (sep.t !== ",") throw positionError("sort", sep.pos, "expected ',' , 'asc', 'desc' or the end");

@@ -12,15 +12,16 @@ import { idOut } from "../http/ids";
 import { nowIso } from "../http/time";
 import { allRows, rawStatement, toQuery } from "../db/raw";
 import type { Paging } from "../http/paging";
-import { getModule, type Module } from "../modules/service";
+import { getModule, type Module } from "../module-model/module";
 import { recordedEffect, recordEffect } from "./effects";
 import { recordedIds, recordEventsStatement, type WriteOptions } from "./events";
 import { compileFilter } from "./filter";
 import { compileQuery, DEFAULT_SORT, orderTerms, sortPlan } from "./listing";
 import { bumpContentVersion, cachedResult } from "./result-cache";
 import { isEmptyValue, layoutOf, searchText, toPresented } from "./storage";
-import { DOC, dropItemStatements, itemsFrom, needsDocument, syncItemStatements } from "./typed-table";
-import { relatedRefs, validateContentFields } from "./validate";
+import { DOC, dropItemStatements, itemsFrom, needsDocument, syncItemStatements } from "../module-model/typed-table";
+import { isLiveItemOf, relatedRefs } from "./related";
+import { validateContentFields } from "./validate";
 import { uniqueConflict } from "./unique";
 import type { z } from "@hono/zod-openapi";
 import type { contentListSchema, contentSchema } from "./schemas";
@@ -121,9 +122,7 @@ function writeGuard(module: Module, data: Record<string, unknown>): SQL {
   if (refs.length) {
     // One bound JSON array of [id, module] pairs, whatever their number (D1_MAX_BOUND_PARAMETERS).
     parts.push(sql`not exists (select 1 from json_each(${JSON.stringify(refs)}) as wanted
-      where not exists (select 1 from ${content} as target
-        where target.id = json_extract(wanted.value, '$[0]') and target.module_id = json_extract(wanted.value, '$[1]')
-          and target.deleted_at is null))`);
+      where not ${isLiveItemOf(sql`json_extract(wanted.value, '$[0]')`, sql`json_extract(wanted.value, '$[1]')`)})`);
   }
   return and(...parts)!;
 }

@@ -4,14 +4,13 @@
 // *stored form*: strings for text kinds, JSON numbers for `number`, `true`/`false` for `bool`,
 // `YYYY-MM-DD` for `date`, UTC `YYYY-MM-DDTHH:MM:SS.sssZ` for `stamp`, integers for `related`
 // (arrays for multi fields). Items are answered from it. Queries read the module's typed table
-// instead (typed-table.ts): one typed column per field, kept in step in every write's batch.
-// Values are always bound parameters.
+// instead (module-model/typed-table.ts): one typed column per field, kept in step in every
+// write's batch. Values are always bound parameters.
 import { and, eq, isNull, sql, type SQL } from "drizzle-orm";
-import type { Db } from "../db/client";
 import { content } from "../db/schema";
-import { fieldKinds, isMultiField, type FieldDefinition } from "../fields/registry";
-import type { Module } from "../modules/service";
-import { fieldValue, typedLayout, type TypedLayout } from "./typed-table";
+import { fieldKinds, holdsReferences, isMultiField, type FieldDefinition } from "../fields/registry";
+import type { Module } from "../module-model/module";
+import { fieldValue, typedLayout, type TypedLayout } from "../module-model/typed-table";
 
 const SAFE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
@@ -61,7 +60,7 @@ export const liveContentBound = (moduleId: number) => and(eq(content.moduleId, m
 
 /** Converts a checked API value (as `checkFieldValue` answers it) into its stored form. */
 export function toStored(field: FieldDefinition, value: unknown): unknown {
-  if (field.kind === "related" || field.kind === "related_multi") {
+  if (holdsReferences(field)) {
     return Array.isArray(value) ? value.map(Number) : Number(value);
   }
   return value;
@@ -69,7 +68,7 @@ export function toStored(field: FieldDefinition, value: unknown): unknown {
 
 /** Converts a stored value into the API form (IDs as decimal strings). */
 export function toPresented(field: FieldDefinition, value: unknown): unknown {
-  if (field.kind === "related" || field.kind === "related_multi") {
+  if (holdsReferences(field)) {
     return Array.isArray(value) ? value.map((v) => String(v)) : String(value);
   }
   return value;
@@ -135,14 +134,3 @@ export function searchWith(field: FieldDefinition): SQL {
     : sql`lower(json_extract(${sql.identifier("data")}, ${path}))`;
   return sql`case when ${text} is null or ${text} = '' then ${col} else ${col} || ${searchMarker(field.name)} || ${text} end`;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Indexes of the JSON layout (before typed tables): dropped when a module is converted
-
-/** The module's expression indexes on `content` from before typed tables (`cx_<module>_...`). */
-export async function legacyFieldIndexes(db: Db, moduleId: number): Promise<string[]> {
-  const rows = await db.all<{ name: string }>(sql`select name from sqlite_master where type = 'index' and substr(name, 1, ${`cx_${moduleId}_`.length}) = ${`cx_${moduleId}_`}`);
-  return rows.map((r) => r.name);
-}
-
-export const dropIndexSql = (name: string) => sql.raw(`DROP INDEX IF EXISTS "${name.replace(/[^A-Za-z0-9_]/g, "")}"`);

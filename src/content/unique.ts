@@ -9,8 +9,8 @@ import { allRows, ident } from "../db/raw";
 import type { FieldDefinition } from "../fields/registry";
 import { ApiError, type ErrorDetail } from "../http/errors";
 import { isTextField, layoutOf, toPresented } from "./storage";
-import { typedValue } from "./typed-table";
-import type { Module } from "../modules/service";
+import { typedValue } from "../module-model/typed-table";
+import type { Module } from "../module-model/module";
 
 /** Most duplicate values an edit's 409 lists. */
 const MAX_LISTED_DUPLICATES = 10;

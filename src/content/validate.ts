@@ -1,12 +1,11 @@
 // Validates a content item's `fields` against its module, through the field registry.
 // Every problem becomes one `details` entry; paths are `fields.<name>` (for structural problems of
 // the array form, `fields[<index>]`).
-import { sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { content } from "../db/schema";
-import { checkFieldValue, isMultiField, type FieldDefinition } from "../fields/registry";
+import { checkFieldValue, isMultiField } from "../fields/registry";
 import { badRequest, type ErrorDetail } from "../http/errors";
-import type { Module } from "../modules/service";
+import type { Module } from "../module-model/module";
+import { checkRelated, referencedIds, type RelatedWanted } from "./related";
 import { isEmptyValue, toStored } from "./storage";
 import { throwIfDetails } from "../http/details";
 
@@ -39,67 +38,6 @@ function readInput(input: unknown, details: ErrorDetail[]): Map<string, { value:
   }
   details.push({ path: "fields", message: "must be an array of {name, value} or an object of name → value" });
   return out;
-}
-
-/** IDs (as numbers) a related field's stored value holds. */
-const relatedIds = (field: FieldDefinition, stored: unknown): number[] =>
-  field.kind === "related" || field.kind === "related_multi" ? ([] as unknown[]).concat(stored).map(Number) : [];
-
-/**
- * The items validated `data` points at, as distinct `[contentId, targetModuleId]` pairs: what a
- * write checks again in its own statement (a target deleted since validation refuses the write).
- */
-export function relatedRefs(module: Module, data: Record<string, unknown>): [number, number][] {
-  const pairs = new Map<string, [number, number]>();
-  for (const field of module.fields) {
-    if (!Object.hasOwn(data, field.name)) continue;
-    const target = Number(field.options.moduleID);
-    for (const id of relatedIds(field, data[field.name])) pairs.set(`${id}:${target}`, [id, target]);
-  }
-  return [...pairs.values()];
-}
-
-/**
- * The module of each live item among `ids` (deleted and unknown IDs are left out): one query per
- * 5,000 IDs, each a single bound JSON array (D1_MAX_BOUND_PARAMETERS in platform/limits.ts).
- */
-export async function liveItemModules(db: Db, ids: number[]): Promise<Map<number, number>> {
-  const all = [...new Set(ids)];
-  const found = new Map<number, number>();
-  for (let i = 0; i < all.length; i += 5000) {
-    const chunk = all.slice(i, i + 5000);
-    const rows = await db
-      .select({ id: content.id, moduleId: content.moduleId })
-      .from(content)
-      .where(sql`${content.deletedAt} is null and ${content.id} in (select value from json_each(${JSON.stringify(chunk)}))`)
-      .all();
-    for (const r of rows) found.set(r.id, r.moduleId);
-  }
-  return found;
-}
-
-export type RelatedWanted = { field: FieldDefinition; path: string; ids: number[] };
-
-/** The details for related IDs that are not live items of their field's target module (`found`: liveItemModules). */
-export function missingRelated(wanted: RelatedWanted[], found: Map<number, number>): ErrorDetail[] {
-  const details: ErrorDetail[] = [];
-  for (const { field, path, ids } of wanted) {
-    const target = Number(field.options.moduleID);
-    const missing = ids.filter((id) => found.get(id) !== target);
-    if (missing.length) {
-      details.push({ path, message: `${missing.length === 1 ? "ID" : "IDs"} ${missing.join(", ")} ${missing.length === 1 ? "is not an item" : "are not items"} of module ${target}` });
-    }
-  }
-  return details;
-}
-
-/**
- * Checks that every related ID points at a live item of the field's target module; one query
- * for all fields. Answers a detail per offending field.
- */
-export async function checkRelated(db: Db, wanted: RelatedWanted[]): Promise<ErrorDetail[]> {
-  if (!wanted.some((w) => w.ids.length)) return [];
-  return missingRelated(wanted, await liveItemModules(db, wanted.flatMap((w) => w.ids)));
 }
 
 /** What `checkContentFields` answers: the stored values, every problem found, and the related IDs still to check. */
@@ -138,7 +76,7 @@ export function checkContentFields(module: Module, input: unknown, mode: Mode): 
     }
     const stored = toStored(field, checked.value);
     data[field.name] = stored;
-    const ids = relatedIds(field, stored);
+    const ids = referencedIds(field, stored);
     if (ids.length) related.push({ field, path, ids });
   }
   return { data, details, related };

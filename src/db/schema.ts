@@ -25,8 +25,8 @@ export const modules = sqliteTable("modules", {
    */
   fieldsVersion: integer("fields_version").notNull().default(0),
   /**
-   * 1 once the module's typed table (`c_<id>`, src/content/typed-table.ts) exists and mirrors its
-   * live items; 0 for modules written before typed tables, converted on first use.
+   * 1 once the module's typed table (`c_<id>`, src/module-model/typed-table.ts) exists and mirrors
+   * its live items; 0 for modules written before typed tables, converted on first use.
    */
   typedTable: integer("typed_table").notNull().default(0),
   ...timestamps,

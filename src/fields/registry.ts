@@ -49,6 +49,11 @@ export type FieldKind = {
   textLike: boolean;
   /** Whether `isMulti` may be set (`always`: the value is always an array). */
   multi: "never" | "optional" | "always";
+  /**
+   * Set on kinds whose values are IDs of items of another module (`options.moduleID`): they are
+   * stored as integers, must name live items of that module, and keep that module from deletion.
+   */
+  holdsReferences?: true;
   /** Checks one (non-null, non-array) value; `field` gives the field-level settings. */
   check(value: unknown, field: FieldDefinition): ValueCheck;
 };
@@ -257,6 +262,7 @@ const kinds: FieldKind[] = [
     comparison: "id",
     textLike: false,
     multi: "optional",
+    holdsReferences: true,
     check: (v) => {
       const id = normaliseId(v);
       return id ? good(id) : bad("must be a contentID");
@@ -271,6 +277,7 @@ const kinds: FieldKind[] = [
     comparison: "id",
     textLike: false,
     multi: "always",
+    holdsReferences: true,
     check: (v) => {
       const id = normaliseId(v);
       return id ? good(id) : bad("must be a contentID");
@@ -334,6 +341,12 @@ export const fieldKinds: ReadonlyMap<string, FieldKind> = new Map(
 );
 
 export const kindTypes = [...fieldKinds.keys()];
+
+/** Whether the field's values are IDs of items of another module (its `options.moduleID`). */
+export const holdsReferences = (field: Pick<FieldDefinition, "kind">) => fieldKinds.get(field.kind)?.holdsReferences === true;
+
+/** The kinds whose values are such IDs. */
+export const referenceKinds = [...fieldKinds.values()].filter((k) => k.holdsReferences).map((k) => k.type);
 
 /** Whether values of this field are arrays. */
 export const isMultiField = (field: FieldDefinition) => field.isMulti || field.kind === "related_multi";

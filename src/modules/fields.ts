@@ -3,7 +3,7 @@
 import type { z } from "@hono/zod-openapi";
 import type { ErrorDetail } from "../http/errors";
 import { formatPath } from "../http/errors";
-import { checkFieldValue, fieldKinds, uniqueProblem, type FieldDefinition } from "../fields/registry";
+import { checkFieldValue, fieldKinds, holdsReferences, uniqueProblem, type FieldDefinition } from "../fields/registry";
 import { RESERVED_NAMES, type fieldInput } from "./schemas";
 
 type FieldInput = z.output<typeof fieldInput>;
@@ -62,8 +62,8 @@ export function normaliseFields(input: FieldInput[]): NormalisedFields {
   return { fields, details };
 }
 
-/** Module IDs that `related`/`related_multi` fields point at. */
+/** The fields (with their index) that hold references to items of another module. */
 export const relatedTargets = (fields: FieldDefinition[]) =>
   fields
     .map((f, i) => ({ index: i, field: f }))
-    .filter(({ field }) => field.kind === "related" || field.kind === "related_multi");
+    .filter(({ field }) => holdsReferences(field));

@@ -5,7 +5,8 @@ import { defineRoute } from "../http/route";
 import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { moduleBody, moduleListQuery, moduleSchema } from "./schemas";
-import { createModule, deleteModule, getModule, listModules, presentModule, updateModule } from "./service";
+import { getModule } from "../module-model/module";
+import { createModule, deleteModule, listModules, presentModule, updateModule } from "./service";
 
 const tag = "Modules";
 

@@ -1,27 +1,21 @@
-import { and, asc, eq, exists, inArray, isNull, ne, sql } from "drizzle-orm";
+import { and, asc, eq, exists, inArray, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { content, modules, pages } from "../db/schema";
-import type { FieldDefinition } from "../fields/registry";
-import { conflict, notFound } from "../http/errors";
+import { referenceKinds, type FieldDefinition } from "../fields/registry";
+import { conflict } from "../http/errors";
 import { idOut } from "../http/ids";
 import { nowIso } from "../http/time";
-import {
-  assertContentFitsFields,
-  conversionStatements,
-  moduleCreatedStatements,
-  moduleDeletedStatements,
-  removedFieldStatements,
-  typedTableStatements,
-} from "../content/module-hooks";
+import { assertContentFitsFields } from "../content/content-fits-fields";
+import { moduleCreatedStatements, moduleDeletedStatements, removedFieldStatements, typedTableStatements } from "../content/module-statements";
 import { abortUnless, isAborted, rawStatement, runBatch } from "../db/raw";
+import { liveItemModules, notItemsOf, referencedIds, targetModule } from "../content/related";
 import { refusedUniqueColumn } from "../content/unique";
+import { getModule, type Module, type ModuleRow } from "../module-model/module";
 import { normaliseFields, relatedTargets } from "./fields";
 import type { z } from "@hono/zod-openapi";
 import type { moduleBody, moduleSchema } from "./schemas";
 import { throwIfDetails } from "../http/details";
 
-export type ModuleRow = typeof modules.$inferSelect;
-export type Module = Omit<ModuleRow, "fields"> & { fields: FieldDefinition[] };
 type ModuleInput = z.output<typeof moduleBody>;
 
 /** A module as the API answers it. */
@@ -34,44 +28,6 @@ export const presentModule = (m: Module): ModuleView => ({
   createdAt: m.createdAt,
   updatedAt: m.updatedAt,
 });
-
-export async function findModule(db: Db, id: number): Promise<Module | undefined> {
-  const row = (await db.select().from(modules).where(eq(modules.id, id)).get()) as Module | undefined;
-  return row && !row.typedTable ? convertModule(db, row) : row;
-}
-
-/** How often converting a module is attempted while its content keeps changing. */
-const MAX_CONVERT_TRIES = 5;
-
-/**
- * Gives a module written before typed tables its typed table, in one batch that commits only
- * while the module's content is as it was read (else it is read and tried again). Runs once per
- * module, on its first use; any number of requests may race to do it.
- */
-async function convertModule(db: Db, module: Module): Promise<Module | undefined> {
-  for (let tries = 1; ; tries++) {
-    const unchanged = sql`exists (select 1 from ${modules} where ${modules.id} = ${module.id}
-      and ${modules.typedTable} = 0 and ${modules.contentVersion} = ${module.contentVersion})`;
-    try {
-      await runBatch(db, [
-        rawStatement(db, abortUnless(unchanged), "all"),
-        ...(await conversionStatements(db, module.id, module.fields)),
-        db.update(modules).set({ typedTable: 1 }).where(eq(modules.id, module.id)),
-      ]);
-    } catch (err) {
-      if (!isAborted(err) || tries >= MAX_CONVERT_TRIES) throw err;
-    }
-    const now = (await db.select().from(modules).where(eq(modules.id, module.id)).get()) as Module | undefined;
-    if (!now || now.typedTable) return now;
-    module = now;
-  }
-}
-
-export async function getModule(db: Db, id: number): Promise<Module> {
-  const found = await findModule(db, id);
-  if (!found) throw notFound(`Module ${id}`);
-  return found;
-}
 
 /**
  * Modules are a configuration-sized set, so the name filter runs here, where lower-casing
@@ -89,29 +45,22 @@ async function validatedFields(db: Db, input: ModuleInput, selfId?: number): Pro
   const { fields, details } = normaliseFields(input.fields);
   if (details.length === 0) {
     const related = relatedTargets(fields);
-    const targetIds = [...new Set(related.map(({ field }) => Number(field.options.moduleID)))];
+    const targetIds = [...new Set(related.map(({ field }) => targetModule(field)))];
     const existing = new Set(
       targetIds.length
         ? (await db.select({ id: modules.id }).from(modules).where(inArray(modules.id, targetIds)).all()).map((r) => r.id)
         : [],
     );
     if (selfId !== undefined) existing.add(selfId);
+    const found = await liveItemModules(db, related.flatMap(({ field }) => referencedIds(field, field.defaultValue)));
     for (const { index, field } of related) {
-      const target = Number(field.options.moduleID);
+      const target = targetModule(field);
       if (!existing.has(target)) {
         details.push({ path: `fields[${index}].options.moduleID`, message: `module ${target} does not exist` });
         continue;
       }
-      const defaults = ([] as unknown[]).concat(field.defaultValue ?? []).map(Number);
-      if (defaults.length) {
-        const found = await db
-          .select({ id: content.id })
-          .from(content)
-          .where(and(eq(content.moduleId, target), inArray(content.id, defaults), isNull(content.deletedAt)))
-          .all();
-        if (found.length !== new Set(defaults).size) {
-          details.push({ path: `fields[${index}].defaultValue`, message: `not an existing item of module ${target}` });
-        }
+      if (notItemsOf(found, target, referencedIds(field, field.defaultValue)).length) {
+        details.push({ path: `fields[${index}].defaultValue`, message: `not an existing item of module ${target}` });
       }
     }
   }
@@ -245,8 +194,8 @@ export async function deleteModule(db: Db, id: number): Promise<void> {
   }
 }
 
-/** Whether a module row (of the outer query) has a related field pointing at module `id`. */
+/** Whether a module row (of the outer query) has a field holding references to module `id`. */
 const referencesModule = (id: number) =>
   sql`exists (select 1 from json_each(${modules.fields}) f
-              where json_extract(f.value, '$.kind') in ('related', 'related_multi')
+              where json_extract(f.value, '$.kind') in (${sql.raw(referenceKinds.map((k) => `'${k}'`).join(", "))})
                 and cast(json_extract(f.value, '$.options.moduleID') as integer) = ${id})`;

@@ -11,7 +11,7 @@ import { contentEvents, jobs, modules, workflowTriggers } from "../db/schema";
 import { ApiError } from "../http/errors";
 import { jobStub } from "../jobs/queue";
 import { startTriggeredJob } from "../jobs/service";
-import { findModule, type Module } from "../modules/service";
+import { findModule, type Module } from "../module-model/module";
 import { filterHoldsStatement } from "./evaluate";
 import { EVENT_ERROR_MAX_CHARS, EVENTS_PER_INVOCATION, MAX_TRIGGER_DEPTH, STARTS_PER_INVOCATION } from "./limits";
 import { DATE_EVENT, isDateTrigger, type TriggerRow } from "./model";

@@ -7,10 +7,10 @@
 import { sql, type SQL } from "drizzle-orm";
 import { compileFilter } from "../content/filter";
 import { layoutOf } from "../content/storage";
-import { DOC, ITEM, typedValue } from "../content/typed-table";
+import { DOC, ITEM, typedValue } from "../module-model/typed-table";
 import { contentEvents } from "../db/schema";
 import { ident } from "../db/raw";
-import type { Module } from "../modules/service";
+import type { Module } from "../module-model/module";
 
 /** FROM for the snapshot of event `eventId` as the module's typed row `item` and its document `doc`. */
 function snapshotFrom(module: Module, eventId: number): SQL {

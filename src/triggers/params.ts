@@ -17,7 +17,7 @@
 // values are added in the order above until the next would not fit; what is left out is named in
 // `omitted` (a JSON array of parameter names).
 import { PARAMETER_NAME_MAX_CHARS, PARAMETERS_MAX_BYTES, PARAMETERS_MAX_COUNT } from "../jobs/schemas";
-import type { Module } from "../modules/service";
+import type { Module } from "../module-model/module";
 import { isEmptyValue, toPresented } from "../content/storage";
 import { templateText } from "../jobs/template-text";
 

@@ -6,7 +6,7 @@ import { modules } from "../db/schema";
 import { fieldKinds, isMultiField, normaliseId, type FieldDefinition } from "../fields/registry";
 import { compileFilter } from "../content/filter";
 import { ApiError, formatPath, type ErrorDetail } from "../http/errors";
-import type { Module } from "../modules/service";
+import { fieldNamed, type Module } from "../module-model/module";
 import { parseOffset } from "./duration";
 import { MAX_TRIGGER_FILTER_LENGTH } from "./limits";
 import { DATE_EVENT, TRIGGER_EVENTS, type TriggerDefinition, type TriggerEvent } from "./model";
@@ -72,10 +72,6 @@ function checkShape(raw: unknown, index: number, details: ErrorDetail[]): Draft 
   return { index, on: on as TriggerEvent, moduleId: Number(moduleId), filter, fields, field, offset };
 }
 
-/** A field by exact name, else case-insensitively (as filters resolve names). */
-const findField = (module: Module, name: string): FieldDefinition | undefined =>
-  module.fields.find((f) => f.name === name) ?? module.fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
-
 /** The normalised definition, or undefined with its problems added. */
 function checkAgainstModule(draft: Draft, module: Module | undefined, details: ErrorDetail[]): TriggerDefinition | undefined {
   const at = (...rest: (string | number)[]) => formatPath(["triggers", draft.index, ...rest]);
@@ -89,7 +85,7 @@ function checkAgainstModule(draft: Draft, module: Module | undefined, details: E
   if (draft.fields) {
     fields = [];
     draft.fields.forEach((name, j) => {
-      const field = findField(module, name);
+      const field = fieldNamed(module, name);
       if (!field) details.push({ path: at("fields", j), message: `module ${moduleID} has no field '${name}'` });
       else if (fields!.includes(field.name)) details.push({ path: at("fields", j), message: `'${field.name}' is listed twice` });
       else fields!.push(field.name);
@@ -97,7 +93,7 @@ function checkAgainstModule(draft: Draft, module: Module | undefined, details: E
   }
   let field: FieldDefinition | undefined;
   if (draft.field !== undefined) {
-    field = findField(module, draft.field);
+    field = fieldNamed(module, draft.field);
     const comparison = field ? fieldKinds.get(field.kind)?.comparison : undefined;
     if (!field) details.push({ path: at("field"), message: `module ${moduleID} has no field '${draft.field}'` });
     else if (comparison !== "date" && comparison !== "stamp") details.push({ path: at("field"), message: `'${field.name}' is a ${field.kind} field; a date trigger needs a date or stamp field` });
