@@ -1,4 +1,4 @@
-// Runs one task attempt through `executeTask` until it ends, its deadline passes, or the job's
+// Runs one task attempt (docs/jobs.md) through `executeTask` until it ends, its deadline passes, or the job's
 // Durable Object aborts it (cancel, a client's status change), and turns whatever happens into a
 // report for the engine. Never throws.
 import { executeTask } from "../workflows/execute";

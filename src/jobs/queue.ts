@@ -1,5 +1,5 @@
 // The TASKS queue consumer. It only delivers: each message's attempt is claimed at its job's
-// Durable Object (one quick call), which then runs the attempt in its own alarm (README, "Jobs" →
+// Durable Object (one quick call), which then runs the attempt in its own alarm (docs/jobs.md,
 // "The engine"). Every message is acked once its claim call answered, whatever it answered (a
 // duplicate or stale message claims nothing); a claim call that fails retries that message only.
 // Trigger events (src/triggers/queue.ts) share the queue: their messages are dispatched here.
