@@ -1,5 +1,5 @@
 // POST /module/{moduleID}/import end to end: formats, columns, values, keys, modes, the report,
-// refusals. Crashes and cancels are in import-crash.test.ts.
+// refusals. Crashes and cancels are in import-interrupted.test.ts.
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, makeModule, token } from "./helpers";

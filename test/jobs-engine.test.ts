@@ -1,6 +1,6 @@
 // The engine end to end: real alarms, the real TASKS queue and consumer, with executeTask spied
 // on (vi.spyOn on the module export) where a test needs to control what a task does (the real
-// executors are exercised in jobs-executors.test.ts). Attempts run inside the job's Durable Object.
+// executors are exercised in jobs-task-kinds.test.ts). Attempts run inside the job's Durable Object.
 import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
