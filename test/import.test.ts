@@ -312,8 +312,8 @@ describe("triggers", () => {
     expect(await jobsOf()).toBe(0);
     await importFile(m, "name,email\nC,c@example.com\nA2,a@example.com\n", "text/csv", { key: "email", onConflict: "update" });
     // Dispatched through the queue at once, or left in the outbox for the sweep: either way one job per event.
-    const { waitUntil } = await import("./import-helpers");
-    await waitUntil(async () => (await jobsOf()) === 2, "two triggered jobs");
+    const { waitFor } = await import("./jobs-helpers");
+    await waitFor("two triggered jobs", async () => (await jobsOf()) === 2, 20_000);
   });
 });
 

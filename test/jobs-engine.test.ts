@@ -8,7 +8,7 @@ import { handleTaskBatch } from "../src/jobs/queue";
 import * as execute from "../src/workflows/execute";
 import { TaskFailure, type TaskDefinition, type TaskIdentity, type TemplateScope } from "../src/workflows/tasks";
 import { call } from "./helpers";
-import { expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, stubOf, waitForJob } from "./jobs-helpers";
+import { expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, stubOf, waitFor, waitForJob } from "./jobs-helpers";
 
 type Call = { task: string; scope: TemplateScope; signal: AbortSignal; identity?: TaskIdentity };
 
@@ -42,15 +42,6 @@ async function deliver(bodies: unknown[], useEnv: Env = env) {
   const ctx = createExecutionContext();
   await handleTaskBatch(batch, useEnv);
   return { batch, result: await getQueueResult(batch, ctx) };
-}
-
-/** Waits until `check` holds (polling), failing after `ms`. */
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000) {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 const http = (name: string, extra: Record<string, unknown> = {}) => ({ name, kind: "http", options: { method: "POST", url: "http://test.local/hook" }, ...extra });
@@ -446,7 +437,7 @@ describe("a slow attempt holds up no other job", () => {
     const drained = await Promise.race([waitOnExecutionContext(ctxA).then(() => "drained"), sleep(2000).then(() => "pending")]);
     expect(drained).toBe("drained");
     expect((await getQueueResult(batchA, ctxA)).explicitAcks).toEqual(["slow-a"]);
-    await until(() => calls.some((c) => c.task === "slow"), "the slow attempt to start");
+    await waitFor("the slow attempt to start", () => calls.some((c) => c.task === "slow"), 5000);
     const startedAt = Date.now();
     await deliver([b.sent[0]]);
     expect((await waitForJob(b.jobID, isFinal)).status).toBe("ok");
@@ -486,7 +477,7 @@ describe("an attempt runs once at a time, in its DO", () => {
     const sent = await captureQueue(job.jobID);
     await fireAlarm(job.jobID);
     await deliver([sent[0]]);
-    await until(() => calls.length === 1, "the attempt to start");
+    await waitFor("the attempt to start", () => calls.length === 1, 5000);
     return { jobID: job.jobID as string, sent, calls, release };
   }
 

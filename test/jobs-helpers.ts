@@ -76,6 +76,17 @@ export async function expectMirrorMatches(jobID: string) {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls until `check` answers a truthy value, and answers it; fails naming `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
 /** Polls until the predicate holds on the job (engine progress comes from real alarms and the real queue). */
 export async function waitForJob(jobID: string, predicate: (job: Record<string, any>) => boolean, timeoutMs = 8000) {
   const until = Date.now() + timeoutMs;

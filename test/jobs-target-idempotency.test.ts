@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { handleTaskBatch } from "../src/jobs/queue";
 import { call, makeModule } from "./helpers";
-import { fireAlarm, forceAlarm, getJob, inDO, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, waitForJob } from "./jobs-helpers";
+import { fireAlarm, forceAlarm, getJob, inDO, isFinal, logsOf, makeJob, makeWorkflow, patchState, waitFor, waitForJob } from "./jobs-helpers";
 
 type Seen = { path: string; headers: Headers };
 
@@ -45,14 +45,6 @@ async function deliver(bodies: unknown[]) {
   await handleTaskBatch(batch, env);
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000) {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message)).length;
 const http = (name: string, extra: Record<string, unknown> = {}) => ({ name, kind: "http", options: { method: "POST", url: `http://test.local/${name}` }, ...extra });
 
@@ -74,7 +66,7 @@ describe("Idempotency-Key and the job headers on http requests", () => {
     const sent = await captureQueue(job.jobID);
     await fireAlarm(job.jobID);
     await deliver([sent[0], sent[0]]); // delivered twice
-    await until(() => seen.length === 1, "the first request");
+    await waitFor("the first request", () => seen.length === 1, 5000);
     // The DO instance dies mid-request: what it leaves is its run marker. (Here the instance lives
     // on, so the marker is rewritten to name another one; its late result must be ignored.)
     await patchState(job.jobID, (s) => {

@@ -8,7 +8,7 @@ import { createContent } from "../src/content/service";
 import { getDb } from "../src/db/client";
 import { MAX_TRIGGER_DEPTH } from "../src/triggers/limits";
 import { call, makeModule } from "./helpers";
-import { getJob, logsOf, makeJob, makeWorkflow, waitForJob, isFinal } from "./jobs-helpers";
+import { getJob, logsOf, makeJob, makeWorkflow, waitFor, waitForJob, isFinal } from "./jobs-helpers";
 import {
   createItem,
   deleteItem,
@@ -20,7 +20,6 @@ import {
   settledJobs,
   triggeredJobs,
   updateItem,
-  waitFor,
 } from "./triggers-helpers";
 
 const deal = { title: "Acme renewal", stage: "Open", value: 1200, closeDate: "2026-12-01" };
