@@ -60,6 +60,4 @@ export function csv(header: string[], rows: number, row: (i: number) => (string 
   return `${lines.join("\n")}\n`;
 }
 
-export const messages = <L extends { message: string }>(logs: L[], pattern: RegExp) => logs.filter((l) => pattern.test(l.message));
-
 export { getJob };

@@ -5,8 +5,8 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import * as stage from "../src/bulk/import-stage";
 import { call, makeModule } from "./helpers";
-import { countRows, csv, items, messages, postImport, runStateOf, stagedRows } from "./import-helpers";
-import { forceAlarm, getJob, inDO, isFinal, logsOf, patchState, waitFor, waitForJob } from "./jobs-helpers";
+import { countRows, csv, items, postImport, runStateOf, stagedRows } from "./import-helpers";
+import { forceAlarm, getJob, inDO, isFinal, logsOf, messages, patchState, waitFor, waitForJob } from "./jobs-helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();

@@ -3,8 +3,8 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, makeModule, token } from "./helpers";
-import { csv, countRows, importFile, items, messages, postImport, reportOf, runStateOf, stagedRows } from "./import-helpers";
-import { logsOf } from "./jobs-helpers";
+import { csv, countRows, importFile, items, postImport, reportOf, runStateOf, stagedRows } from "./import-helpers";
+import { logsOf, messages } from "./jobs-helpers";
 import { parseFile } from "../src/bulk/csv-parse";
 
 const leadFields = [

@@ -8,7 +8,7 @@ import { handleTaskBatch } from "../src/jobs/queue";
 import * as execute from "../src/workflows/execute";
 import { TaskFailure, type TaskDefinition, type TaskIdentity, type TemplateScope } from "../src/workflows/tasks";
 import { call } from "./helpers";
-import { expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, stubOf, waitFor, waitForJob } from "./jobs-helpers";
+import { captureQueue, countLines, deliver, expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, stubOf, waitFor, waitForJob } from "./jobs-helpers";
 
 type Call = { task: string; scope: TemplateScope; signal: AbortSignal; identity?: TaskIdentity };
 
@@ -28,25 +28,8 @@ function fakeExecutor(behave: (task: TaskDefinition, n: number, signal: AbortSig
 /** Blocks until aborted (then rejects with the abort reason). */
 const hang = (signal: AbortSignal) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason ?? new Error("aborted"))));
 
-/** Swaps the job DO's queue for a capture, so the test delivers messages itself. */
-async function captureQueue(jobID: string) {
-  const sent: Array<{ jobID: string; attemptId: string }> = [];
-  await inDO(jobID, (instance) => {
-    (instance as any).env = { ...(instance as any).env, TASKS: { send: async (m: any) => void sent.push(m) } };
-  });
-  return sent;
-}
-
-async function deliver(bodies: unknown[], useEnv: Env = env) {
-  const batch = createMessageBatch("crm-tasks", bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })));
-  const ctx = createExecutionContext();
-  await handleTaskBatch(batch, useEnv);
-  return { batch, result: await getQueueResult(batch, ctx) };
-}
-
 const http = (name: string, extra: Record<string, unknown> = {}) => ({ name, kind: "http", options: { method: "POST", url: "http://test.local/hook" }, ...extra });
 const FUTURE = "2099-01-01T00:00:00Z";
-const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message)).length;
 
 afterEach(() => {
   vi.restoreAllMocks();

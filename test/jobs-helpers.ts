@@ -1,8 +1,9 @@
 // Helpers for the job tests: workflows, jobs, waiting for the engine, peeking into the DO and mirror.
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 import type { JobObject } from "../src/jobs/job-object";
+import { handleTaskBatch } from "../src/jobs/queue";
 import { call } from "./helpers";
 
 export type TaskIn = { name: string; kind: string; options?: Record<string, unknown>; retries?: number[]; timeout?: number };
@@ -124,4 +125,52 @@ export async function forceAlarm(jobID: string) {
 
 export async function inDO<R>(jobID: string, fn: (instance: JobObject, state: DurableObjectState) => R | Promise<R>) {
   return runInDurableObject(stubOf(jobID), fn);
+}
+
+/** Swaps the job DO's queue for a capture, so the test delivers messages itself. */
+export async function captureQueue(jobID: string) {
+  const sent: Array<{ jobID: string; attemptId: string }> = [];
+  await inDO(jobID, (instance) => {
+    (instance as any).env = { ...(instance as any).env, TASKS: { send: async (m: any) => void sent.push(m) } };
+  });
+  return sent;
+}
+
+/** Delivers the message bodies to the TASKS consumer as one batch; answers the batch and its acks. */
+export async function deliver(bodies: unknown[], useEnv: Env = env) {
+  const batch = createMessageBatch("crm-tasks", bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })));
+  const ctx = createExecutionContext();
+  await handleTaskBatch(batch, useEnv);
+  return { batch, result: await getQueueResult(batch, ctx) };
+}
+
+/** The log lines whose message matches `pattern`. */
+export const messages = <L extends { message: string }>(logs: L[], pattern: RegExp) => logs.filter((l) => pattern.test(l.message));
+export const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => messages(logs, pattern).length;
+
+/** A request an http task sent to the stub target. */
+export type TargetRequest = { url: string; path: string; method: string; headers: Headers; body: string | null; signal: AbortSignal | null };
+
+/**
+ * Answers every fetch to http://test.local (an allowed host) with `answer`, which may hold a request
+ * open; other fetches go through. Answers the requests seen, in order. Undo with vi.restoreAllMocks().
+ */
+export function stubTarget(answer: (req: TargetRequest, n: number) => Response | Promise<Response>) {
+  const seen: TargetRequest[] = [];
+  const original = globalThis.fetch;
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.toString() : input.url;
+    if (!url.startsWith("http://test.local")) return original(input as any, init);
+    const req: TargetRequest = {
+      url,
+      path: new URL(url).pathname,
+      method: init?.method ?? "GET",
+      headers: new Headers(init?.headers),
+      body: (init?.body as string) ?? null,
+      signal: init?.signal ?? null,
+    };
+    seen.push(req);
+    return answer(req, seen.length);
+  });
+  return seen;
 }

@@ -6,7 +6,7 @@ import worker from "../src/index";
 import { syncMirror } from "../src/jobs/job-mirror";
 import { sweep } from "../src/jobs/sweep";
 import { call } from "./helpers";
-import { expectMirrorMatches, forceAlarm, getJob, inDO, inspect, logsOf, makeJob, makeWorkflow, mirrorRow, patchState, waitForJob } from "./jobs-helpers";
+import { countLines, expectMirrorMatches, forceAlarm, getJob, inDO, inspect, logsOf, makeJob, makeWorkflow, mirrorRow, patchState, waitForJob } from "./jobs-helpers";
 
 const FUTURE = Date.parse("2099-01-01T00:00:00Z");
 
@@ -22,7 +22,6 @@ const dropAlarm = (jobID: string) =>
     await state.storage.deleteAlarm();
   });
 
-const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message)).length;
 const longWorkflow = (timeout = 3600) => makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 86_400 } }], [], timeout);
 
 describe("cron sweep", () => {

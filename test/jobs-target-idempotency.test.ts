@@ -2,28 +2,9 @@
 // is the same for every attempt and delivery of that task in that job, whatever happens in between
 // (a retry, a duplicated queue message, a Durable Object instance lost mid-request), and different
 // for other tasks and jobs; plus X-Job-ID, X-Job-Task and X-Job-Attempt.
-import { createExecutionContext, createMessageBatch } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { handleTaskBatch } from "../src/jobs/queue";
 import { call, makeModule } from "./helpers";
-import { fireAlarm, forceAlarm, getJob, inDO, isFinal, logsOf, makeJob, makeWorkflow, patchState, waitFor, waitForJob } from "./jobs-helpers";
-
-type Seen = { path: string; headers: Headers };
-
-/** Fetches to test.local answered by `answer` (which may hold a request open). */
-function stubFetch(answer: (req: Seen, n: number) => Response | Promise<Response>) {
-  const seen: Seen[] = [];
-  const original = globalThis.fetch;
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.toString() : input.url;
-    if (!url.startsWith("http://test.local")) return original(input as any, init);
-    const req: Seen = { path: new URL(url).pathname, headers: new Headers(init?.headers) };
-    seen.push(req);
-    return answer(req, seen.length);
-  });
-  return seen;
-}
+import { captureQueue, countLines, deliver, fireAlarm, forceAlarm, getJob, inDO, isFinal, logsOf, makeJob, makeWorkflow, patchState, stubTarget, waitFor, waitForJob } from "./jobs-helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -31,21 +12,6 @@ afterEach(() => {
 
 const FUTURE = "2099-01-01T00:00:00Z";
 
-async function captureQueue(jobID: string) {
-  const sent: Array<{ jobID: string; attemptId: string }> = [];
-  await inDO(jobID, (instance) => {
-    (instance as any).env = { ...(instance as any).env, TASKS: { send: async (m: any) => void sent.push(m) } };
-  });
-  return sent;
-}
-
-async function deliver(bodies: unknown[]) {
-  const batch = createMessageBatch("crm-tasks", bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })));
-  createExecutionContext();
-  await handleTaskBatch(batch, env);
-}
-
-const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message)).length;
 const http = (name: string, extra: Record<string, unknown> = {}) => ({ name, kind: "http", options: { method: "POST", url: `http://test.local/${name}` }, ...extra });
 
 describe("Idempotency-Key and the job headers on http requests", () => {
@@ -53,7 +19,7 @@ describe("Idempotency-Key and the job headers on http requests", () => {
     // Made here, awaited in the DO: the request a lost instance sent, answered late.
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const seen = stubFetch(async (_req, n) => {
+    const seen = stubTarget(async (_req, n) => {
       if (n === 1) {
         await held;
         return new Response("late", { status: 200 });
@@ -111,7 +77,7 @@ describe("Idempotency-Key and the job headers on http requests", () => {
   });
 
   it("a header of the same name the workflow sets itself wins", async () => {
-    const seen = stubFetch(() => new Response("ok"));
+    const seen = stubTarget(() => new Response("ok"));
     const wf = await makeWorkflow([
       { name: "order", kind: "http", options: { url: "http://test.local/order", headers: { "Idempotency-Key": "order-{{params.order}}", "x-job-task": "mine" } } },
     ]);
