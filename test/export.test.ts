@@ -2,7 +2,7 @@
 // listing's order, page by page (keyset paging in D1).
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { call, makeModule, rederiveTypedRows, token } from "./helpers";
+import { call, createItem, makeModule, rederiveTypedRows, token } from "./helpers";
 import { csvCell, csvRecords, neutraliseFormula } from "../src/bulk/csv";
 import { exportLimits, openExport, pageStatement } from "../src/bulk/export";
 import { getDb } from "../src/db/client";
@@ -168,8 +168,7 @@ beforeAll(async () => {
     const fields = { ...row } as Record<string, unknown>;
     if (fields.owner !== undefined) fields.owner = acctIds[fields.owner as number];
     if (fields.owners !== undefined) fields.owners = (fields.owners as number[]).map((i) => acctIds[i]);
-    const res = await call(`/module/${deal.moduleID}/content`, { body: { fields } });
-    if (res.status !== 201) throw new Error(res.text);
+    await createItem(deal.moduleID, fields);
   }
   // A deleted item never appears.
   const gone = await call(`/module/${deal.moduleID}/content`, { body: { fields: { name: "Deleted deal", value: 1200 } } });

@@ -84,7 +84,7 @@ export async function waitFor<T>(what: string, check: () => T | null | undefined
     const value = await check();
     if (value) return value;
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
+    await sleep(20);
   }
 }
 

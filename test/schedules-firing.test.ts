@@ -8,10 +8,10 @@ import { describe, expect, it } from "vitest";
 import { startScheduledJob } from "../src/jobs/service";
 import { localIso } from "../src/schedules/cron";
 import type { ScheduleObject } from "../src/schedules/schedule-object";
-import { call } from "./helpers";
+import { call, runCron } from "./helpers";
 import { getJob, inDO, makeWorkflow, waitFor } from "./jobs-helpers";
 import { runInDurableObject } from "cloudflare:test";
-import { advance, at, clockOf, dropAlarm, FUTURE, jobsOf, makeSchedule, runAlarmNow, runCron, scheduleLogOf, scheduleRow, scheduleStubOf } from "./schedules-helpers";
+import { advance, at, clockOf, dropAlarm, FUTURE, jobsOf, makeSchedule, runAlarmNow, scheduleLogOf, scheduleRow, scheduleStubOf } from "./schedules-helpers";
 
 const T0 = at(FUTURE);
 const HOUR = 3_600_000;

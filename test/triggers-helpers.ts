@@ -23,12 +23,6 @@ export async function makeTriggered(triggers: unknown[], tasks: unknown[] = [log
   return res.json.response as Record<string, any>;
 }
 
-export async function createItem(moduleID: string, fields: Record<string, unknown>) {
-  const res = await call(`/module/${moduleID}/content`, { body: { fields } });
-  if (res.status !== 201) throw new Error(`content create failed: ${res.status} ${res.text}`);
-  return res.json.response.contentID as string;
-}
-
 export async function updateItem(moduleID: string, contentID: string, fields: Record<string, unknown>) {
   const res = await call(`/module/${moduleID}/content/${contentID}`, { body: { fields } });
   if (res.status !== 200) throw new Error(`content update failed: ${res.status} ${res.text}`);

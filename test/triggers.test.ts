@@ -7,10 +7,9 @@ import { describe, expect, it } from "vitest";
 import { createContent } from "../src/content/service";
 import { getDb } from "../src/db/client";
 import { MAX_TRIGGER_DEPTH } from "../src/triggers/limits";
-import { call, makeModule } from "./helpers";
+import { call, createItem, makeModule } from "./helpers";
 import { getJob, logsOf, makeJob, makeWorkflow, waitFor, waitForJob, isFinal } from "./jobs-helpers";
 import {
-  createItem,
   deleteItem,
   drained,
   logTask,
