@@ -14,6 +14,9 @@ export async function makeWorkflow(tasks: TaskIn[], onError: TaskIn[] = [], time
   return res.json.response.workflowID as string;
 }
 
+/** A workflow whose one task waits a day: its jobs stay running, so tests can look at them. */
+export const longWorkflow = (timeout = 3600) => makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 86_400 } }], [], timeout);
+
 export async function createJob(body: Record<string, unknown>, headers: Record<string, string> = {}) {
   return call("/job/", { body, headers });
 }

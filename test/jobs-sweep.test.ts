@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { syncMirror } from "../src/jobs/job-mirror";
 import { sweep } from "../src/jobs/sweep";
 import { call, runCron } from "./helpers";
-import { countLines, expectMirrorMatches, forceAlarm, getJob, inDO, inspect, logsOf, makeJob, makeWorkflow, mirrorRow, patchState, waitForJob } from "./jobs-helpers";
+import { countLines, expectMirrorMatches, forceAlarm, getJob, inDO, inspect, logsOf, longWorkflow, makeJob, mirrorRow, patchState, waitForJob } from "./jobs-helpers";
 
 const FUTURE = Date.parse("2099-01-01T00:00:00Z");
 
@@ -13,8 +13,6 @@ const dropAlarm = (jobID: string) =>
   inDO(jobID, async (_instance, state) => {
     await state.storage.deleteAlarm();
   });
-
-const longWorkflow = (timeout = 3600) => makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 86_400 } }], [], timeout);
 
 describe("cron sweep", () => {
   it("starts a queued job whose start was missed, once, even when two sweeps run at once", async () => {

@@ -4,11 +4,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call } from "./helpers";
-import { makeWorkflow } from "./jobs-helpers";
+import { longWorkflow } from "./jobs-helpers";
 import { at, clockOf, FUTURE, getSchedule, makeSchedule, scheduleRow } from "./schedules-helpers";
 
 const scheduleCount = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM schedules").first<{ n: number }>())!.n;
-const longWorkflow = () => makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 86_400 } }]);
 
 describe("POST /schedule/", () => {
   it("creates a schedule with the contract's JSON: next five fire times in UTC and in its zone, no runs yet", async () => {

@@ -9,14 +9,13 @@ import { startScheduledJob } from "../src/jobs/service";
 import { localIso } from "../src/schedules/cron";
 import type { ScheduleObject } from "../src/schedules/schedule-object";
 import { call, runCron } from "./helpers";
-import { getJob, inDO, makeWorkflow, waitFor } from "./jobs-helpers";
+import { getJob, inDO, longWorkflow, makeWorkflow, waitFor } from "./jobs-helpers";
 import { runInDurableObject } from "cloudflare:test";
 import { advance, at, clockOf, dropAlarm, FUTURE, jobsOf, makeSchedule, runAlarmNow, scheduleLogOf, scheduleRow, scheduleStubOf } from "./schedules-helpers";
 
 const T0 = at(FUTURE);
 const HOUR = 3_600_000;
 const isoAt = (ms: number) => new Date(ms).toISOString();
-const longWorkflow = () => makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 86_400 } }]);
 const hourly = async (extra: Record<string, unknown> = {}) =>
   makeSchedule({ workflowID: await longWorkflow(), cron: "0 * * * *", startAt: FUTURE, ...extra });
 const sweepAt = (scheduleID: string, ms: number) => scheduleStubOf(scheduleID).sweep(scheduleID, ms);

@@ -6,7 +6,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { call, createItem, makeModule } from "./helpers";
-import { makeJob, makeWorkflow } from "./jobs-helpers";
+import { longWorkflow, makeJob } from "./jobs-helpers";
 import { makePage } from "./pages-helpers";
 import { makeSchedule } from "./schedules-helpers";
 
@@ -128,7 +128,7 @@ beforeAll(async () => {
   const contentID = await createItem(m.moduleID, { title: "kept" });
   const page = await makePage({ title: "Parent" });
   const child = await makePage({ title: "Child", selfID: page.pageID });
-  const workflowID = await makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 86_400 } }]);
+  const workflowID = await longWorkflow();
   const job = await makeJob(workflowID, { startAt: FUTURE });
   const schedule = await makeSchedule({ workflowID, cron: "@daily", startAt: FUTURE });
   f = { moduleID: m.moduleID, contentID, pageID: page.pageID, childID: child.pageID, workflowID, jobID: job.jobID, scheduleID: schedule.scheduleID };
