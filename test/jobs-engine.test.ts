@@ -8,7 +8,7 @@ import { handleTaskBatch } from "../src/jobs/queue";
 import * as execute from "../src/workflows/execute";
 import { TaskFailure, type TaskDefinition, type TaskIdentity, type TemplateScope } from "../src/workflows/tasks";
 import { call } from "./helpers";
-import { captureQueue, countLines, deliver, expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, stubOf, waitFor, waitForJob } from "./jobs-helpers";
+import { captureQueue, countLines, deliver, expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, leaveRunToGoneInstance, logsOf, makeJob, makeWorkflow, patchState, sleep, stubOf, waitFor, waitForJob } from "./jobs-helpers";
 
 type Call = { task: string; scope: TemplateScope; signal: AbortSignal; identity?: TaskIdentity };
 
@@ -502,10 +502,7 @@ describe("an attempt runs once at a time, in its DO", () => {
     const sent = await captureQueue(job.jobID);
     await fireAlarm(job.jobID);
     // What a DO instance that died mid-request leaves behind: the attempt claimed and marked running.
-    await patchState(job.jobID, (s) => {
-      s.attempt.claimedAt = Date.now();
-      s.attempt.running = { since: Date.now(), instance: "an-instance-that-is-gone" };
-    });
+    await leaveRunToGoneInstance(job.jobID);
     await forceAlarm(job.jobID);
     expect(sent.length).toBe(2);
     expect(sent[1].attemptId).not.toBe(sent[0].attemptId);

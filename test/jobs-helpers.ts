@@ -115,6 +115,14 @@ export async function waitIdle(jobID: string, timeoutMs = 8000) {
   }
 }
 
+/** What a Durable Object instance that died mid-request leaves behind: its attempt claimed and marked running by it. */
+export async function leaveRunToGoneInstance(jobID: string) {
+  await patchState(jobID, (s) => {
+    s.attempt.claimedAt = Date.now();
+    s.attempt.running = { since: Date.now(), instance: "an-instance-that-is-gone" };
+  });
+}
+
 /** Fires the job's alarm now (simulating that its time has come) once nothing is in flight. */
 export async function fireAlarm(jobID: string) {
   await waitIdle(jobID);

@@ -4,7 +4,7 @@
 // for other tasks and jobs; plus X-Job-ID, X-Job-Task and X-Job-Attempt.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, makeModule } from "./helpers";
-import { captureQueue, countLines, deliver, fireAlarm, forceAlarm, getJob, inDO, isFinal, logsOf, makeJob, makeWorkflow, patchState, stubTarget, waitFor, waitForJob } from "./jobs-helpers";
+import { captureQueue, countLines, deliver, fireAlarm, forceAlarm, getJob, inDO, isFinal, leaveRunToGoneInstance, logsOf, makeJob, makeWorkflow, patchState, stubTarget, waitFor, waitForJob } from "./jobs-helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -98,10 +98,7 @@ describe("content.* under the same crash", () => {
     const job = await makeJob(wf, { startAt: FUTURE });
     const sent = await captureQueue(job.jobID);
     await fireAlarm(job.jobID);
-    await patchState(job.jobID, (s) => {
-      s.attempt.claimedAt = Date.now();
-      s.attempt.running = { since: Date.now(), instance: "an-instance-that-is-gone" };
-    });
+    await leaveRunToGoneInstance(job.jobID);
     await forceAlarm(job.jobID);
     expect(sent.length).toBe(2);
     await deliver([sent[0], sent[1], sent[1]]);
