@@ -244,7 +244,7 @@ describe("formats", () => {
     const originals = await exportJson(deal.moduleID, { sort: "id asc" });
     expect(records).toHaveLength(originals.length);
     for (const [n, record] of records.entries()) {
-      // The import's reading of a cell, as the README states it.
+      // The import's reading of a cell, as docs/api/import-export.md states it.
       const fields: Record<string, unknown> = {};
       header.forEach((name, i) => {
         const field = kinds.get(name) as any;

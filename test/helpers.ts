@@ -69,7 +69,7 @@ export async function failure(promise: Promise<unknown>): Promise<TaskFailure> {
 /**
  * After a test wrote `content` rows directly (behind the service's back), has the module's typed
  * rows derived again from them: the next request rebuilds the typed table, as it does for a
- * module written before typed tables (the documented repair, see README "Storage").
+ * module written before typed tables (the documented repair, see docs/storage.md).
  */
 export async function rederiveTypedRows(moduleID: string | number) {
   await env.DB.prepare("update modules set typed_table = 0 where id = ?").bind(Number(moduleID)).run();
