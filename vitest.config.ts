@@ -13,7 +13,7 @@ export default defineConfig(async () => ({
           // example.com and hooks.example.com: the targets of the http tests that are about the
           // request itself (test/workflows-execute.test.ts), so they need no DNS answer.
           HTTP_TASK_ALLOW_HOSTS: "127.0.0.1,localhost,test.local,example.com,hooks.example.com",
-          // http tasks resolve other names here; test/outbound-dns.test.ts answers it from a fetch stub.
+          // http tasks resolve other names here; test/workflows-outbound-dns.test.ts answers it from a fetch stub.
           DNS_RESOLVER_URL: "https://dns.test/dns-query",
           TASK_SECRET_E2E_TOKEN: "e2e-s3cret/val ue",
         },

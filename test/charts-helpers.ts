@@ -2,15 +2,11 @@
 // `columns` shape check.
 import { XMLParser } from "fast-xml-parser";
 import { expect } from "vitest";
-import { call } from "./helpers";
+import { call, createItem } from "./helpers";
 
 export async function addItems(moduleID: string, items: Record<string, unknown>[]): Promise<string[]> {
   const ids: string[] = [];
-  for (const fields of items) {
-    const res = await call(`/module/${moduleID}/content`, { body: { fields } });
-    if (res.status !== 201) throw new Error(`content create failed: ${res.status} ${res.text}`);
-    ids.push(res.json.response.contentID);
-  }
+  for (const fields of items) ids.push(await createItem(moduleID, fields));
   return ids;
 }
 

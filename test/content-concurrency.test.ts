@@ -14,7 +14,7 @@ import { updateModule } from "../src/modules/service";
 import { moduleBody } from "../src/modules/schemas";
 import { ApiError } from "../src/http/errors";
 import { clearResultCache } from "../src/content/result-cache";
-import { call, makeModule, rederiveTypedRows } from "./helpers";
+import { call, createItem, makeModule, rederiveTypedRows } from "./helpers";
 
 const db = getDb(env);
 
@@ -62,11 +62,7 @@ async function stored(m: { moduleID: string }): Promise<Record<string, unknown>[
 const fieldsOf = async (m: { moduleID: string }) => (await call(`/module/${m.moduleID}`)).json.response.fields;
 const edit = (m: { moduleID: string; name: string }, fields: unknown[]) => call(`/module/${m.moduleID}`, { body: { name: m.name, fields } });
 const moduleInput = (name: string, fields: unknown[]) => moduleBody.parse({ name, fields });
-const add = async (m: { moduleID: string }, fields: Record<string, unknown>) => {
-  const res = await call(`/module/${m.moduleID}/content`, { body: { fields } });
-  if (res.status !== 201) throw new Error(res.text);
-  return res.json.response.contentID as string;
-};
+const add = (m: { moduleID: string }, fields: Record<string, unknown>) => createItem(m.moduleID, fields);
 const indexNames = async (m: { moduleID: string }) =>
   ((await env.DB.prepare("select name from sqlite_master where type = 'index' and name like ? order by name").bind(`cx_${m.moduleID}_%`).all()).results as any[]).map((r) => r.name);
 

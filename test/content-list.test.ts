@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sql, type SQL } from "drizzle-orm";
-import { call, makeModule } from "./helpers";
+import { call, createItem, makeModule } from "./helpers";
 import { getDb } from "../src/db/client";
 import { toQuery } from "../src/db/raw";
 import { getModule } from "../src/module-model/module";
@@ -55,9 +55,7 @@ beforeAll(async () => {
   ]);
   for (const name of names) {
     const fields = { name, ...rows[name], ...(name === "beta" ? { owner: acmeId } : {}) };
-    const res = await call(`/module/${deal.moduleID}/content`, { body: { fields } });
-    if (res.status !== 201) throw new Error(res.text);
-    ids[name] = res.json.response.contentID;
+    ids[name] = await createItem(deal.moduleID, fields);
   }
   // An item of another module that must never show up.
   await call(`/module/${acct.moduleID}/content`, { body: { fields: { name: "Alpha France" } } });

@@ -1,7 +1,9 @@
 // Shared test helpers: signed tokens and a `call` that goes through the Worker's real fetch.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { sign } from "hono/jwt";
 import { expect } from "vitest";
+import worker from "../src/index";
 import { TaskFailure } from "../src/jobs/tasks";
 import { clearResultCache } from "../src/content/result-cache";
 import { checkAgainstOpenApi } from "./openapi-check";
@@ -46,6 +48,13 @@ export async function makeModule(name = "Lead", fields: unknown[] = [{ name: "ti
   return res.json.response;
 }
 
+/** Creates an item through the content API; answers its contentID. */
+export async function createItem(moduleID: string, fields: Record<string, unknown>) {
+  const res = await call(`/module/${moduleID}/content`, { body: { fields } });
+  if (res.status !== 201) throw new Error(`content create failed: ${res.status} ${res.text}`);
+  return res.json.response.contentID as string;
+}
+
 /** The TaskFailure a promise rejects with (the test fails if it resolves or throws anything else). */
 export async function failure(promise: Promise<unknown>): Promise<TaskFailure> {
   try {
@@ -60,9 +69,16 @@ export async function failure(promise: Promise<unknown>): Promise<TaskFailure> {
 /**
  * After a test wrote `content` rows directly (behind the service's back), has the module's typed
  * rows derived again from them: the next request rebuilds the typed table, as it does for a
- * module written before typed tables (the documented repair, see README "Storage").
+ * module written before typed tables (the documented repair, see docs/storage.md).
  */
 export async function rederiveTypedRows(moduleID: string | number) {
   await env.DB.prepare("update modules set typed_table = 0 where id = ?").bind(Number(moduleID)).run();
   clearResultCache();
+}
+
+/** Runs the every-minute cron (the job, schedule and trigger sweeps) as if it fired at `atMs`. */
+export async function runCron(atMs: number) {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ scheduledTime: atMs, cron: "* * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
 }

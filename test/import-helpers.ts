@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { call } from "./helpers";
-import { getJob, isFinal, logsOf, sleep, waitForJob } from "./jobs-helpers";
+import { getJob, isFinal, logsOf, waitForJob } from "./jobs-helpers";
 
 export type Posted = { status: number; json: any; text: string };
 
@@ -58,16 +58,6 @@ export function csv(header: string[], rows: number, row: (i: number) => (string 
   const lines = [header.join(",")];
   for (let i = 1; i <= rows; i++) lines.push(row(i).join(","));
   return `${lines.join("\n")}\n`;
-}
-
-export const messages = <L extends { message: string }>(logs: L[], pattern: RegExp) => logs.filter((l) => pattern.test(l.message));
-
-export async function waitUntil(check: () => Promise<boolean> | boolean, what: string, ms = 20_000) {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 export { getJob };

@@ -1,6 +1,6 @@
 // The engine end to end: real alarms, the real TASKS queue and consumer, with executeTask spied
 // on (vi.spyOn on the module export) where a test needs to control what a task does (the real
-// executors are exercised in jobs-executors.test.ts). Attempts run inside the job's Durable Object.
+// executors are exercised in jobs-task-kinds.test.ts). Attempts run inside the job's Durable Object.
 import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -8,7 +8,7 @@ import { handleTaskBatch } from "../src/worker/queue";
 import * as execute from "../src/workflows/execute";
 import { TaskFailure, type TaskDefinition, type TaskIdentity, type TemplateScope } from "../src/jobs/tasks";
 import { call } from "./helpers";
-import { expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, stubOf, waitForJob } from "./jobs-helpers";
+import { captureQueue, countLines, deliver, expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, leaveRunToGoneInstance, logsOf, makeJob, makeWorkflow, patchState, sleep, stubOf, waitFor, waitForJob } from "./jobs-helpers";
 
 type Call = { task: string; scope: TemplateScope; signal: AbortSignal; identity?: TaskIdentity };
 
@@ -28,34 +28,8 @@ function fakeExecutor(behave: (task: TaskDefinition, n: number, signal: AbortSig
 /** Blocks until aborted (then rejects with the abort reason). */
 const hang = (signal: AbortSignal) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason ?? new Error("aborted"))));
 
-/** Swaps the job DO's queue for a capture, so the test delivers messages itself. */
-async function captureQueue(jobID: string) {
-  const sent: Array<{ jobID: string; attemptId: string }> = [];
-  await inDO(jobID, (instance) => {
-    (instance as any).env = { ...(instance as any).env, TASKS: { send: async (m: any) => void sent.push(m) } };
-  });
-  return sent;
-}
-
-async function deliver(bodies: unknown[], useEnv: Env = env) {
-  const batch = createMessageBatch("crm-tasks", bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })));
-  const ctx = createExecutionContext();
-  await handleTaskBatch(batch, useEnv);
-  return { batch, result: await getQueueResult(batch, ctx) };
-}
-
-/** Waits until `check` holds (polling), failing after `ms`. */
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000) {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 const http = (name: string, extra: Record<string, unknown> = {}) => ({ name, kind: "http", options: { method: "POST", url: "http://test.local/hook" }, ...extra });
 const FUTURE = "2099-01-01T00:00:00Z";
-const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message)).length;
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -446,7 +420,7 @@ describe("a slow attempt holds up no other job", () => {
     const drained = await Promise.race([waitOnExecutionContext(ctxA).then(() => "drained"), sleep(2000).then(() => "pending")]);
     expect(drained).toBe("drained");
     expect((await getQueueResult(batchA, ctxA)).explicitAcks).toEqual(["slow-a"]);
-    await until(() => calls.some((c) => c.task === "slow"), "the slow attempt to start");
+    await waitFor("the slow attempt to start", () => calls.some((c) => c.task === "slow"), 5000);
     const startedAt = Date.now();
     await deliver([b.sent[0]]);
     expect((await waitForJob(b.jobID, isFinal)).status).toBe("ok");
@@ -486,7 +460,7 @@ describe("an attempt runs once at a time, in its DO", () => {
     const sent = await captureQueue(job.jobID);
     await fireAlarm(job.jobID);
     await deliver([sent[0]]);
-    await until(() => calls.length === 1, "the attempt to start");
+    await waitFor("the attempt to start", () => calls.length === 1, 5000);
     return { jobID: job.jobID as string, sent, calls, release };
   }
 
@@ -528,10 +502,7 @@ describe("an attempt runs once at a time, in its DO", () => {
     const sent = await captureQueue(job.jobID);
     await fireAlarm(job.jobID);
     // What a DO instance that died mid-request leaves behind: the attempt claimed and marked running.
-    await patchState(job.jobID, (s) => {
-      s.attempt.claimedAt = Date.now();
-      s.attempt.running = { since: Date.now(), instance: "an-instance-that-is-gone" };
-    });
+    await leaveRunToGoneInstance(job.jobID);
     await forceAlarm(job.jobID);
     expect(sent.length).toBe(2);
     expect(sent[1].attemptId).not.toBe(sent[0].attemptId);

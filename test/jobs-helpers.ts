@@ -1,8 +1,9 @@
 // Helpers for the job tests: workflows, jobs, waiting for the engine, peeking into the DO and mirror.
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 import type { JobObject } from "../src/worker/job-object";
+import { handleTaskBatch } from "../src/worker/queue";
 import { call } from "./helpers";
 
 export type TaskIn = { name: string; kind: string; options?: Record<string, unknown>; retries?: number[]; timeout?: number };
@@ -12,6 +13,9 @@ export async function makeWorkflow(tasks: TaskIn[], onError: TaskIn[] = [], time
   if (res.status !== 201) throw new Error(`workflow create failed: ${res.status} ${res.text}`);
   return res.json.response.workflowID as string;
 }
+
+/** A workflow whose one task waits a day: its jobs stay running, so tests can look at them. */
+export const longWorkflow = (timeout = 3600) => makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 86_400 } }], [], timeout);
 
 export async function createJob(body: Record<string, unknown>, headers: Record<string, string> = {}) {
   return call("/job/", { body, headers });
@@ -76,6 +80,17 @@ export async function expectMirrorMatches(jobID: string) {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls until `check` answers a truthy value, and answers it; fails naming `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
 /** Polls until the predicate holds on the job (engine progress comes from real alarms and the real queue). */
 export async function waitForJob(jobID: string, predicate: (job: Record<string, any>) => boolean, timeoutMs = 8000) {
   const until = Date.now() + timeoutMs;
@@ -100,6 +115,14 @@ export async function waitIdle(jobID: string, timeoutMs = 8000) {
   }
 }
 
+/** What a Durable Object instance that died mid-request leaves behind: its attempt claimed and marked running by it. */
+export async function leaveRunToGoneInstance(jobID: string) {
+  await patchState(jobID, (s) => {
+    s.attempt.claimedAt = Date.now();
+    s.attempt.running = { since: Date.now(), instance: "an-instance-that-is-gone" };
+  });
+}
+
 /** Fires the job's alarm now (simulating that its time has come) once nothing is in flight. */
 export async function fireAlarm(jobID: string) {
   await waitIdle(jobID);
@@ -113,4 +136,52 @@ export async function forceAlarm(jobID: string) {
 
 export async function inDO<R>(jobID: string, fn: (instance: JobObject, state: DurableObjectState) => R | Promise<R>) {
   return runInDurableObject(stubOf(jobID), fn);
+}
+
+/** Swaps the job DO's queue for a capture, so the test delivers messages itself. */
+export async function captureQueue(jobID: string) {
+  const sent: Array<{ jobID: string; attemptId: string }> = [];
+  await inDO(jobID, (instance) => {
+    (instance as any).env = { ...(instance as any).env, TASKS: { send: async (m: any) => void sent.push(m) } };
+  });
+  return sent;
+}
+
+/** Delivers the message bodies to the TASKS consumer as one batch; answers the batch and its acks. */
+export async function deliver(bodies: unknown[], useEnv: Env = env) {
+  const batch = createMessageBatch("crm-tasks", bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })));
+  const ctx = createExecutionContext();
+  await handleTaskBatch(batch, useEnv);
+  return { batch, result: await getQueueResult(batch, ctx) };
+}
+
+/** The log lines whose message matches `pattern`. */
+export const messages = <L extends { message: string }>(logs: L[], pattern: RegExp) => logs.filter((l) => pattern.test(l.message));
+export const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => messages(logs, pattern).length;
+
+/** A request an http task sent to the stub target. */
+export type TargetRequest = { url: string; path: string; method: string; headers: Headers; body: string | null; signal: AbortSignal | null };
+
+/**
+ * Answers every fetch to http://test.local (an allowed host) with `answer`, which may hold a request
+ * open; other fetches go through. Answers the requests seen, in order. Undo with vi.restoreAllMocks().
+ */
+export function stubTarget(answer: (req: TargetRequest, n: number) => Response | Promise<Response>) {
+  const seen: TargetRequest[] = [];
+  const original = globalThis.fetch;
+  vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.toString() : input.url;
+    if (!url.startsWith("http://test.local")) return original(input as any, init);
+    const req: TargetRequest = {
+      url,
+      path: new URL(url).pathname,
+      method: init?.method ?? "GET",
+      headers: new Headers(init?.headers),
+      body: (init?.body as string) ?? null,
+      signal: init?.signal ?? null,
+    };
+    seen.push(req);
+    return answer(req, seen.length);
+  });
+  return seen;
 }

@@ -1,29 +1,18 @@
 // The cron sweep and the D1 mirror's repair paths.
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index";
 import { syncMirror } from "../src/jobs/job-mirror";
 import { sweep } from "../src/jobs/sweep";
-import { call } from "./helpers";
-import { expectMirrorMatches, forceAlarm, getJob, inDO, inspect, logsOf, makeJob, makeWorkflow, mirrorRow, patchState, waitForJob } from "./jobs-helpers";
+import { call, runCron } from "./helpers";
+import { countLines, expectMirrorMatches, forceAlarm, getJob, inDO, inspect, logsOf, longWorkflow, makeJob, mirrorRow, patchState, waitForJob } from "./jobs-helpers";
 
 const FUTURE = Date.parse("2099-01-01T00:00:00Z");
-
-async function runCron(at: number) {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ scheduledTime: at, cron: "* * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 /** Simulates a lost alarm. */
 const dropAlarm = (jobID: string) =>
   inDO(jobID, async (_instance, state) => {
     await state.storage.deleteAlarm();
   });
-
-const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message)).length;
-const longWorkflow = (timeout = 3600) => makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 86_400 } }], [], timeout);
 
 describe("cron sweep", () => {
   it("starts a queued job whose start was missed, once, even when two sweeps run at once", async () => {

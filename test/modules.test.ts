@@ -158,10 +158,4 @@ describe("GET/POST/DELETE /module/{moduleID}", () => {
     expect((await call(`/module/${source.moduleID}`, { method: "DELETE" })).status).toBe(200);
     expect((await call(`/module/${target.moduleID}`, { method: "DELETE" })).status).toBe(200);
   });
-
-  it("needs admin to write modules", async () => {
-    const m = await makeModule("Guarded");
-    expect((await call(`/module/${m.moduleID}`, { method: "DELETE", scope: "read write" })).status).toBe(403);
-    expect((await call(`/module/${m.moduleID}`)).status).toBe(200);
-  });
 });

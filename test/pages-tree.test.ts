@@ -143,7 +143,6 @@ describe("reorder refusals change nothing", () => {
       await expectRefused(() => reorder(bad, kids), 400, { code: "invalid_id", path: "selfID" });
     }
     await expectRefused(() => reorder("999999", []), 404, { code: "not_found" });
-    await expectRefused(() => call(`/page/${parent}/reorder`, { scope: "read write", body: { pageIDs: kids } }), 403);
   });
 
   it("accepts an empty list for a page without children", async () => {
@@ -242,7 +241,6 @@ describe("edit", () => {
     await expectRefused(() => edit(id, { title: "Half", selfID: "999999" }), 400, { path: "selfID" });
     await expectRefused(() => edit("999999", { title: "Ghost" }), 404, { code: "not_found" });
     await expectRefused(() => edit("0", { title: "Zero" }), 400, { code: "invalid_id" });
-    await expectRefused(() => call(`/page/${id}`, { scope: "read write", body: { title: "No" } }), 403);
   });
 });
 
@@ -257,7 +255,6 @@ describe("delete", () => {
     expect((await call(`/page/${parent}`, { method: "DELETE" })).status).toBe(200);
     expect((await call(`/page/${parent}`)).status).toBe(404);
     await expectRefused(() => call(`/page/${parent}`, { method: "DELETE" }), 404);
-    await expectRefused(() => call(`/page/${kids[1]}`, { method: "DELETE", scope: "read write" }), 403);
   });
 });
 

@@ -8,29 +8,18 @@ import { describe, expect, it } from "vitest";
 import { startScheduledJob } from "../src/jobs/service";
 import { localIso } from "../src/schedules/cron";
 import type { ScheduleObject } from "../src/schedules/schedule-object";
-import { call } from "./helpers";
-import { getJob, inDO, makeWorkflow, sleep } from "./jobs-helpers";
+import { call, runCron } from "./helpers";
+import { getJob, inDO, longWorkflow, makeWorkflow, waitFor } from "./jobs-helpers";
 import { runInDurableObject } from "cloudflare:test";
-import { advance, at, clockOf, dropAlarm, FUTURE, jobsOf, makeSchedule, runAlarmNow, runCron, scheduleLogOf, scheduleRow, scheduleStubOf } from "./schedules-helpers";
+import { advance, at, clockOf, dropAlarm, FUTURE, jobsOf, makeSchedule, runAlarmNow, scheduleLogOf, scheduleRow, scheduleStubOf } from "./schedules-helpers";
 
 const T0 = at(FUTURE);
 const HOUR = 3_600_000;
 const isoAt = (ms: number) => new Date(ms).toISOString();
-const longWorkflow = () => makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 86_400 } }]);
 const hourly = async (extra: Record<string, unknown> = {}) =>
   makeSchedule({ workflowID: await longWorkflow(), cron: "0 * * * *", startAt: FUTURE, ...extra });
 const sweepAt = (scheduleID: string, ms: number) => scheduleStubOf(scheduleID).sweep(scheduleID, ms);
 const statuses = async (scheduleID: string) => (await jobsOf(scheduleID)).map((j) => [j.scheduled_for, j.status]);
-
-async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 8000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe("the alarm", () => {
   it("is set for the first fire time, fires it, and moves to the next", async () => {

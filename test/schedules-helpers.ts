@@ -1,9 +1,8 @@
 // Helpers for the schedule tests: schedules through the API, their Durable Object's clock, its
 // alarm run on demand, and the jobs a schedule started (from D1 and through the API).
-import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import worker from "../src/index";
 import { call } from "./helpers";
 
 /** Far enough ahead that no real alarm fires while a test runs; tests move the clock by hand. */
@@ -48,12 +47,6 @@ export async function dropAlarm(scheduleID: string) {
   await runInDurableObject(scheduleStubOf(scheduleID), async (_instance, ctx) => {
     await ctx.storage.deleteAlarm();
   });
-}
-
-export async function runCron(atMs: number) {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ scheduledTime: atMs, cron: "* * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
 }
 
 export async function scheduleRow(scheduleID: string) {

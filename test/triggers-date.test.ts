@@ -12,9 +12,9 @@ import { getModule } from "../src/module-model/module";
 import { sweepDateClocks } from "../src/triggers/date-dispatch";
 import { DATE_ITEMS_PER_WAKE } from "../src/triggers/limits";
 import { dueItemsSql, nextDueSql } from "../src/triggers/date-trigger-object";
-import { call } from "./helpers";
+import { call, createItem } from "./helpers";
 import { getJob, isFinal, logsOf, waitForJob } from "./jobs-helpers";
-import { createItem, deleteItem, drained, logTask, makeDeals, makeTriggered, triggeredJobs, updateItem } from "./triggers-helpers";
+import { deleteItem, drained, logTask, makeDeals, makeTriggered, triggeredJobs, updateItem } from "./triggers-helpers";
 
 const at = (text: string) => Date.parse(text);
 const HOUR = 3_600_000;

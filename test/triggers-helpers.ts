@@ -2,7 +2,7 @@
 // events a change left behind (read from D1, polled while the dispatch after the write runs).
 import { env } from "cloudflare:workers";
 import { call, makeModule } from "./helpers";
-import { sleep } from "./jobs-helpers";
+import { waitFor } from "./jobs-helpers";
 
 export const DEAL_FIELDS = [
   { name: "title", kind: "text" },
@@ -21,12 +21,6 @@ export async function makeTriggered(triggers: unknown[], tasks: unknown[] = [log
   const res = await call("/workflow/", { body: { name, tasks, triggers } });
   if (res.status !== 201) throw new Error(`workflow create failed: ${res.status} ${res.text}`);
   return res.json.response as Record<string, any>;
-}
-
-export async function createItem(moduleID: string, fields: Record<string, unknown>) {
-  const res = await call(`/module/${moduleID}/content`, { body: { fields } });
-  if (res.status !== 201) throw new Error(`content create failed: ${res.status} ${res.text}`);
-  return res.json.response.contentID as string;
 }
 
 export async function updateItem(moduleID: string, contentID: string, fields: Record<string, unknown>) {
@@ -51,17 +45,6 @@ export async function triggeredJobs(contentID: string | number): Promise<JobRow[
 export async function outbox() {
   const { results } = await env.DB.prepare("SELECT * FROM content_events ORDER BY id").all<Record<string, any>>();
   return results;
-}
-
-/** Polls until `check` answers a truthy value. */
-export async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /** Waits for the item's jobs to reach `count` and the outbox to be empty (the dispatch is over); answers them. */

@@ -10,10 +10,10 @@ import { getDb } from "../src/db/client";
 import { handleTaskBatch } from "../src/worker/queue";
 import { dispatchEvents } from "../src/triggers/dispatch";
 import { sweepEvents } from "../src/triggers/sweep";
-import { call } from "./helpers";
+import { call, runCron } from "./helpers";
 import { getJob, isFinal, waitForJob } from "./jobs-helpers";
-import { runCron } from "./schedules-helpers";
-import { makeDeals, makeTriggered, outbox, triggeredJobs, waitFor } from "./triggers-helpers";
+import { waitFor } from "./jobs-helpers";
+import { makeDeals, makeTriggered, outbox, triggeredJobs } from "./triggers-helpers";
 
 const deal = { title: "Acme", stage: "Open", value: 10 };
 const db = () => getDb(env);

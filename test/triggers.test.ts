@@ -7,10 +7,9 @@ import { describe, expect, it } from "vitest";
 import { createContent } from "../src/content/service";
 import { getDb } from "../src/db/client";
 import { MAX_TRIGGER_DEPTH } from "../src/triggers/limits";
-import { call, makeModule } from "./helpers";
-import { getJob, logsOf, makeJob, makeWorkflow, waitForJob, isFinal } from "./jobs-helpers";
+import { call, createItem, makeModule } from "./helpers";
+import { getJob, logsOf, makeJob, makeWorkflow, waitFor, waitForJob, isFinal } from "./jobs-helpers";
 import {
-  createItem,
   deleteItem,
   drained,
   logTask,
@@ -20,7 +19,6 @@ import {
   settledJobs,
   triggeredJobs,
   updateItem,
-  waitFor,
 } from "./triggers-helpers";
 
 const deal = { title: "Acme renewal", stage: "Open", value: 1200, closeDate: "2026-12-01" };

@@ -1,7 +1,7 @@
-// Runs one task attempt through the function that does its kind's work until it ends, its
-// deadline passes, or the job's Durable Object aborts it (cancel, a client's status change), and
-// turns whatever happens into a report for the engine. Never throws. Which function runs which
-// kind is given to the job's Durable Object where the Worker is put together
+// Runs one task attempt (docs/jobs.md) through the function that does its kind's work until it
+// ends, its deadline passes, or the job's Durable Object aborts it (cancel, a client's status
+// change), and turns whatever happens into a report for the engine. Never throws. Which function
+// runs which kind is given to the job's Durable Object where the Worker is put together
 // (src/worker/job-object.ts); the engine itself knows none of them.
 import { TaskFailure, type TaskDefinition, type TaskIdentity, type TaskOutcome, type TemplateScope } from "./tasks";
 import type { AttemptReport } from "./model";

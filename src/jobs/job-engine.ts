@@ -2,7 +2,7 @@
 // do about it (log lines and results to write, queue messages to send, an attempt to run or
 // abort). They never touch storage or the network: job-object.ts loads the job, calls one of these,
 // saves the outcome in one transaction and then carries out the effects. How the engine behaves is
-// described once, in the README ("Jobs" → "The engine").
+// described once, in docs/jobs.md.
 import type { TaskDefinition } from "./tasks";
 import type { ImportState } from "./import-job";
 import { bump, jobView, startProgress, tasksOf, type Attempt, type Job, type JobState, type Phase } from "./job-state";

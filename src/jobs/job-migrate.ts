@@ -1,4 +1,4 @@
-// Brings a job DO's stored state and tables up to STATE_SCHEMA_VERSION. Every load runs it (a job
+// Brings a job DO's stored state and tables up to STATE_SCHEMA_VERSION (docs/jobs.md, "Stored layout versions"). Every load runs it (a job
 // may sleep until 2099 and wake under much newer code); it runs inside the caller's transaction, so
 // a migration is written whole or not at all. Add a step per new version; never edit an old one.
 import { newJobKey, STATE_SCHEMA_VERSION, type Attempt, type JobDefinition, type JobState } from "./job-state";

@@ -1,4 +1,4 @@
-// The job's row in the D1 `jobs` table, which listings and the cron sweep read instead of asking
+// The job's row in the D1 `jobs` table (docs/jobs.md, "The D1 mirror"), which listings and the cron sweep read instead of asking
 // each job's DO. The DO is the source of truth; this keeps the row caught up with it.
 import { getTableColumns, sql, type SQL } from "drizzle-orm";
 import { getDb } from "../db/client";

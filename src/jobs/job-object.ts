@@ -1,5 +1,5 @@
 // One Durable Object per job (addressed by idFromName(jobID)): the job's state, its log, and the
-// place its attempts run. The engine is described once, in the README ("Jobs" → "The engine").
+// place its attempts run. The engine is described once, in docs/jobs.md.
 //
 // Every entry point has the same shape: load the job, ask a decision of job-engine.ts, write its
 // outcome — all in one synchronous transaction (`decide`) — and then carry out its effects (queue

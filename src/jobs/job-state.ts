@@ -1,5 +1,5 @@
 // The job as its Durable Object stores it, and the job's JSON as the API shows it. The engine
-// (README, "Jobs" → "The engine") is described there once; this file is the data it works on.
+// (docs/jobs.md) is described there once; this file is the data it works on.
 //
 // Two parts, stored apart (job-store.ts): the hot `JobState`, rewritten on every step, and the
 // `JobDefinition` (the workflow snapshot and the parameters), written when the job is created and

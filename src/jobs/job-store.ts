@@ -1,4 +1,4 @@
-// The job Durable Object's own SQLite tables: `state` (the hot JobState as JSON), `definition`
+// The job Durable Object's own SQLite tables (docs/jobs.md): `state` (the hot JobState as JSON), `definition`
 // (the workflow snapshot and parameters, written at create and on a queued edit), the append-only
 // `log` (seq 1, 2, 3, ...) and `results` (finished tasks' results for later templates). Only
 // JobObject calls this, inside its synchronous transactions: it loads the job, and writes a

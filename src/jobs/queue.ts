@@ -1,6 +1,6 @@
 // The job side of the TASKS queue. It only delivers: each message's attempt is claimed at its
-// job's Durable Object (one quick call), which then runs the attempt in its own alarm (README,
-// "Jobs" → "The engine"). Every message is acked once its claim call answered, whatever it
+// job's Durable Object (one quick call), which then runs the attempt in its own alarm
+// (docs/jobs.md, "The engine"). Every message is acked once its claim call answered, whatever it
 // answered (a duplicate or stale message claims nothing); a claim call that fails retries that
 // message only. The consumer that sorts the queue's messages by kind (trigger events share the
 // queue) is src/worker/queue.ts.

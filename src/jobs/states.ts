@@ -1,4 +1,4 @@
-// The job status machine of the contract, in one place. Everything that changes a job's status
+// The job status machine of the contract (docs/jobs.md, "States"), in one place. Everything that changes a job's status
 // (the API, the engine, the cron sweep) goes through `canTransition` inside the job's Durable Object.
 
 export const JOB_STATUSES = ["queued", "running", "ok", "error", "cancelled"] as const;

@@ -1,4 +1,4 @@
-// The every-minute safety net. Timely starts, timeouts and retries come from each job's alarm;
+// The every-minute safety net (docs/jobs.md, "Cron"). Timely starts, timeouts and retries come from each job's alarm;
 // this only catches what an alarm missed, by asking the job's DO to catch up (idempotent, so two
 // sweeps at once, or a sweep racing an alarm, do no harm):
 //   - queued jobs whose startAt has passed (by more than a few seconds),

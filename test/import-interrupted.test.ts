@@ -5,8 +5,8 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import * as stage from "../src/bulk/import-stage";
 import { call, makeModule } from "./helpers";
-import { countRows, csv, items, messages, postImport, runStateOf, stagedRows, waitUntil } from "./import-helpers";
-import { forceAlarm, getJob, inDO, isFinal, logsOf, patchState, waitForJob } from "./jobs-helpers";
+import { countRows, csv, items, postImport, runStateOf, stagedRows } from "./import-helpers";
+import { forceAlarm, getJob, inDO, isFinal, logsOf, messages, patchState, waitFor, waitForJob } from "./jobs-helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -48,9 +48,9 @@ describe("crash and resume", () => {
     const res = await postImport(m, file);
     expect(res.status).toBe(202);
     const jobID = res.json.response.jobID;
-    await waitUntil(() => hang.calls() >= 2, "the second staging");
+    await waitFor("the second staging", () => hang.calls() >= 2, 20_000);
     // Batch 2 is in D1, but the job recorded only batch 1.
-    await waitUntil(async () => (await stagedRows(jobID)) === 2000, "batch 2 staged");
+    await waitFor("batch 2 staged", async () => (await stagedRows(jobID)) === 2000, 20_000);
     const state = await stateRow(jobID);
     expect(state.import).toMatchObject({ nextChunk: 1, rowsDone: 1000, staged: 1000 });
     expect(state.progress).toEqual({ task: "import", done: 1000, total: 2500 });
@@ -60,10 +60,10 @@ describe("crash and resume", () => {
     });
     const lost = (await stateRow(jobID)).attempt.id;
     await forceAlarm(jobID); // finds the run lost and dispatches it again through the queue
-    await waitUntil(async () => {
+    await waitFor("the new attempt claimed", async () => {
       const a = (await stateRow(jobID)).attempt;
       return a !== null && a.id !== lost && a.claimedAt !== null;
-    }, "the new attempt claimed");
+    }, 20_000);
     // The claim points the alarm at now; the hung alarm invocation of the dead run still holds
     // this test's instance, so the alarm is run here.
     await forceAlarm(jobID);
@@ -92,7 +92,7 @@ describe("crash and resume", () => {
     const hang = hangStaging(0, true);
     const res = await postImport(m, file);
     const jobID = res.json.response.jobID;
-    await waitUntil(() => hang.calls() >= 1, "the first staging");
+    await waitFor("the first staging", () => hang.calls() >= 1, 20_000);
     await forceAlarm(jobID);
     await inDO(jobID, (instance) => instance.alarm());
     expect(hang.calls()).toBe(1);
@@ -109,7 +109,7 @@ describe("cancel", () => {
     const hang = hangStaging(1, true);
     const res = await postImport(m, file, "text/csv", { mode: "valid" });
     const jobID = res.json.response.jobID;
-    await waitUntil(() => hang.calls() >= 2, "the second staging");
+    await waitFor("the second staging", () => hang.calls() >= 2, 20_000);
     const cancelled = await call(`/job/${jobID}`, { method: "DELETE" });
     expect(cancelled.status).toBe(200);
     expect(await getJob(jobID)).toMatchObject({ status: "cancelled" });
@@ -130,7 +130,7 @@ describe("cancel", () => {
     const hang = hangStaging(0, true);
     const res = await postImport(m, file);
     const jobID = res.json.response.jobID;
-    await waitUntil(() => hang.calls() >= 1, "the first staging");
+    await waitFor("the first staging", () => hang.calls() >= 1, 20_000);
     // As if the publish batch had just committed.
     await env.DB.prepare("update import_runs set state = 'published' where job_id = ?").bind(Number(jobID)).run();
     const refused = await call(`/job/${jobID}`, { method: "DELETE" });
@@ -148,7 +148,7 @@ describe("the module edited while the import runs", () => {
     const hang = hangStaging(1, true);
     const res = await postImport(m, file);
     const jobID = res.json.response.jobID;
-    await waitUntil(() => hang.calls() >= 2, "the second staging");
+    await waitFor("the second staging", () => hang.calls() >= 2, 20_000);
     const edit = await call(`/module/${m}`, { body: { name: "Edited", fields: [{ name: "name", kind: "text", label: "Name" }, { name: "n", kind: "number", options: { min: 0 } }] } });
     expect(edit.status).toBe(200);
     hang.release();

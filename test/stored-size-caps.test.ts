@@ -5,12 +5,11 @@ import { PARAMETER_NAME_MAX_CHARS, PARAMETERS_MAX_BYTES, PARAMETERS_MAX_COUNT } 
 import { LOG_LINE_MAX_BYTES } from "../src/jobs/limits";
 import { WORKFLOW_MAX_BYTES } from "../src/workflows/schemas";
 import { call } from "./helpers";
-import { createJob, getJob, logsOf, makeJob, makeWorkflow } from "./jobs-helpers";
+import { createJob, getJob, logsOf, longWorkflow, makeJob, makeWorkflow } from "./jobs-helpers";
 
 const FUTURE = "2099-01-01T00:00:00Z";
 const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).byteLength;
 const jobCount = async () => (await call("/job/?perPage=1")).json.response.meta.count as number;
-const longWorkflow = () => makeWorkflow([{ name: "wait", kind: "delay", options: { seconds: 86_400 } }]);
 
 /** One parameter whose JSON object is exactly `size` bytes. */
 function parametersOf(size: number) {

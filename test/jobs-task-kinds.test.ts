@@ -6,32 +6,16 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { handleTaskBatch } from "../src/worker/queue";
 import { call, makeModule } from "./helpers";
-import { fireAlarm, getJob, inDO, isFinal, logsOf, makeJob, makeWorkflow, sleep, waitForJob } from "./jobs-helpers";
-
-type Seen = { url: string; method: string; body: string | null; signal: AbortSignal | null };
-
-function stubFetch(answer: (req: Seen) => Response | Promise<Response>) {
-  const seen: Seen[] = [];
-  const original = globalThis.fetch;
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.toString() : input.url;
-    if (!url.startsWith("http://test.local")) return original(input as any, init);
-    const req = { url, method: init?.method ?? "GET", body: (init?.body as string) ?? null, signal: init?.signal ?? null };
-    seen.push(req);
-    return answer(req);
-  });
-  return seen;
-}
+import { countLines, fireAlarm, getJob, inDO, isFinal, logsOf, makeJob, makeWorkflow, sleep, stubTarget, waitForJob } from "./jobs-helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message)).length;
 
 describe("every task kind, end to end", () => {
   it("runs log, http, content.create/update/delete, delay and templates", async () => {
-    const seen = stubFetch(() => new Response(JSON.stringify({ ref: "R-1" }), { status: 201, headers: { "content-type": "application/json" } }));
+    const seen = stubTarget(() => new Response(JSON.stringify({ ref: "R-1" }), { status: 201, headers: { "content-type": "application/json" } }));
     const mod = await makeModule("Lead", [{ name: "title", kind: "text" }, { name: "ref", kind: "text" }]);
     const wf = await makeWorkflow(
       [
@@ -78,7 +62,7 @@ describe("every task kind, end to end", () => {
   });
 
   it("an http task to a private address is refused and sends nothing", async () => {
-    const seen = stubFetch(() => new Response("no"));
+    const seen = stubTarget(() => new Response("no"));
     const spy = vi.mocked(globalThis.fetch);
     const wf = await makeWorkflow([{ name: "call", kind: "http", options: { url: "http://test.local/ok" } }]);
     // The workflow validation refuses literal private targets; a templated one is checked at run time.
@@ -94,7 +78,7 @@ describe("every task kind, end to end", () => {
 
   it("an http answer outside expectStatus fails the attempt, retried, then ok", async () => {
     let n = 0;
-    stubFetch(() => new Response("busy", { status: ++n === 1 ? 503 : 200 }));
+    stubTarget(() => new Response("busy", { status: ++n === 1 ? 503 : 200 }));
     const wf = await makeWorkflow([{ name: "call", kind: "http", options: { url: "http://test.local/x" }, retries: [0] }]);
     const job = await makeJob(wf);
     const done = await waitForJob(job.jobID, isFinal);
@@ -105,7 +89,7 @@ describe("every task kind, end to end", () => {
   });
 
   it("cancelling aborts the real http request in flight", async () => {
-    const seen = stubFetch(
+    const seen = stubTarget(
       (req) =>
         new Promise<Response>((_, reject) => req.signal?.addEventListener("abort", () => reject(req.signal!.reason ?? new Error("aborted")))),
     );

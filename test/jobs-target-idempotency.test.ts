@@ -2,28 +2,9 @@
 // is the same for every attempt and delivery of that task in that job, whatever happens in between
 // (a retry, a duplicated queue message, a Durable Object instance lost mid-request), and different
 // for other tasks and jobs; plus X-Job-ID, X-Job-Task and X-Job-Attempt.
-import { createExecutionContext, createMessageBatch } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { handleTaskBatch } from "../src/worker/queue";
 import { call, makeModule } from "./helpers";
-import { fireAlarm, forceAlarm, getJob, inDO, isFinal, logsOf, makeJob, makeWorkflow, patchState, sleep, waitForJob } from "./jobs-helpers";
-
-type Seen = { path: string; headers: Headers };
-
-/** Fetches to test.local answered by `answer` (which may hold a request open). */
-function stubFetch(answer: (req: Seen, n: number) => Response | Promise<Response>) {
-  const seen: Seen[] = [];
-  const original = globalThis.fetch;
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.toString() : input.url;
-    if (!url.startsWith("http://test.local")) return original(input as any, init);
-    const req: Seen = { path: new URL(url).pathname, headers: new Headers(init?.headers) };
-    seen.push(req);
-    return answer(req, seen.length);
-  });
-  return seen;
-}
+import { captureQueue, countLines, deliver, fireAlarm, forceAlarm, getJob, inDO, isFinal, leaveRunToGoneInstance, logsOf, makeJob, makeWorkflow, patchState, stubTarget, waitFor, waitForJob } from "./jobs-helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -31,29 +12,6 @@ afterEach(() => {
 
 const FUTURE = "2099-01-01T00:00:00Z";
 
-async function captureQueue(jobID: string) {
-  const sent: Array<{ jobID: string; attemptId: string }> = [];
-  await inDO(jobID, (instance) => {
-    (instance as any).env = { ...(instance as any).env, TASKS: { send: async (m: any) => void sent.push(m) } };
-  });
-  return sent;
-}
-
-async function deliver(bodies: unknown[]) {
-  const batch = createMessageBatch("crm-tasks", bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })));
-  createExecutionContext();
-  await handleTaskBatch(batch, env);
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000) {
-  const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message)).length;
 const http = (name: string, extra: Record<string, unknown> = {}) => ({ name, kind: "http", options: { method: "POST", url: `http://test.local/${name}` }, ...extra });
 
 describe("Idempotency-Key and the job headers on http requests", () => {
@@ -61,7 +19,7 @@ describe("Idempotency-Key and the job headers on http requests", () => {
     // Made here, awaited in the DO: the request a lost instance sent, answered late.
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const seen = stubFetch(async (_req, n) => {
+    const seen = stubTarget(async (_req, n) => {
       if (n === 1) {
         await held;
         return new Response("late", { status: 200 });
@@ -74,7 +32,7 @@ describe("Idempotency-Key and the job headers on http requests", () => {
     const sent = await captureQueue(job.jobID);
     await fireAlarm(job.jobID);
     await deliver([sent[0], sent[0]]); // delivered twice
-    await until(() => seen.length === 1, "the first request");
+    await waitFor("the first request", () => seen.length === 1, 5000);
     // The DO instance dies mid-request: what it leaves is its run marker. (Here the instance lives
     // on, so the marker is rewritten to name another one; its late result must be ignored.)
     await patchState(job.jobID, (s) => {
@@ -119,7 +77,7 @@ describe("Idempotency-Key and the job headers on http requests", () => {
   });
 
   it("a header of the same name the workflow sets itself wins", async () => {
-    const seen = stubFetch(() => new Response("ok"));
+    const seen = stubTarget(() => new Response("ok"));
     const wf = await makeWorkflow([
       { name: "order", kind: "http", options: { url: "http://test.local/order", headers: { "Idempotency-Key": "order-{{params.order}}", "x-job-task": "mine" } } },
     ]);
@@ -140,10 +98,7 @@ describe("content.* under the same crash", () => {
     const job = await makeJob(wf, { startAt: FUTURE });
     const sent = await captureQueue(job.jobID);
     await fireAlarm(job.jobID);
-    await patchState(job.jobID, (s) => {
-      s.attempt.claimedAt = Date.now();
-      s.attempt.running = { since: Date.now(), instance: "an-instance-that-is-gone" };
-    });
+    await leaveRunToGoneInstance(job.jobID);
     await forceAlarm(job.jobID);
     expect(sent.length).toBe(2);
     await deliver([sent[0], sent[1], sent[1]]);

@@ -4,7 +4,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call } from "./helpers";
-import { fireAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, sleep, stubOf, waitForJob } from "./jobs-helpers";
+import { countLines, fireAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, sleep, stubOf, stubTarget, waitForJob } from "./jobs-helpers";
 
 /**
  * Copied from a job DO's storage under the code before issue 12 (its `state` row, `log` and
@@ -64,21 +64,6 @@ const V1_LOG = [
 ];
 const V1_RESULTS = [{"phase": "main", "name": "first", "value": "{\"status\":200,\"body\":{\"ref\":\"R-7\"}}"}];
 
-type Seen = { url: string; headers: Headers };
-
-function stubFetch(answer: (req: Seen) => Response) {
-  const seen: Seen[] = [];
-  const original = globalThis.fetch;
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.toString() : input.url;
-    if (!url.startsWith("http://test.local")) return original(input as any, init);
-    const req = { url, headers: new Headers(init?.headers) };
-    seen.push(req);
-    return answer(req);
-  });
-  return seen;
-}
-
 afterEach(() => {
   vi.restoreAllMocks();
 });
@@ -114,11 +99,10 @@ async function storedRows(jobID: string) {
   }));
 }
 
-const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => logs.filter((l) => pattern.test(l.message)).length;
 
 describe("a job stored in layout version 1", () => {
   it("is migrated on its first load and carries on: the retry runs, later tasks see earlier results, the log goes on without a gap", async () => {
-    const seen = stubFetch(() => new Response("{}", { status: 200, headers: { "content-type": "application/json" } }));
+    const seen = stubTarget(() => new Response("{}", { status: 200, headers: { "content-type": "application/json" } }));
     const wf = await makeWorkflow([{ name: "x", kind: "delay", options: { seconds: 60 } }]);
     const job = await makeJob(wf, { startAt: "2099-01-01T00:00:00Z" });
     await plantV1(job.jobID, wf);
@@ -148,7 +132,7 @@ describe("a job stored in layout version 1", () => {
   });
 
   it("an attempt a v1 queue consumer had claimed counts as lost and runs again, once", async () => {
-    const seen = stubFetch(() => new Response("{}", { status: 200 }));
+    const seen = stubTarget(() => new Response("{}", { status: 200 }));
     const wf = await makeWorkflow([{ name: "x", kind: "delay", options: { seconds: 60 } }]);
     const job = await makeJob(wf, { startAt: "2099-01-01T00:00:00Z" });
     await plantV1(job.jobID, wf, (raw, now) => {
