@@ -3,6 +3,7 @@
 import { z } from "@hono/zod-openapi";
 import { fieldKinds, isMultiField, isValidDate, normaliseStamp, type Comparison, type FieldDefinition } from "../fields/registry";
 import { badRequest } from "../http/errors";
+import { parseId } from "../http/ids";
 import type { Module } from "../modules/service";
 
 export const CHART_KINDS = ["line", "spline", "step", "area", "area-spline", "area-step", "bar", "scatter", "pie", "donut", "gauge"] as const;
@@ -189,9 +190,11 @@ function parseBound(param: "xMin" | "xMax", raw: string, x: ChartField): Bound {
     case "bool":
       if (raw !== "true" && raw !== "false") throw bad("true or false");
       return raw === "true" ? 1 : 0;
-    case "id":
-      if (!/^[1-9][0-9]{0,15}$/.test(raw) || Number(raw) > Number.MAX_SAFE_INTEGER) throw bad("an ID");
-      return Number(raw);
+    case "id": {
+      const id = parseId(raw);
+      if (id === undefined) throw bad("an ID");
+      return id;
+    }
     default:
       return raw;
   }

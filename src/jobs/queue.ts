@@ -6,6 +6,7 @@
 import { dispatchEvents, newBudget } from "../triggers/dispatch";
 import { isEventsMessage } from "../triggers/queue";
 import { isSweepMessage, sweepEvents } from "../triggers/sweep";
+import { parseId } from "../http/ids";
 import type { AttemptMessage } from "./model";
 
 export const jobStub = (env: Env, jobID: string) => env.JOBS.get(env.JOBS.idFromName(jobID));
@@ -14,7 +15,7 @@ const isAttemptMessage = (body: unknown): body is AttemptMessage =>
   !!body &&
   typeof body === "object" &&
   typeof (body as AttemptMessage).jobID === "string" &&
-  /^[1-9][0-9]{0,15}$/.test((body as AttemptMessage).jobID) &&
+  parseId((body as AttemptMessage).jobID) !== undefined &&
   typeof (body as AttemptMessage).attemptId === "string";
 
 const retryDelay = (message: Message<unknown>) => ({ delaySeconds: Math.min(60, 2 ** Math.max(0, message.attempts - 1)) });

@@ -1,7 +1,7 @@
 // Request and response schemas of /schedule/. They validate (each problem a 400 `details` entry on
 // its field) and document the routes in /openapi.json.
 import { z } from "@hono/zod-openapi";
-import { boolParam, idString, intParam, listMeta, paging, timestamp } from "../http/schemas";
+import { boolParam, idQuery, idString, intParam, listMeta, paging, timestamp } from "../http/schemas";
 import { MAX_START_AT, MAX_START_AT_MS, parametersParam, parseStartAt, workflowIdParam } from "../jobs/schemas";
 import { JOB_STATUSES } from "../jobs/states";
 import { canonicalTimeZone, cronProblem } from "./cron";
@@ -117,7 +117,7 @@ export const backfillBody = z.object({
 });
 
 export const scheduleListQuery = z.object({
-  workflowID: z.string().optional().openapi({ description: "only schedules of this workflow" }),
+  workflowID: idQuery().openapi({ description: "only schedules of this workflow" }),
   ...paging,
 });
 
