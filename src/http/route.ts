@@ -37,6 +37,8 @@ export type RouteSpec<Q extends AnyObject, B extends AnyObject> = {
   fileBody?: { description: string; contentTypes: string[] };
   /** Schema of the answer (the whole JSON body) for the documentation. */
   response?: z.ZodType;
+  /** Other types the success answer may have (e.g. `image/svg+xml`), each with when it is sent. */
+  alsoContent?: Record<string, string>;
   status?: 200 | 201 | 202;
   /** Another success status the route answers with the same schema, and when (e.g. a replay's 200). */
   alsoStatus?: { status: 200 | 201; description: string };
@@ -94,9 +96,17 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
     ? z.object(Object.fromEntries(paramNames.map((name) => [name, z.string().openapi({ param: { name, in: "path" }, ...paramDoc(name) })])))
     : undefined;
   const status = spec.status ?? 200;
-  const documentedErrors: Record<number, string> = { 400: "Malformed or invalid input", ...spec.errors };
+  const documentedErrors: Record<number, string> = {
+    400: "Malformed or invalid input",
+    // The not-found handler answers 405, with `Allow`, for every other method on a known path.
+    405: "The path exists, but not with this method; `Allow` lists its methods",
+  };
+  if (spec.body || spec.fileBody) {
+    Object.assign(documentedErrors, { 413: "The body is over the 1 MiB limit", 415: "The content type is not JSON or a form" });
+  }
   if (scope) Object.assign(documentedErrors, { 401: "Missing or bad credentials", 403: "The token lacks the scope", 429: "Rate limited" });
   if (paramNames.length) documentedErrors[404] = "No such object";
+  Object.assign(documentedErrors, spec.errors);
   app.openAPIRegistry.registerPath({
     method: spec.method,
     path: spec.path,
@@ -125,7 +135,15 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
     responses: {
       [status]: {
         description: "Success",
-        content: spec.response ? { "application/json": { schema: spec.response } } : undefined,
+        content:
+          spec.response || spec.alsoContent
+            ? {
+                ...(spec.response ? { "application/json": { schema: spec.response } } : {}),
+                ...Object.fromEntries(
+                  Object.entries(spec.alsoContent ?? {}).map(([type, description]) => [type, { schema: { type: "string" as const, description } }]),
+                ),
+              }
+            : undefined,
       },
       ...(spec.alsoStatus
         ? {

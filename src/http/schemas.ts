@@ -145,8 +145,8 @@ export const enumQuery = <const T extends readonly [string, ...string[]]>(values
     .openapi({ type: "string", enum: [...values] });
 
 export const paging = {
-  page: z.string().optional().openapi({ description: "0-based page (default 0)", example: "0" }),
-  perPage: z.string().optional().openapi({ description: "items per page, 1..100 (default 50)", example: "50" }),
+  page: z.string().optional().openapi({ type: "integer", description: "0-based page (default 0; a negative page reads as 0)", example: 0 }),
+  perPage: z.string().optional().openapi({ type: "integer", description: "items per page, clamped to 1..100 (default 50)", example: 50 }),
 };
 
 export const idString = z.string().openapi({ example: "1", description: "decimal ID" });

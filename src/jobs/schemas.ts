@@ -190,7 +190,7 @@ export const jobListQuery = z.object({
 
 export const jobLogsQuery = z.object({
   ...paging,
-  after: z.string().optional().openapi({ description: "only lines after this seq (for tailing)", example: "0" }),
+  after: z.string().optional().openapi({ type: "integer", minimum: 0, description: "only lines after this seq (for tailing)", example: 0 }),
 });
 
 export const jobSchema = z

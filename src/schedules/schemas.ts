@@ -123,7 +123,7 @@ export const scheduleListQuery = z.object({
 
 export const scheduleLogQuery = z.object({
   ...paging,
-  after: z.string().optional().openapi({ description: "only lines after this seq (for tailing)", example: "0" }),
+  after: z.string().optional().openapi({ type: "integer", minimum: 0, description: "only lines after this seq (for tailing)", example: 0 }),
 });
 
 const fireTimeSchema = z.object({
