@@ -44,7 +44,12 @@ const startAtParam = () =>
       }
       return ms;
     })
-    .openapi({ type: "string", format: "date-time", example: "2026-11-27T20:18:49.000Z" });
+    .openapi({
+      type: ["string", "null"],
+      format: "date-time",
+      example: "2026-11-27T20:18:49.000Z",
+      description: "RFC 3339, any offset; null, empty or past: start at once",
+    });
 
 /**
  * Bounds of a job's `parameters`, which the job's Durable Object stores with its definition, the

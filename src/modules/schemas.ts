@@ -31,7 +31,7 @@ export const moduleBody = z.object({
   name: z.string({ error: requiredString }).trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
   fields: jsonParam(
     z.array(fieldInput, { error: "must be an array of fields" }).min(1, "must hold at least one field").max(MAX_FIELDS, `at most ${MAX_FIELDS} fields`),
-  ),
+  ).openapi({ example: [{ name: "title", kind: "text" }], description: "the fields, in order (a JSON string in a form)" }),
 });
 
 export const moduleListQuery = z.object({
