@@ -199,8 +199,11 @@ export const taskSchema = z
   })
   .openapi("WorkflowTask");
 
-/** A task as a request may write it: `taskFieldSchemas` documented (the answer's WorkflowTask has every key). */
-const taskInputDoc = {
+/**
+ * A task as a request may write it: `taskFieldSchemas` documented (the answer's WorkflowTask has
+ * every key). Registered as the component WorkflowTaskInput by the routes.
+ */
+export const taskInputDoc = {
   type: "object" as const,
   required: ["name", "kind"],
   properties: {
@@ -223,7 +226,7 @@ const taskList = (what: string) =>
     .openapi({
       type: "array",
       maxItems: MAX_TASKS,
-      items: taskInputDoc,
+      items: { $ref: "#/components/schemas/WorkflowTaskInput" },
       description: `${what} (a JSON string in a form); default []`,
     });
 
