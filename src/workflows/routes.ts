@@ -6,6 +6,7 @@ import { defineRoute } from "../http/route";
 import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { armDateTriggers } from "../triggers/date-dispatch";
+import { triggerInputSchema } from "../triggers/schemas";
 import { taskInputDoc, workflowBody, workflowSchema } from "./schemas";
 import { createWorkflow, deleteWorkflow, getWorkflow, listWorkflows, presentWorkflow, updateWorkflow } from "./service";
 
@@ -18,6 +19,7 @@ const REDACTION_NOTE =
 
 export function registerWorkflowsRoutes(app: OpenAPIHono<AppEnv>) {
   app.openAPIRegistry.registerComponent("schemas", "WorkflowTaskInput", taskInputDoc);
+  app.openAPIRegistry.register("WorkflowTriggerInput", triggerInputSchema);
   defineRoute(
     app,
     { method: "get", path: "/workflow/", tag, summary: "List workflows, oldest first", description: REDACTION_NOTE, response: responseOf(z.array(workflowSchema)) },
