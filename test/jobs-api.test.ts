@@ -572,6 +572,9 @@ describe("documentation", () => {
     ]);
     const create = paths["/job/"].post.requestBody.content["application/json"].schema;
     expect(create.required).toEqual(["workflowID"]);
-    expect(create.properties.workflowID.type).toBe("string");
+    expect(create.properties.workflowID.anyOf).toEqual([
+      expect.objectContaining({ type: "string", pattern: "^[1-9][0-9]{0,15}$" }),
+      expect.objectContaining({ type: "integer", minimum: 1 }),
+    ]);
   });
 });

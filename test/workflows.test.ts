@@ -188,7 +188,8 @@ describe("workflow CRUD", () => {
     expect(doc.components.schemas).toHaveProperty("WorkflowTask");
     const body = doc.paths["/workflow/"].post.requestBody.content["application/json"].schema;
     expect(body.required).toEqual(["name"]);
-    expect(body.properties.tasks.items).toEqual({ $ref: "#/components/schemas/WorkflowTask" });
+    expect(body.properties.tasks.items).toEqual({ $ref: "#/components/schemas/WorkflowTaskInput" });
+    expect(doc.components.schemas.WorkflowTaskInput.required).toEqual(["name", "kind"]);
   });
 });
 

@@ -12,6 +12,15 @@ import { throwIfDetails } from "../http/details";
 
 const flag = (what: string) => z.enum(["true", "false"], { error: `must be true or false` }).optional().openapi({ description: what });
 
+const DELIMITERS = new Map([
+  [",", ","],
+  [";", ";"],
+  ["|", "|"],
+  ["\t", "\t"],
+  ["\\t", "\t"],
+  ["tab", "\t"],
+]);
+
 export const importQuery = z.object({
   mapping: z
     .string()
@@ -23,7 +32,7 @@ export const importQuery = z.object({
   mode: z.enum(["all", "valid"], { error: "must be all or valid" }).optional().openapi({ description: "all (default): nothing is imported unless every row is valid; valid: valid rows are imported, invalid ones reported" }),
   triggers: flag("false: record no trigger events for the imported items (default true)"),
   format: z.enum(["csv", "json", "ndjson"], { error: "must be csv, json or ndjson" }).optional().openapi({ description: "the file's format when its content type does not say (a multipart part sent as application/octet-stream)" }),
-  delimiter: z.string().optional().openapi({ description: "CSV cell separator: , (default) ; | or \\t (tab)" }),
+  delimiter: z.string().optional().openapi({ enum: [...DELIMITERS.keys()], description: "CSV cell separator: , (default) ; | or a tab (`\\t` or `tab`)" }),
 });
 
 export type ImportQuery = z.output<typeof importQuery>;
@@ -39,15 +48,6 @@ export type ImportOptions = {
   delimiter: string;
   format: ImportFormat | null;
 };
-
-const DELIMITERS = new Map([
-  [",", ","],
-  [";", ";"],
-  ["|", "|"],
-  ["\t", "\t"],
-  ["\\t", "\t"],
-  ["tab", "\t"],
-]);
 
 /** Columns an export writes besides the fields (no field may have these names): known, and ignored. */
 export const SYSTEM_COLUMNS = ["contentID", "moduleID", "userID", "createdAt", "updatedAt", "id"];

@@ -58,6 +58,7 @@ export function registerImportRoutes(app: OpenAPIHono<AppEnv>) {
       description:
         "Requires the `read` scope. The file's columns with each rejected row's cells as the file had them, then `_row` (its number in the file, 1 = the first record after the header) and `_error` (\"column 'X': message; ...\"). Fix the rows and import the report again: `_row` and `_error` are ignored. While the import runs, the rows rejected so far.",
       ids: ["jobID"],
+      alsoContent: { "text/csv": "the rejected rows, with `_row` and `_error` columns" },
     },
     async (c, { ids }) => reportResponse(c.env, ids.jobID),
   );

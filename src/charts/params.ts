@@ -3,6 +3,7 @@
 import { z } from "@hono/zod-openapi";
 import { isValidDate, normaliseStamp } from "../fields/registry";
 import { badRequest } from "../http/errors";
+import { parseId } from "../http/ids";
 import type { Module } from "../module-model/module";
 import { resolveField, type OwnColumn, type ResolvedField } from "./content-api";
 
@@ -22,18 +23,20 @@ export const chartQuery = z
   .object({
     name: z.string().optional().openapi({ description: "chart title; echoed in meta, drawn as the SVG title" }),
     description: z.string().optional().openapi({ description: "echoed in meta" }),
-    kind: z.string().optional().openapi({ description: "required: " + CHART_KINDS.join(", "), enum: [...CHART_KINDS] }),
-    xAxis: z.string().optional().openapi({ description: "x field; `field:year|quarter|month|week|day` when it is the category of a sum (case 3)" }),
-    yAxis: z.string().optional().openapi({ description: "y field (a number field) of the raw series (case 4)" }),
+    // Checked by planChart after the module is found (a 400 `missing_parameter` when absent), so
+    // optional for the parser and required in the document.
+    kind: z.string().optional().openapi({ param: { required: true }, description: "the chart kind", enum: [...CHART_KINDS] }),
+    xAxis: z.string().optional().openapi({ description: "x field; `field:year|quarter|month|week|day` when it is the category of a sum (case 3)", example: "closeDate" }),
+    yAxis: z.string().optional().openapi({ description: "y field (a number field) of the raw series (case 4)", example: "value" }),
     xMin: z.string().optional().openapi({ description: "inclusive lower bound on xAxis, written as a value of its kind" }),
     xMax: z.string().optional().openapi({ description: "inclusive upper bound on xAxis, written as a value of its kind" }),
-    groupBy: z.string().optional().openapi({ description: "category field; `field:year|quarter|month|week|day` for date and stamp fields" }),
-    sum: z.string().optional().openapi({ description: "number field to add up" }),
+    groupBy: z.string().optional().openapi({ description: "category field; `field:year|quarter|month|week|day` for date and stamp fields", example: "country" }),
+    sum: z.string().optional().openapi({ description: "number field to add up", example: "value" }),
     count: z.string().optional().openapi({ description: "field whose values are counted, or `id` (every item counts)" }),
-    filter: z.string().optional().openapi({ description: "content filter, e.g. `stage eq 'Won' and value ge 1000`" }),
+    filter: z.string().optional().openapi({ description: "content filter, e.g. `stage eq 'Won' and value ge 1000`", example: "value ge 1000" }),
     format: z.string().optional().openapi({ description: "`json` (default) or `svg`", enum: ["json", "svg"] }),
-    width: z.string().optional().openapi({ description: `SVG width in pixels, ${SVG_SIZE.min}..${SVG_SIZE.max} (default ${SVG_SIZE.width})` }),
-    height: z.string().optional().openapi({ description: `SVG height in pixels, ${SVG_SIZE.min}..${SVG_SIZE.max} (default ${SVG_SIZE.height})` }),
+    width: z.string().optional().openapi({ type: "integer", minimum: SVG_SIZE.min, maximum: SVG_SIZE.max, description: `SVG width in pixels (default ${SVG_SIZE.width})` }),
+    height: z.string().optional().openapi({ type: "integer", minimum: SVG_SIZE.min, maximum: SVG_SIZE.max, description: `SVG height in pixels (default ${SVG_SIZE.height})` }),
   })
   .passthrough();
 
@@ -83,7 +86,7 @@ export type ChartPlan = {
   meta: {
     name: string;
     description: string;
-    kind: string;
+    kind: ChartKind;
     module: string;
     x: string;
     y: string;
@@ -177,9 +180,11 @@ function parseBound(param: "xMin" | "xMax", raw: string, x: ChartField): Bound {
     case "bool":
       if (raw !== "true" && raw !== "false") throw bad("true or false");
       return raw === "true" ? 1 : 0;
-    case "id":
-      if (!/^[1-9][0-9]{0,15}$/.test(raw) || Number(raw) > Number.MAX_SAFE_INTEGER) throw bad("an ID");
-      return Number(raw);
+    case "id": {
+      const id = parseId(raw);
+      if (id === undefined) throw bad("an ID");
+      return id;
+    }
     default:
       return raw;
   }

@@ -7,9 +7,10 @@ import { defineRoute } from "../http/route";
 import { responseOf } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { cachedResult } from "../content/result-cache";
+import { fieldKinds } from "../fields/registry";
 import { getModule } from "../module-model/module";
 import { buildAnswer } from "./answer";
-import { aggregateKey, CHART_KINDS, chartQuery, MAX_POINTS, planChart } from "./params";
+import { aggregateKey, BUCKETS, CHART_KINDS, chartQuery, MAX_POINTS, planChart } from "./params";
 import { runAggregate } from "./query";
 import { renderSvg } from "./svg";
 
@@ -23,12 +24,18 @@ export const chartAnswer = z
     data: z.array(z.array(cell)).openapi({ description: "c3.js / billboard.js `columns`", example: [["France", 12], ["Slovenia", 10], [null, 2]] }),
     fields: z.record(
       z.string(),
-      z.object({ name: z.string(), kind: z.string(), min: z.number().optional(), max: z.number().optional(), bucket: z.string().optional() }),
+      z.object({
+        name: z.string(),
+        kind: z.string().openapi({ enum: [...fieldKinds.keys(), "id"], description: "the field's kind; `id` for the item's own id and userID" }),
+        min: z.number().optional(),
+        max: z.number().optional(),
+        bucket: z.enum(BUCKETS).optional(),
+      }),
     ),
     meta: z.object({
       name: z.string(),
       description: z.string(),
-      kind: z.string(),
+      kind: z.enum(CHART_KINDS),
       module: z.string(),
       x: z.string(),
       y: z.string(),
@@ -57,6 +64,7 @@ export function registerChartsRoutes(app: OpenAPIHono<AppEnv>) {
       ids: ["moduleID"],
       query: chartQuery,
       response: responseOf(chartAnswer),
+      alsoContent: { "image/svg+xml": "with `format=svg`: the chart drawn as an SVG image" },
     },
     async (c, { ids, query }) => {
       const db = getDb(c.env);

@@ -16,6 +16,7 @@ import { D1_MAX_LIKE_PATTERN_BYTES } from "../platform/limits";
 import { sql, type SQL } from "drizzle-orm";
 import { isValidDate, normaliseStamp } from "../fields/registry";
 import { badRequest } from "../http/errors";
+import { idFromValue } from "../http/ids";
 import type { Module } from "../module-model/module";
 import { comparedValue, hasIndex, knownFieldNames, orderedValue, resolveField, type ResolvedField } from "./field-resolver";
 import { elementHasStoredType, isTextField } from "./storage";
@@ -278,9 +279,7 @@ class Parser {
       }
       case "id": {
         const v = lit.value;
-        if (lit.kind === "number" && Number.isSafeInteger(v) && (v as number) > 0) return v;
-        if (lit.kind === "string" && /^[1-9][0-9]{0,15}$/.test(v as string) && Number(v) <= Number.MAX_SAFE_INTEGER) return Number(v);
-        return wrong("an ID");
+        return idFromValue(v) ?? wrong("an ID");
       }
     }
   }

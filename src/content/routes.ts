@@ -68,6 +68,7 @@ export function registerContentRoutes(app: OpenAPIHono<AppEnv>, afterWrite: Afte
       body: contentBody,
       status: 201,
       response: responseOf(contentSchema),
+      errors: { 409: "A unique field's value is taken, or the module kept changing while the item was written" },
     },
     async (c, { ids, body }) => created(c, await writing(c, afterWrite, (o) => createContent(getDb(c.env), ids.moduleID, c.get("user").sub, body.fields, o))),
   );
@@ -93,6 +94,7 @@ export function registerContentRoutes(app: OpenAPIHono<AppEnv>, afterWrite: Afte
       ids: ["moduleID", "contentID"],
       body: contentBody,
       response: responseOf(contentSchema),
+      errors: { 409: "A unique field's value is taken, or the module kept changing while the item was written" },
     },
     async (c, { ids, body }) => ok(c, await writing(c, afterWrite, (o) => updateContent(getDb(c.env), ids.moduleID, ids.contentID, body.fields, o))),
   );

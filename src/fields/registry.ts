@@ -1,6 +1,7 @@
 // The single registry of field kinds: what `/field/` lists, how a module field's options are
 // checked, and how a content value of each kind is validated and normalised.
 import { z } from "@hono/zod-openapi";
+import { idFromValue } from "../http/ids";
 
 export type FieldDefinition = {
   name: string;
@@ -67,7 +68,6 @@ export const MAX_EMAIL_LENGTH = 254;
 export const MAX_URL_LENGTH = 8192;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const ID = /^[1-9][0-9]{0,15}$/;
 
 export function isValidDate(text: string): boolean {
   const m = DATE.exec(text);
@@ -109,9 +109,8 @@ export function isHttpUrl(text: string): boolean {
 }
 
 export function normaliseId(value: unknown): string | null {
-  if (typeof value === "number" && Number.isSafeInteger(value) && value > 0) return String(value);
-  if (typeof value === "string" && ID.test(value) && Number(value) <= Number.MAX_SAFE_INTEGER) return value;
-  return null;
+  const id = idFromValue(value);
+  return id === undefined ? null : String(id);
 }
 
 function decimals(n: number): number {
@@ -145,10 +144,11 @@ function checkString(value: unknown, field: FieldDefinition, singleLine = false)
 
 const noOptions = z.object({}).passthrough() as unknown as z.ZodType<Record<string, unknown>>;
 
-const idOption = z
-  .union([z.string().regex(ID, "must be a module ID"), z.number().int().positive()], { error: "must be a module ID" })
-  .refine((v) => Number(v) <= Number.MAX_SAFE_INTEGER, "must be a module ID below 2^53")
-  .transform((v) => String(v));
+const idOption = z.unknown().transform((v, ctx) => {
+  const id = idFromValue(v);
+  if (id === undefined) ctx.addIssue({ code: "custom", message: "must be a module ID" });
+  return String(id);
+});
 
 const kinds: FieldKind[] = [
   {

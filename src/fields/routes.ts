@@ -8,7 +8,7 @@ import { describeKind, fieldKinds } from "./registry";
 
 const kindSchema = z
   .object({
-    type: z.string(),
+    type: z.string().openapi({ enum: [...fieldKinds.keys()] }),
     name: z.string(),
     description: z.string(),
     options: z.record(z.string(), z.object({ type: z.string(), required: z.boolean().optional(), description: z.string() })),

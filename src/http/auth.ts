@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import { verify } from "hono/jwt";
 import { ApiError, forbidden, unauthorized } from "./errors";
+import { parseId } from "./ids";
 import type { AppEnv, Scope, User } from "./types";
 
 const KNOWN_SCOPES = new Set<Scope>(["read", "write", "admin"]);
@@ -34,7 +35,7 @@ export async function authenticate(c: Context<AppEnv>): Promise<User> {
   const { exp, scope } = claims;
   // `sub` is the user ID as a decimal string; a JSON number is accepted and written as one.
   const sub = typeof claims.sub === "number" && Number.isSafeInteger(claims.sub) ? String(claims.sub) : claims.sub;
-  const validSub = typeof sub === "string" && /^[1-9][0-9]{0,15}$/.test(sub) && Number(sub) <= Number.MAX_SAFE_INTEGER;
+  const validSub = typeof sub === "string" && parseId(sub) !== undefined;
   if (typeof exp !== "number" || !validSub) throw unauthorized();
   const scopes = new Set<Scope>();
   if (typeof scope === "string") {

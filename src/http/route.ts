@@ -7,6 +7,7 @@ import { authenticate, rateLimit, requireScope } from "./auth";
 import { readBody } from "./body";
 import { detailsError } from "./details";
 import { badRequest, formatPath, type ErrorDetail } from "./errors";
+import { ID_OR_ZERO_PATTERN, ID_PATTERN, parseId, parseIdOrZero } from "./ids";
 import { errorSchema, withFormSpellings } from "./schemas";
 import type { AppEnv, Scope } from "./types";
 
@@ -22,8 +23,10 @@ export type RouteSpec<Q extends AnyObject, B extends AnyObject> = {
   description?: string;
   /** Scope required; `null` for public routes. Defaults to read for GET, write otherwise. */
   scope?: Scope | null;
-  /** Path parameters that are numeric IDs (validated: 400 when malformed). */
+  /** Path parameters that are numeric IDs (validated: 400 `invalid_id` when malformed). */
   ids?: string[];
+  /** Path parameters that are an ID or 0 ("none": the top level of pages), validated the same way. */
+  idsOrZero?: string[];
   /** Path parameters that are free strings. */
   strings?: string[];
   query?: Q;
@@ -35,6 +38,8 @@ export type RouteSpec<Q extends AnyObject, B extends AnyObject> = {
   fileBody?: { description: string; contentTypes: string[] };
   /** Schema of the answer (the whole JSON body) for the documentation. */
   response?: z.ZodType;
+  /** Other types the success answer may have (e.g. `image/svg+xml`), each with when it is sent. */
+  alsoContent?: Record<string, string>;
   status?: 200 | 201 | 202;
   /** Another success status the route answers with the same schema, and when (e.g. a replay's 200). */
   alsoStatus?: { status: 200 | 201; description: string };
@@ -51,8 +56,6 @@ export type RouteInput<Q extends AnyObject, B extends AnyObject> = {
 
 type KnownPath = { regex: RegExp; method: string };
 export const knownPaths: KnownPath[] = [];
-
-const ID_PATTERN = /^[1-9][0-9]{0,15}$/;
 
 /** Turns zod issues into the envelope's `details`, with `prefix` for the part of the request. */
 export function zodDetails(error: z.ZodError, prefix = ""): ErrorDetail[] {
@@ -81,21 +84,28 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
   handler: (c: Context<AppEnv>, input: RouteInput<Q, B>) => Response | Promise<Response>,
 ) {
   const scope = spec.scope === undefined ? (spec.method === "get" ? "read" : "write") : spec.scope;
-  const paramNames = [...(spec.ids ?? []), ...(spec.strings ?? [])];
+  const paramNames = [...(spec.ids ?? []), ...(spec.idsOrZero ?? []), ...(spec.strings ?? [])];
+  const paramDoc = (name: string) =>
+    spec.ids?.includes(name)
+      ? { pattern: ID_PATTERN, example: "1" }
+      : spec.idsOrZero?.includes(name)
+      ? { pattern: ID_OR_ZERO_PATTERN, example: "0" }
+      : { example: "text" };
   const paramsSchema = paramNames.length
-    ? z.object(
-        Object.fromEntries(
-          paramNames.map((name) => [
-            name,
-            z.string().openapi({ param: { name, in: "path" }, example: spec.ids?.includes(name) ? "1" : "text" }),
-          ]),
-        ),
-      )
+    ? z.object(Object.fromEntries(paramNames.map((name) => [name, z.string().openapi({ param: { name, in: "path" }, ...paramDoc(name) })])))
     : undefined;
   const status = spec.status ?? 200;
-  const documentedErrors: Record<number, string> = { 400: "Malformed or invalid input", ...spec.errors };
+  const documentedErrors: Record<number, string> = {
+    400: "Malformed or invalid input",
+    // The not-found handler answers 405, with `Allow`, for every other method on a known path.
+    405: "The path exists, but not with this method; `Allow` lists its methods",
+  };
+  if (spec.body || spec.fileBody) {
+    Object.assign(documentedErrors, { 413: "The body is over the 1 MiB limit", 415: "The content type is not JSON or a form" });
+  }
   if (scope) Object.assign(documentedErrors, { 401: "Missing or bad credentials", 403: "The token lacks the scope", 429: "Rate limited" });
   if (paramNames.length) documentedErrors[404] = "No such object";
+  Object.assign(documentedErrors, spec.errors);
   app.openAPIRegistry.registerPath({
     method: spec.method,
     path: spec.path,
@@ -124,7 +134,15 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
     responses: {
       [status]: {
         description: "Success",
-        content: spec.response ? { "application/json": { schema: spec.response } } : undefined,
+        content:
+          spec.response || spec.alsoContent
+            ? {
+                ...(spec.response ? { "application/json": { schema: spec.response } } : {}),
+                ...Object.fromEntries(
+                  Object.entries(spec.alsoContent ?? {}).map(([type, description]) => [type, { schema: { type: "string" as const, description } }]),
+                ),
+              }
+            : undefined,
       },
       ...(spec.alsoStatus
         ? {
@@ -158,13 +176,22 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
     const params = c.req.param() as Record<string, string>;
     const ids: Record<string, number> = {};
     for (const name of spec.ids ?? []) {
-      const raw = params[name];
-      if (!ID_PATTERN.test(raw) || Number(raw) > Number.MAX_SAFE_INTEGER) {
-        throw badRequest(`Invalid ${name} '${raw}': must be a positive integer ID`, [
+      const id = parseId(params[name]);
+      if (id === undefined) {
+        throw badRequest(`Invalid ${name} '${params[name]}': must be a positive integer ID`, [
           { path: name, message: "must be a positive integer below 2^53" },
         ], "invalid_id");
       }
-      ids[name] = Number(raw);
+      ids[name] = id;
+    }
+    for (const name of spec.idsOrZero ?? []) {
+      const id = parseIdOrZero(params[name]);
+      if (id === undefined) {
+        throw badRequest(`Invalid ${name} '${params[name]}': must be a positive integer ID or 0`, [
+          { path: name, message: "must be a positive integer below 2^53, or 0" },
+        ], "invalid_id");
+      }
+      ids[name] = id;
     }
     const query = spec.query ? parseOrThrow(spec.query, c.req.query(), "query parameters") : ({} as z.output<Q>);
     let body = {} as z.output<B>;

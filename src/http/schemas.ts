@@ -3,9 +3,8 @@
 // and JSON structures too; in a JSON body a value of the wrong type stays a 400.
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "./errors";
+import { ID_OR_ZERO_PATTERN, ID_PATTERN, idFromValue, parseId, parseIdOrZero } from "./ids";
 import { JsonTooDeepError, parseJson } from "./json";
-
-const MAX_ID = Number.MAX_SAFE_INTEGER; // IDs are below 2^53
 
 let parsingForm = false;
 
@@ -55,34 +54,101 @@ export const numberParam = () =>
     z.number(),
   );
 
-/** An ID given as a decimal string or a number; yields the number. */
-export const idValue = () =>
+const ID_DOC = {
+  anyOf: [
+    { type: "string" as const, pattern: ID_PATTERN },
+    { type: "integer" as const, minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+  ],
+  example: "17",
+  description: "a positive integer ID below 2^53, as a decimal string or a number",
+};
+
+/** Why a value is not an ID: a well-formed one past 2^53 is told apart from the rest. */
+const notAnId = (v: unknown) =>
+  (typeof v === "number" && Number.isInteger(v) && v > 0) || (typeof v === "string" && new RegExp(ID_PATTERN).test(v))
+    ? "must be a positive integer ID below 2^53"
+    : "must be a positive integer ID";
+
+/**
+ * An ID given as a decimal string or a number; yields the number. With `required`, a missing
+ * value, `null` or `""` (an empty form field) is "is required"; otherwise `null` is not an ID.
+ */
+export const idValue = (options: { required?: boolean } = {}) =>
   z
-    .union([z.string().regex(/^[1-9][0-9]{0,15}$/, "must be a positive integer ID"), z.number().int().positive()])
-    .transform((v) => Number(v))
-    .refine((n) => n <= MAX_ID, "must be below 2^53")
-    .openapi({ type: "string", example: "17" });
+    .unknown()
+    .transform((v, ctx): number => {
+      if (options.required && (v === undefined || v === null || v === "")) {
+        ctx.addIssue({ code: "custom", message: "is required" });
+        return z.NEVER;
+      }
+      const id = idFromValue(v);
+      if (id === undefined) {
+        ctx.addIssue({ code: "custom", message: notAnId(v) });
+        return z.NEVER;
+      }
+      return id;
+    })
+    .openapi(ID_DOC);
 
 /** An optional reference where 0 (or "0") means "none", as `selfID` and `moduleID` of pages. */
 export const optionalRef = () =>
-  z.preprocess(
-    (v) => (v === null ? 0 : v), // null reads as absent: "0 or absent" means none
-    z
-    .union([z.string().regex(/^(0|[1-9][0-9]{0,15})$/, "must be an ID or 0"), z.number().int().nonnegative()])
-    .transform((v) => Number(v))
-    .refine((n) => n <= MAX_ID, "must be below 2^53"),
-  ).openapi({ type: "string", example: "0" });
+  z
+    .unknown()
+    .transform((v, ctx): number => {
+      const id = typeof v === "number" ? (v === 0 ? 0 : idFromValue(v)) : typeof v === "string" ? parseIdOrZero(v) : undefined;
+      if (id === undefined) {
+        ctx.addIssue({ code: "custom", message: "must be an ID or 0" });
+        return z.NEVER;
+      }
+      return id;
+    })
+    .openapi({
+      anyOf: [
+        { type: "string", pattern: ID_OR_ZERO_PATTERN },
+        { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+      ],
+      example: "0",
+    });
 
-/** A path ID; malformed ones are a 400 with code `invalid_id`, checked before anything else. */
-export const pathId = (name: string) =>
+/** A query-string filter naming an object by ID; absent or empty: no filter. */
+export const idQuery = () =>
   z
     .string()
-    .openapi({ param: { name, in: "path" }, example: "1", pattern: "^[1-9][0-9]*$" });
+    .optional()
+    .transform((v, ctx): number | undefined => {
+      if (v === undefined || v === "") return undefined;
+      const id = parseId(v);
+      if (id === undefined) ctx.addIssue({ code: "custom", message: "must be a positive integer ID" });
+      return id;
+    })
+    .openapi({ type: "string", pattern: ID_PATTERN, example: "1" });
+
+/** A query-string reference where 0 means "none" (the top level of pages); absent or empty: 0. */
+export const idOrZeroQuery = () =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): number => {
+      if (v === undefined || v === "") return 0;
+      const id = parseIdOrZero(v);
+      if (id === undefined) {
+        ctx.addIssue({ code: "custom", message: "must be an ID or 0" });
+        return z.NEVER;
+      }
+      return id;
+    })
+    .openapi({ type: "string", pattern: ID_OR_ZERO_PATTERN, example: "0" });
+
+/** A query-string parameter from a closed set; absent or empty: not given. */
+export const enumQuery = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z
+    .preprocess((v) => (v === "" ? undefined : v), z.enum(values, { error: `must be one of ${values.join(", ")}` }).optional())
+    .openapi({ type: "string", enum: [...values] });
 
 /** The `page` and `perPage` query parameters of a listing (read by parsePaging in http/paging.ts). */
 export const pagingParams = {
-  page: z.string().optional().openapi({ description: "0-based page (default 0)", example: "0" }),
-  perPage: z.string().optional().openapi({ description: "items per page, 1..100 (default 50)", example: "50" }),
+  page: z.string().optional().openapi({ type: "integer", description: "0-based page (default 0; a negative page reads as 0)", example: 0 }),
+  perPage: z.string().optional().openapi({ type: "integer", description: "items per page, clamped to 1..100 (default 50)", example: 50 }),
 };
 
 export const idString = z.string().openapi({ example: "1", description: "decimal ID" });

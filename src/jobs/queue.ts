@@ -4,6 +4,7 @@
 // answered (a duplicate or stale message claims nothing); a claim call that fails retries that
 // message only. The consumer that sorts the queue's messages by kind (trigger events share the
 // queue) is src/worker/queue.ts.
+import { parseId } from "../http/ids";
 import type { AttemptMessage } from "./model";
 
 export const jobStub = (env: Env, jobID: string) => env.JOBS.get(env.JOBS.idFromName(jobID));
@@ -12,7 +13,7 @@ const isAttemptMessage = (body: unknown): body is AttemptMessage =>
   !!body &&
   typeof body === "object" &&
   typeof (body as AttemptMessage).jobID === "string" &&
-  /^[1-9][0-9]{0,15}$/.test((body as AttemptMessage).jobID) &&
+  parseId((body as AttemptMessage).jobID) !== undefined &&
   typeof (body as AttemptMessage).attemptId === "string";
 
 /** How long a message waits before it is delivered again: 1, 2, 4... seconds, at most a minute. */

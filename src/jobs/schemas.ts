@@ -1,6 +1,6 @@
 // Request and response schemas of /job/.
 import { z } from "@hono/zod-openapi";
-import { idString, jsonParam, listMeta, pagingParams, timestamp } from "../http/schemas";
+import { enumQuery, idQuery, idString, idValue, jsonParam, listMeta, pagingParams, timestamp } from "../http/schemas";
 import { JOB_STATUSES } from "./states";
 
 /** RFC 3339 date-time with any offset (or Z); normalised to UTC ms by `parseStartAt`. */
@@ -44,7 +44,12 @@ const startAtParam = () =>
       }
       return ms;
     })
-    .openapi({ type: "string", format: "date-time", example: "2026-11-27T20:18:49.000Z" });
+    .openapi({
+      type: ["string", "null"],
+      format: "date-time",
+      example: "2026-11-27T20:18:49.000Z",
+      description: "RFC 3339, any offset; null, empty or past: start at once",
+    });
 
 /**
  * Bounds of a job's `parameters`, which the job's Durable Object stores with its definition, the
@@ -118,26 +123,10 @@ export const logLineInput = z.object({
 export const MAX_LOG_LINES_PER_REQUEST = 100;
 
 /**
- * `workflowID`: a positive integer ID below 2^53, as a decimal string or a number. Missing (or
- * null, or "" as an empty form field) in `POST /job/` is "is required"; anything else that is not
- * an ID is "must be a positive integer ID", the words every other route uses.
+ * `workflowID`: missing (or null, or "" as an empty form field) in `POST /job/` is "is required";
+ * anything else that is not an ID is "must be a positive integer ID", as on every route.
  */
-export const workflowIdParam = (required: boolean) =>
-  z
-    .unknown()
-    .transform((v, ctx): number => {
-      if (required && (v === undefined || v === null || v === "")) {
-        ctx.addIssue({ code: "custom", message: "is required" });
-        return z.NEVER;
-      }
-      const n = typeof v === "number" ? v : typeof v === "string" && /^[1-9][0-9]{0,15}$/.test(v) ? Number(v) : NaN;
-      if (!Number.isSafeInteger(n) || n <= 0) {
-        ctx.addIssue({ code: "custom", message: Number.isInteger(n) && n > 0 ? "must be a positive integer ID below 2^53" : "must be a positive integer ID" });
-        return z.NEVER;
-      }
-      return n;
-    })
-    .openapi({ type: "string", example: "17", description: "a positive integer ID (a string or a number)" });
+export const workflowIdParam = (required: boolean) => idValue({ required });
 
 export const createJobBody = z.object({
   workflowID: workflowIdParam(true),
@@ -197,16 +186,16 @@ export const updateJobBody = z.object({
 });
 
 export const jobListQuery = z.object({
-  status: z.string().optional().openapi({ description: `one of ${JOB_STATUSES.join(", ")}` }),
-  workflowID: z.string().optional().openapi({ description: "only jobs of this workflow" }),
-  scheduleID: z.string().optional().openapi({ description: "only jobs started by this schedule" }),
-  triggerContentID: z.string().optional().openapi({ description: "only jobs a trigger started for this content item (its change or its date)" }),
+  status: enumQuery(JOB_STATUSES).openapi({ description: "only jobs in this status" }),
+  workflowID: idQuery().openapi({ description: "only jobs of this workflow" }),
+  scheduleID: idQuery().openapi({ description: "only jobs started by this schedule" }),
+  triggerContentID: idQuery().openapi({ description: "only jobs a trigger started for this content item (its change or its date)" }),
   ...pagingParams,
 });
 
 export const jobLogsQuery = z.object({
   ...pagingParams,
-  after: z.string().optional().openapi({ description: "only lines after this seq (for tailing)", example: "0" }),
+  after: z.string().optional().openapi({ type: "integer", minimum: 0, description: "only lines after this seq (for tailing)", example: 0 }),
 });
 
 export const jobSchema = z

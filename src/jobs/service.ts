@@ -12,7 +12,7 @@ import { iso, type DoResult, type JobOrigin, type JobView, type LogInput, type T
 import { jobStub } from "./queue";
 import { findSnapshot } from "./snapshot";
 import type { ImportView } from "./import-job";
-import { isJobStatus, JOB_STATUSES, type JobStatus } from "./states";
+import type { JobStatus } from "./states";
 
 type Row = typeof jobs.$inferSelect;
 
@@ -263,35 +263,16 @@ async function insertJobRow(
 
 // ---------------------------------------------------------------- reads
 
-const ID_TEXT = /^[1-9][0-9]{0,15}$/;
-
-/** A query-string ID filter, checked; undefined when absent or empty. */
-function idFilter(value: string | undefined, name: string): number | undefined {
-  if (value === undefined || value === "") return undefined;
-  if (!ID_TEXT.test(value) || Number(value) > Number.MAX_SAFE_INTEGER) {
-    throw badRequest(`Invalid ${name} '${value}'`, [{ path: name, message: "must be a positive integer ID" }]);
-  }
-  return Number(value);
-}
-
 export async function listJobs(
   env: Env,
-  query: { status?: string; workflowID?: string; scheduleID?: string; triggerContentID?: string },
+  query: { status?: JobStatus; workflowID?: number; scheduleID?: number; triggerContentID?: number },
   page: { offset: number; perPage: number },
 ) {
   const where: SQL[] = [];
-  if (query.status !== undefined && query.status !== "") {
-    if (!isJobStatus(query.status)) {
-      throw badRequest(`Unknown status '${query.status}'`, [{ path: "status", message: `must be one of ${JOB_STATUSES.join(", ")}` }]);
-    }
-    where.push(eq(jobs.status, query.status));
-  }
-  const workflowID = idFilter(query.workflowID, "workflowID");
-  if (workflowID !== undefined) where.push(eq(jobs.workflowId, workflowID));
-  const scheduleID = idFilter(query.scheduleID, "scheduleID");
-  if (scheduleID !== undefined) where.push(eq(jobs.scheduleId, scheduleID));
-  const triggerContentID = idFilter(query.triggerContentID, "triggerContentID");
-  if (triggerContentID !== undefined) where.push(eq(jobs.triggerContentId, triggerContentID));
+  if (query.status !== undefined) where.push(eq(jobs.status, query.status));
+  if (query.workflowID !== undefined) where.push(eq(jobs.workflowId, query.workflowID));
+  if (query.scheduleID !== undefined) where.push(eq(jobs.scheduleId, query.scheduleID));
+  if (query.triggerContentID !== undefined) where.push(eq(jobs.triggerContentId, query.triggerContentID));
   const db = getDb(env);
   const cond = where.length ? and(...where) : undefined;
   const [rows, total] = await db.batch([

@@ -18,7 +18,17 @@ export function registerModuleRoutes(app: OpenAPIHono<AppEnv>) {
   );
   defineRoute(
     app,
-    { method: "post", path: "/module/", tag, summary: "Create a module", scope: "admin", body: moduleBody, status: 201, response: responseOf(moduleSchema) },
+    {
+      method: "post",
+      path: "/module/",
+      tag,
+      summary: "Create a module",
+      scope: "admin",
+      body: moduleBody,
+      status: 201,
+      response: responseOf(moduleSchema),
+      errors: { 409: "Too many modules were created at the same time; send the request again" },
+    },
     async (c, { body }) => created(c, presentModule(await createModule(getDb(c.env), body))),
   );
   defineRoute(

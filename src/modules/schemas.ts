@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { fieldKinds } from "../fields/registry";
 import { idString, jsonParam, timestamp } from "../http/schemas";
 
 export const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
@@ -12,7 +13,7 @@ const requiredString = (issue: { input?: unknown }) => (issue.input === undefine
 export const fieldInput = z
   .object({
     name: z.string({ error: requiredString }).regex(FIELD_NAME, "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$"),
-    kind: z.string({ error: requiredString }),
+    kind: z.string({ error: requiredString }).openapi({ enum: [...fieldKinds.keys()], description: "a field kind of GET /field/" }),
     label: z.string().max(200).optional(),
     helpText: z.string().max(4000).default(""),
     defaultValue: z.unknown().optional(),
@@ -30,7 +31,7 @@ export const moduleBody = z.object({
   name: z.string({ error: requiredString }).trim().min(1, "must not be empty").max(200, "must be at most 200 characters"),
   fields: jsonParam(
     z.array(fieldInput, { error: "must be an array of fields" }).min(1, "must hold at least one field").max(MAX_FIELDS, `at most ${MAX_FIELDS} fields`),
-  ),
+  ).openapi({ example: [{ name: "title", kind: "text" }], description: "the fields, in order (a JSON string in a form)" }),
 });
 
 export const moduleListQuery = z.object({
@@ -40,7 +41,7 @@ export const moduleListQuery = z.object({
 export const moduleField = z
   .object({
     name: z.string(),
-    kind: z.string(),
+    kind: z.string().openapi({ enum: [...fieldKinds.keys()] }),
     label: z.string(),
     helpText: z.string(),
     defaultValue: z.unknown(),

@@ -1,7 +1,6 @@
 import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
 import { created, errorBody, ok, sendJson, success } from "../http/envelope";
-import { badRequest } from "../http/errors";
 import { defineRoute } from "../http/route";
 import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
@@ -18,16 +17,6 @@ import {
 } from "./service";
 
 const tag = "Pages";
-
-/** `selfID` of the reorder route: a page ID or 0 (the top level). */
-function parseSelfId(raw: string): number {
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(raw) || Number(raw) > Number.MAX_SAFE_INTEGER) {
-    throw badRequest(`Invalid selfID '${raw}': must be a page ID or 0 (the top level)`, [
-      { path: "selfID", message: "must be a positive integer below 2^53, or 0" },
-    ], "invalid_id");
-  }
-  return Number(raw);
-}
 
 export function registerPagesRoutes(app: OpenAPIHono<AppEnv>) {
   defineRoute(
@@ -106,13 +95,13 @@ export function registerPagesRoutes(app: OpenAPIHono<AppEnv>) {
       tag,
       summary: "Set the order of exactly the children of selfID (0: the top level)",
       scope: "admin",
-      strings: ["selfID"],
+      idsOrZero: ["selfID"],
       body: reorderBody,
       response: successSchema,
       errors: { 404: "No page selfID", 409: "The children changed while the request ran" },
     },
-    async (c, { params, body }) => {
-      await reorderPages(getDb(c.env), parseSelfId(params.selfID), body.pageIDs);
+    async (c, { ids, body }) => {
+      await reorderPages(getDb(c.env), ids.selfID, body.pageIDs);
       return success(c);
     },
   );

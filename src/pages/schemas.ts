@@ -1,7 +1,7 @@
 // Request and answer schemas of /page/. Forms send `blocks` and `pageIDs` as JSON strings and
 // `visible` as "true"/"false"; the helpers of http/schemas accept both spellings.
 import { z } from "@hono/zod-openapi";
-import { boolParam, idString, idValue, jsonParam, optionalRef, timestamp } from "../http/schemas";
+import { boolParam, idOrZeroQuery, idString, idValue, jsonParam, optionalRef, timestamp } from "../http/schemas";
 
 export const MAX_BLOCKS = 100;
 export const MAX_TITLE = 200;
@@ -79,9 +79,7 @@ export const reorderBody = z.object({
 });
 
 export const pageListQuery = z.object({
-  selfID: z
-    .preprocess((v) => (v === "" ? undefined : v), optionalRef().optional()) // `?selfID=` = the default
-    .openapi({ description: "the parent whose children are listed; 0 or absent: top level", example: "0" }),
+  selfID: idOrZeroQuery().openapi({ description: "the parent whose children are listed; 0, empty or absent: top level" }),
 });
 
 export const blockSchema = z.object({

@@ -1,7 +1,7 @@
 // Request and response schemas of /schedule/. They validate (each problem a 400 `details` entry on
 // its field) and document the routes in /openapi.json.
 import { z } from "@hono/zod-openapi";
-import { boolParam, idString, intParam, listMeta, pagingParams, timestamp } from "../http/schemas";
+import { boolParam, idQuery, idString, intParam, listMeta, pagingParams, timestamp } from "../http/schemas";
 import { MAX_START_AT, MAX_START_AT_MS, parametersParam, parseStartAt, workflowIdParam } from "../jobs/schemas";
 import { JOB_STATUSES } from "../jobs/states";
 import { canonicalTimeZone, cronProblem } from "./cron";
@@ -57,7 +57,7 @@ const instantParam = (what: string) =>
       }
       return ms;
     })
-    .openapi({ type: "string", format: "date-time", example: "2026-12-01T00:00:00.000Z", description: what });
+    .openapi({ type: ["string", "null"], format: "date-time", example: "2026-12-01T00:00:00.000Z", description: what });
 
 const overlapParam = () =>
   z.enum(OVERLAP_POLICIES, { error: `must be one of ${OVERLAP_POLICIES.join(", ")}` }).openapi({
@@ -86,8 +86,8 @@ export const createScheduleBody = z.object({
   cron: cronParam(),
   timezone: timezoneParam().optional(),
   parameters: parametersParam().optional(),
-  startAt: instantParam("no fire time before this instant (inclusive)").optional(),
-  endAt: instantParam("no fire time after this instant (inclusive)").optional(),
+  startAt: instantParam("no fire time before this instant (inclusive); null: none").optional(),
+  endAt: instantParam("no fire time after this instant (inclusive); null: none").optional(),
   overlap: overlapParam().optional(),
   catchupWindow: catchupParam().optional(),
   paused: pausedParam().optional(),
@@ -111,19 +111,19 @@ export const triggerBody = z.object({
 });
 
 export const backfillBody = z.object({
-  from: instantParam("the first instant of the range (inclusive)").refine((v) => v !== null, "is required"),
-  to: instantParam("the last instant of the range (inclusive); not in the future").refine((v) => v !== null, "is required"),
+  from: instantParam("the first instant of the range (inclusive)").refine((v) => v !== null, "is required").openapi({ type: "string" }),
+  to: instantParam("the last instant of the range (inclusive); not in the future").refine((v) => v !== null, "is required").openapi({ type: "string" }),
   overlap: overlapParam().optional().openapi({ description: "overrides the schedule's overlap policy for these starts (allow_all starts every one)" }),
 });
 
 export const scheduleListQuery = z.object({
-  workflowID: z.string().optional().openapi({ description: "only schedules of this workflow" }),
+  workflowID: idQuery().openapi({ description: "only schedules of this workflow" }),
   ...pagingParams,
 });
 
 export const scheduleLogQuery = z.object({
   ...pagingParams,
-  after: z.string().optional().openapi({ description: "only lines after this seq (for tailing)", example: "0" }),
+  after: z.string().optional().openapi({ type: "integer", minimum: 0, description: "only lines after this seq (for tailing)", example: 0 }),
 });
 
 const fireTimeSchema = z.object({

@@ -158,15 +158,9 @@ export async function getSchedule(env: Env, id: number): Promise<ScheduleView> {
   return presentSchedule(found[0], runs.map(presentLastRun));
 }
 
-export async function listSchedules(env: Env, query: { workflowID?: string }, page: { offset: number; perPage: number }) {
+export async function listSchedules(env: Env, query: { workflowID?: number }, page: { offset: number; perPage: number }) {
   const db = getDb(env);
-  let cond = undefined;
-  if (query.workflowID !== undefined && query.workflowID !== "") {
-    if (!/^[1-9][0-9]{0,15}$/.test(query.workflowID) || Number(query.workflowID) > Number.MAX_SAFE_INTEGER) {
-      throw badRequest(`Invalid workflowID '${query.workflowID}'`, [{ path: "workflowID", message: "must be a positive integer ID" }]);
-    }
-    cond = eq(schedules.workflowId, Number(query.workflowID));
-  }
+  const cond = query.workflowID === undefined ? undefined : eq(schedules.workflowId, query.workflowID);
   const [rows, total] = await db.batch([
     db.select().from(schedules).where(cond).orderBy(asc(schedules.id)).limit(page.perPage).offset(page.offset),
     db.select({ n: count() }).from(schedules).where(cond),

@@ -2,7 +2,7 @@
 // (at most MAX_TRIGGERS_PER_WORKFLOW); each trigger is checked by validate.ts, so that one 400
 // names every problem as `triggers[i].x`.
 import { z } from "@hono/zod-openapi";
-import { idString, jsonParam } from "../http/schemas";
+import { idString, idValue, jsonParam } from "../http/schemas";
 import { MAX_TRIGGER_DEPTH, MAX_TRIGGERS_PER_WORKFLOW } from "./limits";
 import { TRIGGER_EVENTS } from "./model";
 
@@ -17,12 +17,15 @@ export const triggerSchema = z
   })
   .openapi("WorkflowTrigger");
 
+/** A trigger as a request may write it: its moduleID a string or a number (validate.ts reads both). */
+export const triggerInputSchema = triggerSchema.extend({ moduleID: idValue() }).openapi("WorkflowTriggerInput");
+
 export const triggersParam = () =>
   jsonParam(z.array(z.unknown(), { error: "must be an array of triggers" }).max(MAX_TRIGGERS_PER_WORKFLOW, `at most ${MAX_TRIGGERS_PER_WORKFLOW} triggers`))
     .optional()
     .openapi({
       type: "array",
-      items: { $ref: "#/components/schemas/WorkflowTrigger" },
+      items: { $ref: "#/components/schemas/WorkflowTriggerInput" },
       maxItems: MAX_TRIGGERS_PER_WORKFLOW,
       description: `record and date triggers that start a job of the workflow by themselves (a JSON string in a form); at most ${MAX_TRIGGERS_PER_WORKFLOW}. A job a trigger starts gets the change in its parameters; past a trigger depth of ${MAX_TRIGGER_DEPTH} no job starts. Left out or []: none (and the answer has no triggers)`,
     });

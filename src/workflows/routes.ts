@@ -6,7 +6,8 @@ import { defineRoute } from "../http/route";
 import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { armDateTriggers } from "../triggers/date-dispatch";
-import { workflowBody, workflowSchema } from "./schemas";
+import { triggerInputSchema } from "../triggers/schemas";
+import { taskInputDoc, workflowBody, workflowSchema } from "./schemas";
 import { createWorkflow, deleteWorkflow, getWorkflow, listWorkflows, presentWorkflow, updateWorkflow } from "./service";
 
 const tag = "Workflows";
@@ -17,6 +18,8 @@ const REDACTION_NOTE =
   'Requires the `read` scope. For a token without `admin`, the values of credential headers of http tasks (authorization, proxy-authorization, cookie, set-cookie, names containing token, secret or key) read "[redacted]" unless they hold only templates.';
 
 export function registerWorkflowsRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openAPIRegistry.registerComponent("schemas", "WorkflowTaskInput", taskInputDoc);
+  app.openAPIRegistry.register("WorkflowTriggerInput", triggerInputSchema);
   defineRoute(
     app,
     { method: "get", path: "/workflow/", tag, summary: "List workflows, oldest first", description: REDACTION_NOTE, response: responseOf(z.array(workflowSchema)) },

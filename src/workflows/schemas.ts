@@ -199,12 +199,34 @@ export const taskSchema = z
   })
   .openapi("WorkflowTask");
 
+/**
+ * A task as a request may write it: `taskFieldSchemas` documented (the answer's WorkflowTask has
+ * every key). Registered as the component WorkflowTaskInput by the routes.
+ */
+export const taskInputDoc = {
+  type: "object" as const,
+  required: ["name", "kind"],
+  properties: {
+    name: { type: "string" as const, pattern: TASK_NAME.source, example: "notify" },
+    kind: { type: "string" as const, enum: [...TASK_KINDS] },
+    options: { type: "object" as const, description: "the kind's options", example: { message: "hello {{params.leadID}}" } },
+    retries: {
+      type: "array" as const,
+      maxItems: MAX_RETRIES,
+      items: { type: "number" as const, minimum: 0, maximum: MAX_RETRY_DELAY },
+      description: "delays in seconds before each retry; default none",
+    },
+    timeout: { type: "number" as const, minimum: 1, maximum: MAX_TASK_TIMEOUT, description: `seconds for one attempt; default ${DEFAULT_TASK_TIMEOUT}` },
+  },
+};
+
 const taskList = (what: string) =>
   jsonParam(z.array(z.unknown(), { error: `must be an array of tasks` }).max(MAX_TASKS, `at most ${MAX_TASKS} tasks`))
     .default([])
     .openapi({
       type: "array",
-      items: { $ref: "#/components/schemas/WorkflowTask" },
+      maxItems: MAX_TASKS,
+      items: { $ref: "#/components/schemas/WorkflowTaskInput" },
       description: `${what} (a JSON string in a form); default []`,
     });
 
