@@ -1,5 +1,5 @@
 // Writing CSV (RFC 4180) for exports. Parsing lives in csv-parse.ts; the two agree on the rules
-// in the README ("Import and export"): values as the content API accepts them back, and the
+// in docs/api/import-export.md ("Export"): values as the content API accepts them back, and the
 // leading `'` that neutralises spreadsheet formulas.
 //
 // Quoting is csv-stringify's (the csv.js.org project, whose csv-parse reads the same dialect):

@@ -1,4 +1,4 @@
-// GET /module/{moduleID}/export (see README "Import and export"): every matching item as a
+// GET /module/{moduleID}/export (see docs/api/import-export.md, "Export"): every matching item as a
 // CSV, JSON or NDJSON download, streamed page by page (export.ts).
 import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { contentSchema } from "../content/schemas";

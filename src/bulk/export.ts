@@ -38,7 +38,7 @@ export const SYSTEM_COLUMNS_LAST = ["createdAt", "updatedAt", "userID"] as const
 const SYSTEM_NAMES = new Set([...SYSTEM_COLUMNS_FIRST, ...SYSTEM_COLUMNS_LAST].map((n) => n.toLowerCase()));
 
 /**
- * The bounds of one export (README, "Import and export"). Tests lower `pageRows` to cross many
+ * The bounds of one export (docs/api/import-export.md, "Export" → "Bounds"). Tests lower `pageRows` to cross many
  * pages with few items; nothing else writes these.
  */
 export const exportLimits = {

@@ -1,4 +1,4 @@
-// The job's Durable Object with what import jobs add to it (README, "Import and export" →
+// The job's Durable Object with what import jobs add to it (docs/api/import-export.md,
 // "Import"): the upload's file stored next to the job before the job exists, the report of its
 // rejected rows, the `import` task's executor, the gate before a client ends the job and the
 // clean-up once it has ended (import-host.ts). The engine (src/jobs/job-object.ts) knows none of

@@ -1,4 +1,4 @@
-// The bounds of an import, each with the reason for its value (README, "Import and export" →
+// The bounds of an import, each with the reason for its value (docs/api/import-export.md, "Import" →
 // "Limits"; docs/limits.md for the platform limits they come from).
 import { DO_SQL_MAX_ROW_BYTES } from "../platform/limits";
 
@@ -20,7 +20,7 @@ export const IMPORT_MAX_MULTIPART_BYTES = 25 * 1024 * 1024;
 /**
  * Most data rows per file: 100,000. The rows become visible in one D1 batch (one transaction,
  * so nothing is half-imported), and a batch has 30 s (D1_MAX_QUERY_DURATION_MS); publishing
- * 100,000 ten-field rows took 10-13 s under `wrangler dev` (README, "Import" → "Measured").
+ * 100,000 ten-field rows took 10-13 s under `wrangler dev` (bench/README.md, "Import").
  */
 export const IMPORT_MAX_ROWS = 100_000;
 

@@ -1,5 +1,5 @@
-// The rows of an import's file as the import stores, checks and reports them (README, "Import
-// and export" → "Import"). What the job itself carries (spec, progress, view) is in
+// The rows of an import's file as the import stores, checks and reports them (docs/api/import-export.md,
+// "Import"). What the job itself carries (spec, progress, view) is in
 // src/jobs/import-job.ts.
 
 /** One problem of a rejected row: the column it is about (null: the row as a whole) and what is wrong. */

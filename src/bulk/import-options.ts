@@ -1,5 +1,5 @@
 // The options of `POST /module/{moduleID}/import` (query parameters) and how the file's columns
-// are matched to the module's fields (README, "Import" → "Columns").
+// are matched to the module's fields (docs/api/import-export.md, "Columns").
 import { z } from "@hono/zod-openapi";
 import type { FieldDefinition } from "../fields/registry";
 import type { ErrorDetail } from "../http/errors";

@@ -1,4 +1,4 @@
-// /module/{moduleID}/import (a job) and /job/{jobID}/report (its rejected rows); README "Import and export" → "Import".
+// /module/{moduleID}/import (a job) and /job/{jobID}/report (its rejected rows); docs/api/import-export.md, "Import".
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { getDb } from "../db/client";
 import { ok } from "../http/envelope";

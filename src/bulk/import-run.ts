@@ -1,5 +1,5 @@
 // The `import` task: runs inside the import job's Durable Object, in its alarm, like any attempt
-// (README, "Import" → "How it runs"). It reads the stored file chunk by chunk; each chunk is one
+// (docs/api/import-export.md, "How it runs"). It reads the stored file chunk by chunk; each chunk is one
 // batch: rows read and checked as the content API checks them, the related IDs and keys of the
 // whole batch looked up in one query each, the valid rows staged in one D1 batch, and then the
 // batch recorded in the job (progress, rejected rows, log lines) in one Durable Object

@@ -1,4 +1,4 @@
-// The import's D1 side (README, "Import" → "How it runs"). Checked rows are *staged* in
+// The import's D1 side (docs/api/import-export.md, "How it runs"). Checked rows are *staged* in
 // `import_rows`, keyed by (job, row), so staging a batch twice stages nothing twice; nothing of an
 // import is visible until `publish` moves every staged row into the module in ONE batch — the
 // statements createContent and updateContent use (the typed row and full-text entry derived from

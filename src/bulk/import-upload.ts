@@ -1,6 +1,6 @@
 // `POST /module/{moduleID}/import`: reads the file while it arrives (csv-parse.ts), checks its
 // columns and bounds, hands it in chunks to the import job's Durable Object, and creates the job
-// there last (README, "Import"). A file refused half-way (a bad column, a malformed row, a limit)
+// there last (docs/api/import-export.md, "Import"). A file refused half-way (a bad column, a malformed row, a limit)
 // leaves nothing behind: no job, no stored chunk.
 import type { Context } from "hono";
 import { sql } from "drizzle-orm";

@@ -1,4 +1,4 @@
-// From a file's row to the `fields` input the content API validates (README, "Import" → "Values").
+// From a file's row to the `fields` input the content API validates (docs/api/import-export.md, "Import" → "Values").
 // JSON and NDJSON values are passed on exactly as a JSON body's would be. A CSV cell is text, so
 // it is first read as the JSON value its field's kind takes (a number, true/false, an array for a
 // multi field); the value then goes through the same checks as a `POST .../content`.

@@ -1,4 +1,4 @@
-// The outbox of content changes for workflow triggers (README, "Triggers"). Every content write's
+// The outbox of content changes for workflow triggers (docs/api/triggers.md, "The outbox"). Every content write's
 // batch holds one more statement: a conditional INSERT into `content_events` that writes a row only
 // when the write itself happens (the same condition as the write, evaluated in the same
 // transaction) and only when some workflow has a trigger on the module for that event (an index

@@ -30,7 +30,7 @@ const listQuery = z.object({
 
 /**
  * What happens to the trigger events a write through the API recorded: src/app.ts gives the
- * triggers' dispatch, run once the answer is on its way (README, "Triggers"). Content sits below
+ * triggers' dispatch, run once the answer is on its way (docs/api/triggers.md, "The outbox"). Content sits below
  * triggers, so it is handed the dispatch rather than importing it.
  */
 export type AfterWrite = (env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, eventIds: number[]) => void;

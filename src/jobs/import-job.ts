@@ -1,4 +1,4 @@
-// The shapes an import job carries (README, "Import and export" → "Import"): its fixed spec (in
+// The shapes an import job carries (docs/api/import-export.md, "Import"): its fixed spec (in
 // the job's definition), its progress (in the job's state, next to the engine's), and what
 // `GET /job/{jobID}` shows of both. The job engine stores and shows them, so they live with it;
 // the import itself (src/bulk, above the engine) fills them in. The bounds are in

@@ -15,7 +15,7 @@ export type Progress = JobView["progress"];
 /** Which schedule made a job, for which of its fire times (ms since the epoch): the job's identity. */
 export type JobOrigin = { scheduleID: string; scheduledFor: number };
 
-/** `triggeredBy` in a job's JSON (README, "Triggers"): content.created, content.updated, content.deleted or content.date. */
+/** `triggeredBy` in a job's JSON (docs/api/triggers.md, "What a job gets"): content.created, content.updated, content.deleted or content.date. */
 export type TriggeredBy = NonNullable<JobView["triggeredBy"]>;
 
 /** Which trigger made a job: `key` is the job's identity (one job per event and workflow, or per date trigger, item and date). */

@@ -44,7 +44,7 @@ export type TemplateScope = {
     userID?: string;
     /**
      * How many triggered jobs led to this one (0: not started by a record or date trigger). Its
-     * content.* tasks record their events one deeper (README, "Triggers"). Not readable by templates.
+     * content.* tasks record their events one deeper (docs/api/triggers.md, "Loop depth"). Not readable by templates.
      */
     triggerDepth?: number;
   };

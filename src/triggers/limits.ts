@@ -1,4 +1,4 @@
-// Bounds and timings of record and date triggers, each in one place (README, "Triggers";
+// Bounds and timings of record and date triggers, each in one place (docs/api/triggers.md, "Limits";
 // docs/limits.md for the platform limits they come from).
 import { SUBREQUESTS_PER_INVOCATION } from "../platform/limits";
 

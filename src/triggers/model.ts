@@ -1,4 +1,4 @@
-// What a workflow's `triggers` hold, once validated and normalised (README, "Triggers").
+// What a workflow's `triggers` hold, once validated and normalised (docs/api/triggers.md, "Definitions").
 export const RECORD_EVENTS = ["content.created", "content.updated", "content.deleted"] as const;
 export type RecordEvent = (typeof RECORD_EVENTS)[number];
 export const DATE_EVENT = "content.date";

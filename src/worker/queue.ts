@@ -7,7 +7,7 @@ import { isEventsMessage } from "../triggers/queue";
 import { isSweepMessage, sweepEvents } from "../triggers/sweep";
 
 export async function handleTaskBatch(batch: MessageBatch<unknown>, env: Env) {
-  // One dispatch budget for the whole batch: it is one invocation (README, "Triggers").
+  // One dispatch budget for the whole batch: it is one invocation (docs/api/triggers.md, "Limits").
   const budget = newBudget();
   await Promise.all(
     batch.messages.map(async (message) => {

@@ -272,7 +272,7 @@ function fieldsOption(options: Record<string, unknown>): unknown {
  * died before storing the outcome) answers that write instead of making it twice.
  *
  * The write fires triggers like a change through the API: its events carry this job's trigger
- * depth + 1 and its jobID (README, "Triggers" → loop depth), and are handed to the queue for
+ * depth + 1 and its jobID (docs/api/triggers.md, "Loop depth"), and are handed to the queue for
  * dispatch (the cron sweep delivers them should that fail).
  */
 async function runContent(env: Env, task: TaskDefinition, options: Record<string, unknown>, scope: TemplateScope, identity?: TaskIdentity): Promise<TaskOutcome> {
