@@ -31,7 +31,19 @@ async function seed(moduleId: number, from: number, to: number) {
          seenAt, seenAt
        FROM s`,
     )
-      .bind(lo, hi, JSON.stringify(WORDS), JSON.stringify(COUNTRIES), JSON.stringify(STAGES), moduleId, m("name"), m("email"), m("country"), m("stage"), m("notes"))
+      .bind(
+        lo,
+        hi,
+        JSON.stringify(WORDS),
+        JSON.stringify(COUNTRIES),
+        JSON.stringify(STAGES),
+        moduleId,
+        m("name"),
+        m("email"),
+        m("country"),
+        m("stage"),
+        m("notes"),
+      )
       .run();
   }
 }
@@ -56,14 +68,23 @@ describe.skipIf(!(import.meta as any).env?.VITE_API_LAB)("API lab", () => {
       return res;
     };
     const scenarios: Record<string, () => Promise<unknown>> = {
-      "list eq+range sort (varying)": () => ok(`${base}/content?${q({ filter: `country eq 'France' and value ge ${bound()}`, sort: "value desc", perPage: "50" })}`),
-      "list eq+range sort+query (varying)": () => ok(`${base}/content?${q({ filter: `country eq 'France' and value ge ${bound()}`, sort: "value desc", query: "alpha", perPage: "50" })}`),
+      "list eq+range sort (varying)": () =>
+        ok(`${base}/content?${q({ filter: `country eq 'France' and value ge ${bound()}`, sort: "value desc", perPage: "50" })}`),
+      "list eq+range sort+query (varying)": () =>
+        ok(`${base}/content?${q({ filter: `country eq 'France' and value ge ${bound()}`, sort: "value desc", query: "alpha", perPage: "50" })}`),
       "search selective (varying)": () => ok(`${base}/content?${q({ query: String(1000 + Math.floor(Math.random() * 8000)), perPage: "50" })}`),
       "grouped count range (varying)": () => ok(`${base}/chart?${q({ kind: "bar", groupBy: "stage", filter: `value ge ${bound()}` })}`),
       "grouped sum range (varying)": () => ok(`${base}/chart?${q({ kind: "bar", groupBy: "stage", sum: "value", filter: `value ge ${bound()}` })}`),
-      "monthly sum all (varying)": () => ok(`${base}/chart?${q({ kind: "bar", xAxis: "closeDate:month", sum: "value", filter: `id ne ${1e12 + Math.floor(Math.random() * 1e9)}` })}`),
-      "create": () => ok(`${base}/content`, { body: { fields: { name: "new one", country: "France", stage: "Open", value: 5, score: 1, closeDate: "2026-01-01", active: true } } }),
-      "update": () => ok(`${base}/content/${1 + Math.floor(Math.random() * 900)}`, { body: { fields: { name: "changed", country: "Spain", stage: "Won", value: Math.random() * 5000, score: 2, closeDate: "2026-02-01", active: false } } }),
+      "monthly sum all (varying)": () =>
+        ok(`${base}/chart?${q({ kind: "bar", xAxis: "closeDate:month", sum: "value", filter: `id ne ${1e12 + Math.floor(Math.random() * 1e9)}` })}`),
+      "create": () =>
+        ok(`${base}/content`, {
+          body: { fields: { name: "new one", country: "France", stage: "Open", value: 5, score: 1, closeDate: "2026-01-01", active: true } },
+        }),
+      "update": () =>
+        ok(`${base}/content/${1 + Math.floor(Math.random() * 900)}`, {
+          body: { fields: { name: "changed", country: "Spain", stage: "Won", value: Math.random() * 5000, score: 2, closeDate: "2026-02-01", active: false } },
+        }),
     };
     const rebuildMs: Record<number, number> = {};
     const sizes: Record<number, Record<string, number>> = {};
@@ -78,7 +99,9 @@ describe.skipIf(!(import.meta as any).env?.VITE_API_LAB)("API lab", () => {
       rebuildMs[size] = performance.now() - t;
       // What the database holds per item: the whole file (D1's size_after) and the document columns.
       const fileBytes = (await env.DB.prepare("select 1").run()).meta.size_after as number;
-      const doc = (await env.DB.prepare("select avg(length(data)) as data, avg(length(search)) as search from content where module_id = ?").bind(id).first()) as any;
+      const doc = (await env.DB.prepare("select avg(length(data)) as data, avg(length(search)) as search from content where module_id = ?")
+        .bind(id)
+        .first()) as any;
       sizes[size] = { fileBytes, bytesPerItem: Math.round(fileBytes / size), dataBytes: Math.round(doc.data), searchBytes: Math.round(doc.search) };
       for (const [name, fn] of Object.entries(scenarios)) {
         await fn();
@@ -87,7 +110,9 @@ describe.skipIf(!(import.meta as any).env?.VITE_API_LAB)("API lab", () => {
         samples.sort((a, b) => a - b);
         (results[name] ??= {})[size] = { p50: samples[SAMPLES >> 1], min: samples[0], max: samples[SAMPLES - 1] };
       }
-      console.log(`API_LAB_SIZE ${size} rebuild ${Math.round(rebuildMs[size])} ms ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v[size].p50])))}`);
+      console.log(
+        `API_LAB_SIZE ${size} rebuild ${Math.round(rebuildMs[size])} ms ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v[size].p50])))}`,
+      );
     }
     console.log(`API_LAB_RESULT ${JSON.stringify({ results, rebuildMs, sizes })}`);
   });

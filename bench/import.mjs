@@ -4,9 +4,7 @@
 // Needs a quiet machine: the numbers are wall time.
 import { startServer } from "./server.mjs";
 
-const sizes = process.argv.find((a) => a.startsWith("--rows="))
-  ? [Number(process.argv.find((a) => a.startsWith("--rows=")).slice(7))]
-  : [10_000, 100_000];
+const sizes = process.argv.find((a) => a.startsWith("--rows=")) ? [Number(process.argv.find((a) => a.startsWith("--rows=")).slice(7))] : [10_000, 100_000];
 
 const fields = [
   { name: "name", kind: "text", isRequired: true },
@@ -26,8 +24,18 @@ function file(rows, tag) {
   for (let i = 1; i <= rows; i++) {
     const d = String((i % 28) + 1).padStart(2, "0");
     lines.push(
-      [`lead ${i}`, `lead${i}.${tag}@example.com`, (i * 1.5).toFixed(2), i % 100, i % 2 ? "true" : "false", ["Open", "Won", "Lost"][i % 3],
-        ["France", "Slovenia", "Spain"][i % 3], `2027-0${(i % 9) + 1}-${d}`, `2026-11-${d}T10:00:00Z`, `"notes about lead ${i}, alpha beta"`].join(","),
+      [
+        `lead ${i}`,
+        `lead${i}.${tag}@example.com`,
+        (i * 1.5).toFixed(2),
+        i % 100,
+        i % 2 ? "true" : "false",
+        ["Open", "Won", "Lost"][i % 3],
+        ["France", "Slovenia", "Spain"][i % 3],
+        `2027-0${(i % 9) + 1}-${d}`,
+        `2026-11-${d}T10:00:00Z`,
+        `"notes about lead ${i}, alpha beta"`,
+      ].join(","),
     );
   }
   return `${lines.join("\n")}\n`;
@@ -43,7 +51,11 @@ const server = await startServer();
 const results = [];
 try {
   for (const rows of sizes) {
-    const mod = await api(server, "/module/", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: `Bench ${rows}`, fields }) });
+    const mod = await api(server, "/module/", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: `Bench ${rows}`, fields }),
+    });
     const moduleID = mod.json.response.moduleID;
     const body = file(rows, rows);
     const t0 = performance.now();

@@ -130,7 +130,9 @@ async function scenario(server, name, size, spec, request, itemsAtStart) {
     await new Promise((r) => setTimeout(r, 10_000));
   }
   rows.push(best);
-  console.error(`  ${name} [${request}] @${size}: p50 ${best.p50} ms, p99 ${best.p99} ms, ${best.rps16} req/s at 16, errors ${best.errors}, other programs ${best.otherCores} cores`);
+  console.error(
+    `  ${name} [${request}] @${size}: p50 ${best.p50} ms, p99 ${best.p99} ms, ${best.rps16} req/s at 16, errors ${best.errors}, other programs ${best.otherCores} cores`,
+  );
   return best;
 }
 
@@ -218,7 +220,11 @@ async function jobScenarios(server, api) {
           name: "bench",
           tasks: [
             { name: "first", kind: "log", options: { message: "job {{job.jobID}} starts" } },
-            { name: "call", kind: "http", options: { method: "POST", url: `http://127.0.0.1:${target.port}/hit/{{job.jobID}}`, body: { job: "{{job.jobID}}" } } },
+            {
+              name: "call",
+              kind: "http",
+              options: { method: "POST", url: `http://127.0.0.1:${target.port}/hit/{{job.jobID}}`, body: { job: "{{job.jobID}}" } },
+            },
             { name: "last", kind: "log", options: { message: "done with {{tasks.call.status}}" } },
           ],
         },
@@ -291,7 +297,14 @@ async function slowNeighbours(api, target, fastWorkflow) {
     await api("/workflow/", {
       body: {
         name: "bench slow",
-        tasks: [{ name: "wait", kind: "http", timeout: Math.ceil(SLOW_TARGET_MS / 1000) + 20, options: { method: "POST", url: `http://127.0.0.1:${target.port}/slow/{{job.jobID}}` } }],
+        tasks: [
+          {
+            name: "wait",
+            kind: "http",
+            timeout: Math.ceil(SLOW_TARGET_MS / 1000) + 20,
+            options: { method: "POST", url: `http://127.0.0.1:${target.port}/slow/{{job.jobID}}` },
+          },
+        ],
       },
     })
   ).response;
@@ -332,17 +345,19 @@ async function slowNeighbours(api, target, fastWorkflow) {
 
 function printTable(floor) {
   const head = ["scenario", "request", "items", "req/s@1", "req/s@16", "p50 ms", "p99 ms", "x floor", "errors"];
-  const lines = rows.map((r) => [
-    r.scenario,
-    r.request ?? "",
-    r.items,
-    r.rps1 ?? (r.jobsPerSecond !== undefined ? `${r.jobsPerSecond} jobs/s` : ""),
-    r.rps16 ?? (r.duplicates !== undefined ? `dup ${r.duplicates}` : ""),
-    r.p50 ?? "",
-    r.p99 ?? "",
-    r.rps1 !== undefined && floor ? (r.p50 / floor).toFixed(1) : "",
-    r.errors,
-  ].map(String));
+  const lines = rows.map((r) =>
+    [
+      r.scenario,
+      r.request ?? "",
+      r.items,
+      r.rps1 ?? (r.jobsPerSecond !== undefined ? `${r.jobsPerSecond} jobs/s` : ""),
+      r.rps16 ?? (r.duplicates !== undefined ? `dup ${r.duplicates}` : ""),
+      r.p50 ?? "",
+      r.p99 ?? "",
+      r.rps1 !== undefined && floor ? (r.p50 / floor).toFixed(1) : "",
+      r.errors,
+    ].map(String),
+  );
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   console.log(fmt(head));
@@ -433,7 +448,14 @@ async function main() {
         await scenario(server, read.name, size, { path: read.varying }, "varying");
       }
       // Writes last, so every read above saw exactly `size` items; each adds items (itemsAtStart).
-      await scenario(server, "mixed: 4 reads (page, count, sum, monthly sum) + 1 create", size, { cycle: mixedCycle(moduleId, nextItem) }, "mixed", await liveItems(api, moduleId));
+      await scenario(
+        server,
+        "mixed: 4 reads (page, count, sum, monthly sum) + 1 create",
+        size,
+        { cycle: mixedCycle(moduleId, nextItem) },
+        "mixed",
+        await liveItems(api, moduleId),
+      );
       let updates = 0;
       const update = {
         method: "POST",
@@ -441,7 +463,14 @@ async function main() {
         body: () => JSON.stringify({ fields: item(2_000_000 + updates++) }),
       };
       await scenario(server, "update one item (all fields)", size, update, "write", await liveItems(api, moduleId));
-      await scenario(server, "create one item", size, { method: "POST", path: `/module/${moduleId}/content`, body: () => JSON.stringify({ fields: nextItem() }) }, "write", await liveItems(api, moduleId));
+      await scenario(
+        server,
+        "create one item",
+        size,
+        { method: "POST", path: `/module/${moduleId}/content`, body: () => JSON.stringify({ fields: nextItem() }) },
+        "write",
+        await liveItems(api, moduleId),
+      );
     }
     try {
       await jobScenarios(server, api);

@@ -91,7 +91,11 @@ export function readScenarios(moduleId) {
   const countryCount = (bound) => q({ kind: "bar", groupBy: "country", filter: `value ge ${bound}` });
   const monthlySum = (xMin) => q({ kind: "bar", xAxis: "closeDate:month", sum: "value", ...(xMin ? { xMin } : {}) });
   return [
-    { name: "list: page of 50 + count (country eq, value ge N, value desc)", repeated: content + listPage(1000), varying: () => content + listPage(boundAbove(1000)) },
+    {
+      name: "list: page of 50 + count (country eq, value ge N, value desc)",
+      repeated: content + listPage(1000),
+      varying: () => content + listPage(boundAbove(1000)),
+    },
     { name: "list: same + query=alpha (FTS5)", repeated: content + listSearch(1000), varying: () => content + listSearch(boundAbove(1000)) },
     { name: "chart: count by stage, value ge N", repeated: chart + stageCount(1000), varying: () => chart + stageCount(boundAbove(1000)) },
     { name: "chart: sum of value by stage, value ge N", repeated: chart + stageSum(1000), varying: () => chart + stageSum(boundAbove(1000)) },

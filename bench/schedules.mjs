@@ -16,7 +16,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const percentile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null);
 
 export async function scheduleLateness(api, { schedules = 100, boundaries = 2 } = {}) {
-  const wf = (await api("/workflow/", { body: { name: "bench schedule", tasks: [{ name: "note", kind: "log", options: { message: "fired {{job.jobID}}" } }] } })).response;
+  const wf = (
+    await api("/workflow/", { body: { name: "bench schedule", tasks: [{ name: "note", kind: "log", options: { message: "fired {{job.jobID}}" } }] } })
+  ).response;
   const ids = [];
   await pool(schedules, 10, async () => {
     ids.push((await api("/schedule/", { body: { workflowID: wf.workflowID, cron: "* * * * *", overlap: "allow_all" } })).response.scheduleID);

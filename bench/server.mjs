@@ -68,9 +68,24 @@ export async function startServer() {
   const start = async () => {
     child = spawn(
       "npx",
-      ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", stateDir,
-        "--var", `JWT_SECRET:${secret}`, "--var", "RATE_LIMIT:off", "--var", "HTTP_TASK_ALLOW_HOSTS:127.0.0.1",
-        "--log-level", "error"],
+      [
+        "wrangler",
+        "dev",
+        "--port",
+        String(port),
+        "--ip",
+        "127.0.0.1",
+        "--persist-to",
+        stateDir,
+        "--var",
+        `JWT_SECRET:${secret}`,
+        "--var",
+        "RATE_LIMIT:off",
+        "--var",
+        "HTTP_TASK_ALLOW_HOSTS:127.0.0.1",
+        "--log-level",
+        "error",
+      ],
       { env: wranglerEnv, stdio: ["ignore", "ignore", "inherit"], detached: true },
     );
     await waitForHealth(url, child);
@@ -91,5 +106,14 @@ export async function startServer() {
     }
   };
   await start();
-  return { url, token: signToken(secret), stateDir, stop, restart: async () => { await stop(); await start(); } };
+  return {
+    url,
+    token: signToken(secret),
+    stateDir,
+    stop,
+    restart: async () => {
+      await stop();
+      await start();
+    },
+  };
 }

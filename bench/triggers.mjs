@@ -81,7 +81,11 @@ export async function recordTriggerLatency(api, { items = 1000 } = {}) {
   const module = (await api("/module/", { body: { name: "bench triggers", fields: FIELDS } })).response;
   const wf = (
     await api("/workflow/", {
-      body: { name: "bench record trigger", tasks: [{ name: "note", kind: "log", options: { message: "item {{params.contentID}}" } }], triggers: [{ on: "content.created", moduleID: module.moduleID }] },
+      body: {
+        name: "bench record trigger",
+        tasks: [{ name: "note", kind: "log", options: { message: "item {{params.contentID}}" } }],
+        triggers: [{ on: "content.created", moduleID: module.moduleID }],
+      },
     })
   ).response;
   const createdAt = new Map();
@@ -127,7 +131,9 @@ export async function dateTriggerLateness(api, { items = 1000, spacingMs = 120 }
   await sleep(last - Date.now() + 5_000);
   const byItem = await waitForStarts(api, wf.workflowID, ids, 60_000);
   const row = summarise("date trigger: due time → job started", ids, byItem, (_id, job) => Date.parse(job.startedAt) - Date.parse(job.triggeredBy.dueAt));
-  console.error(`  date triggers over ${row.items} items: started p50 ${row.p50} ms, p99 ${row.p99} ms, max ${row.max} ms after the due time; lost ${row.lost}, duplicates ${row.duplicates}`);
+  console.error(
+    `  date triggers over ${row.items} items: started p50 ${row.p50} ms, p99 ${row.p99} ms, max ${row.max} ms after the due time; lost ${row.lost}, duplicates ${row.duplicates}`,
+  );
   return row;
 }
 

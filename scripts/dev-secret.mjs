@@ -6,8 +6,13 @@ const FILE = ".dev.vars";
 
 export function readDevSecret() {
   if (!existsSync(FILE)) return undefined;
-  const line = readFileSync(FILE, "utf8").split("\n").find((l) => l.startsWith("JWT_SECRET="));
-  return line?.slice("JWT_SECRET=".length).trim().replace(/^"(.*)"$/, "$1");
+  const line = readFileSync(FILE, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("JWT_SECRET="));
+  return line
+    ?.slice("JWT_SECRET=".length)
+    .trim()
+    .replace(/^"(.*)"$/, "$1");
 }
 
 export function ensureDevSecret() {

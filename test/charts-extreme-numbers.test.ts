@@ -72,9 +72,30 @@ const MIN_NORMAL = 2.2250738585072014e-308;
 
 /** Numbers chosen to break range arithmetic: near-equal pairs, the ends of the range, subnormals. */
 const HOSTILE = [
-  0, -0, 1, -1, 0.3, NEARLY_03, -0.3, -NEARLY_03, 1e16, 1e16 + 2, -1e16, 1.7e308, -1.7e308,
-  Number.MAX_VALUE, -Number.MAX_VALUE, 5e-324, -5e-324, 1e-323, MIN_NORMAL, 1e-300, 1e300,
-  Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 0.1234567890123,
+  0,
+  -0,
+  1,
+  -1,
+  0.3,
+  NEARLY_03,
+  -0.3,
+  -NEARLY_03,
+  1e16,
+  1e16 + 2,
+  -1e16,
+  1.7e308,
+  -1.7e308,
+  Number.MAX_VALUE,
+  -Number.MAX_VALUE,
+  5e-324,
+  -5e-324,
+  1e-323,
+  MIN_NORMAL,
+  1e-300,
+  1e300,
+  Number.MAX_SAFE_INTEGER,
+  2 ** 53 + 2,
+  0.1234567890123,
 ];
 
 /** The double `k` representable steps away from `x` (its neighbours in the bit order). */
@@ -185,7 +206,11 @@ async function jsonOf(module: string, query: string): Promise<unknown[][]> {
 function expectHonestData(data: unknown[][], items: Item[], shape: Shape, gauge: boolean, label: string) {
   if (gauge) {
     expect(data.length, label).toBe(1);
-    return expectHonestSum(data[0][1], items.map((i) => i.y), label);
+    return expectHonestSum(
+      data[0][1],
+      items.map((i) => i.y),
+      label,
+    );
   }
   if (shape === "series") {
     const [[, ...xs], [, ...ys]] = data;
@@ -198,7 +223,11 @@ function expectHonestData(data: unknown[][], items: Item[], shape: Shape, gauge:
   for (const [cat, value] of data) {
     const members = items.filter((i) => (shape === "byX" ? i.x === Number(cat) : i.c === cat));
     expect(members.length, `${label}: category ${cat}`).toBeGreaterThan(0);
-    expectHonestSum(value, members.map((i) => i.y), `${label}: category ${cat}`);
+    expectHonestSum(
+      value,
+      members.map((i) => i.y),
+      `${label}: category ${cat}`,
+    );
   }
 }
 
@@ -217,20 +246,20 @@ async function expectEveryKindAnswers(module: string, items: Item[], label: stri
 describe("niceTicks over any range", () => {
   it("answers at most 20 finite ticks, ascending, inside the range", async () => {
     fc.assert(
-          fc.property(anyDouble, anyDouble, fc.integer({ min: -5, max: 1000 }), fc.boolean(), (lo, hi, count, integer) => {
-            const ticks = tripwired(`niceTicks(${lo}, ${hi}, ${count}, ${integer})`, () => niceTicks(lo, hi, count, integer));
-            expect(ticks.length).toBeLessThanOrEqual(MAX_TICKS);
-            for (const t of ticks) expect(Number.isFinite(t)).toBe(true);
-            for (let i = 1; i < ticks.length; i++) expect(ticks[i]).toBeGreaterThan(ticks[i - 1]);
-            if (Number.isFinite(lo) && Number.isFinite(hi)) {
-              expect(ticks.length).toBeGreaterThan(0);
-              for (const t of ticks) {
-                expect(t).toBeGreaterThanOrEqual(Math.min(lo, hi));
-                expect(t).toBeLessThanOrEqual(Math.max(lo, hi));
-              }
-            }
-          }),
-          { numRuns: 2000, endOnFailure: true },
+      fc.property(anyDouble, anyDouble, fc.integer({ min: -5, max: 1000 }), fc.boolean(), (lo, hi, count, integer) => {
+        const ticks = tripwired(`niceTicks(${lo}, ${hi}, ${count}, ${integer})`, () => niceTicks(lo, hi, count, integer));
+        expect(ticks.length).toBeLessThanOrEqual(MAX_TICKS);
+        for (const t of ticks) expect(Number.isFinite(t)).toBe(true);
+        for (let i = 1; i < ticks.length; i++) expect(ticks[i]).toBeGreaterThan(ticks[i - 1]);
+        if (Number.isFinite(lo) && Number.isFinite(hi)) {
+          expect(ticks.length).toBeGreaterThan(0);
+          for (const t of ticks) {
+            expect(t).toBeGreaterThanOrEqual(Math.min(lo, hi));
+            expect(t).toBeLessThanOrEqual(Math.max(lo, hi));
+          }
+        }
+      }),
+      { numRuns: 2000, endOnFailure: true },
     );
   });
 
@@ -279,8 +308,16 @@ describe("sums beyond the double range", () => {
       { x: 3, y: -1.7e308, c: "c" },
       { x: 3, y: -1.7e308, c: "c" },
     ]);
-    expect(await jsonOf(module, "kind=bar&groupBy=c&sum=y")).toEqual([["a", null], ["b", 5], ["c", null]]);
-    expect(await jsonOf(module, "kind=line&sum=y&xAxis=x")).toEqual([["1", null], ["2", 5], ["3", null]]);
+    expect(await jsonOf(module, "kind=bar&groupBy=c&sum=y")).toEqual([
+      ["a", null],
+      ["b", 5],
+      ["c", null],
+    ]);
+    expect(await jsonOf(module, "kind=line&sum=y&xAxis=x")).toEqual([
+      ["1", null],
+      ["2", 5],
+      ["3", null],
+    ]);
     expect(await jsonOf(module, "kind=gauge&sum=y&filter=" + encodeURIComponent("c ne 'c'"))).toEqual([["y", null]]);
     expect(await jsonOf(module, "kind=gauge&yAxis=y&filter=" + encodeURIComponent("c eq 'c'"))).toEqual([["y", null]]);
   });
@@ -309,7 +346,10 @@ describe("sums beyond the double range", () => {
       { x: 1, y: 1e308, c: "a" },
       { x: 2, y: 1e308, c: "b" },
     ]);
-    expect(await jsonOf(module, "kind=donut&groupBy=c&sum=y")).toEqual([["a", 1e308], ["b", 1e308]]);
+    expect(await jsonOf(module, "kind=donut&groupBy=c&sum=y")).toEqual([
+      ["a", 1e308],
+      ["b", 1e308],
+    ]);
     const donut = await svgOf(module, "kind=donut&groupBy=c&sum=y");
     expect(withClass(donut, "slice-label").map((e) => e.text)).toEqual(["50%", "50%"]);
     expect(withClass(donut, "donut-total")[0].text).toBe("n/a");
@@ -322,21 +362,81 @@ describe("the raw series", () => {
       { x: 1, y: 1e16 + 2, c: "a" },
       { x: 2, y: 0.1234567890123, c: "a" },
     ]);
-    expect(await jsonOf(module, "kind=scatter&xAxis=x&yAxis=y")).toEqual([["x", 1, 2], ["y", 1e16 + 2, 0.1234567890123]]);
+    expect(await jsonOf(module, "kind=scatter&xAxis=x&yAxis=y")).toEqual([
+      ["x", 1, 2],
+      ["y", 1e16 + 2, 0.1234567890123],
+    ]);
   });
 });
 
 describe("every kind over adversarial data", () => {
   const TABLE: [string, [number, number, string][]][] = [
-    ["0.3 and 0.1 + 0.2", [[0.3, 0.3, "a"], [NEARLY_03, NEARLY_03, "b"]]],
-    ["1e16 and 1e16 + 2", [[1e16, 1e16, "a"], [1e16 + 2, 1e16 + 2, "b"]]],
-    ["±1.7e308", [[1.7e308, 1.7e308, "a"], [-1.7e308, -1.7e308, "b"]]],
-    ["a sum beyond 1.7e308", [[1, 1.7e308, "a"], [1, 1.7e308, "a"], [2, 5, "b"]]],
-    ["a sum below -1.7e308", [[1, -1.7e308, "a"], [1, -1.7e308, "a"], [2, -5, "b"]]],
-    ["subnormals", [[5e-324, 5e-324, "a"], [0, 0, "a"], [-5e-324, -5e-324, "b"]]],
-    ["the smallest and the largest", [[5e-324, Number.MAX_VALUE, "a"], [Number.MAX_VALUE, 5e-324, "b"]]],
-    ["equal huge values", [[1e308, 1e308, "a"], [1e308, 1e308, "b"]]],
-    ["nearly equal negatives", [[-0.3, -0.3, "a"], [-NEARLY_03, -NEARLY_03, "a"]]],
+    [
+      "0.3 and 0.1 + 0.2",
+      [
+        [0.3, 0.3, "a"],
+        [NEARLY_03, NEARLY_03, "b"],
+      ],
+    ],
+    [
+      "1e16 and 1e16 + 2",
+      [
+        [1e16, 1e16, "a"],
+        [1e16 + 2, 1e16 + 2, "b"],
+      ],
+    ],
+    [
+      "±1.7e308",
+      [
+        [1.7e308, 1.7e308, "a"],
+        [-1.7e308, -1.7e308, "b"],
+      ],
+    ],
+    [
+      "a sum beyond 1.7e308",
+      [
+        [1, 1.7e308, "a"],
+        [1, 1.7e308, "a"],
+        [2, 5, "b"],
+      ],
+    ],
+    [
+      "a sum below -1.7e308",
+      [
+        [1, -1.7e308, "a"],
+        [1, -1.7e308, "a"],
+        [2, -5, "b"],
+      ],
+    ],
+    [
+      "subnormals",
+      [
+        [5e-324, 5e-324, "a"],
+        [0, 0, "a"],
+        [-5e-324, -5e-324, "b"],
+      ],
+    ],
+    [
+      "the smallest and the largest",
+      [
+        [5e-324, Number.MAX_VALUE, "a"],
+        [Number.MAX_VALUE, 5e-324, "b"],
+      ],
+    ],
+    [
+      "equal huge values",
+      [
+        [1e308, 1e308, "a"],
+        [1e308, 1e308, "b"],
+      ],
+    ],
+    [
+      "nearly equal negatives",
+      [
+        [-0.3, -0.3, "a"],
+        [-NEARLY_03, -NEARLY_03, "a"],
+      ],
+    ],
     ["one item", [[42, -7, "a"]]],
     ["no items", []],
   ];

@@ -61,7 +61,10 @@ export function elements(text: string) {
       if (!tag || tag === "#text") continue;
       const children = node[tag] as any[];
       // The parser decodes the named entities; the renderer writes ' as &#39;.
-      const own = children.filter((c) => "#text" in c).map((c) => String(c["#text"]).replace(/&#39;/g, "'")).join("");
+      const own = children
+        .filter((c) => "#text" in c)
+        .map((c) => String(c["#text"]).replace(/&#39;/g, "'"))
+        .join("");
       out.push({ tag, attrs: node[":@"] ?? {}, text: own });
       walk(children);
     }

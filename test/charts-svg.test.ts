@@ -24,7 +24,12 @@ beforeAll(async () => {
     { stage: NASTY, value: 20, closed: "2026-04-05T10:00:00Z", day: "2026-04-05" },
     { value: 5 },
   ]);
-  empty = (await makeModule("Empty", [{ name: "stage", kind: "text" }, { name: "value", kind: "number" }])).moduleID;
+  empty = (
+    await makeModule("Empty", [
+      { name: "stage", kind: "text" },
+      { name: "value", kind: "number" },
+    ])
+  ).moduleID;
 });
 
 async function svg(module: string, query: string) {

@@ -31,29 +31,51 @@ beforeAll(async () => {
   ]);
   const del = await call(`/module/${deals}/content/${ids[5]}`, { method: "DELETE" });
   expect(del.status).toBe(200);
-  empty = (await makeModule("Empty", [
-    { name: "country", kind: "text", label: "Country" },
-    { name: "value", kind: "number", label: "Value" },
-    { name: "closed", kind: "stamp", label: "Closed" },
-  ])).moduleID;
+  empty = (
+    await makeModule("Empty", [
+      { name: "country", kind: "text", label: "Country" },
+      { name: "value", kind: "number", label: "Value" },
+      { name: "closed", kind: "stamp", label: "Closed" },
+    ])
+  ).moduleID;
 });
 
 describe("case 1: groupBy", () => {
   it("counts items per category, null category last, deleted items not counted", async () => {
-    expect(await chartData(deals, "kind=bar&groupBy=country")).toEqual([["France", 2], ["Slovenia", 2], [null, 1]]);
+    expect(await chartData(deals, "kind=bar&groupBy=country")).toEqual([
+      ["France", 2],
+      ["Slovenia", 2],
+      [null, 1],
+    ]);
   });
 
   it("sums `sum` per category", async () => {
-    expect(await chartData(deals, "kind=bar&groupBy=country&sum=value")).toEqual([["France", 150], ["Slovenia", 50], [null, 7]]);
+    expect(await chartData(deals, "kind=bar&groupBy=country&sum=value")).toEqual([
+      ["France", 150],
+      ["Slovenia", 50],
+      [null, 7],
+    ]);
   });
 
   it("with count=field counts the items holding that field", async () => {
-    expect(await chartData(deals, "kind=bar&groupBy=country&count=closed")).toEqual([["France", 2], ["Slovenia", 2], [null, 0]]);
-    expect(await chartData(deals, "kind=bar&groupBy=country&count=tags")).toEqual([["France", 2], ["Slovenia", 0], [null, 1]]);
+    expect(await chartData(deals, "kind=bar&groupBy=country&count=closed")).toEqual([
+      ["France", 2],
+      ["Slovenia", 2],
+      [null, 0],
+    ]);
+    expect(await chartData(deals, "kind=bar&groupBy=country&count=tags")).toEqual([
+      ["France", 2],
+      ["Slovenia", 0],
+      [null, 1],
+    ]);
   });
 
   it("with count=id counts every item", async () => {
-    expect(await chartData(deals, "kind=bar&groupBy=country&count=id")).toEqual([["France", 2], ["Slovenia", 2], [null, 1]]);
+    expect(await chartData(deals, "kind=bar&groupBy=country&count=id")).toEqual([
+      ["France", 2],
+      ["Slovenia", 2],
+      [null, 1],
+    ]);
   });
 
   it("takes precedence over count and sum", async () => {
@@ -65,36 +87,69 @@ describe("case 1: groupBy", () => {
   });
 
   it("orders numbers numerically and booleans false first", async () => {
-    expect(await chartData(deals, "kind=bar&groupBy=value")).toEqual([["7", 1], ["20", 1], ["30", 1], ["50", 1], ["100", 1]]);
-    expect(await chartData(deals, "kind=bar&groupBy=won")).toEqual([["false", 1], ["true", 2], [null, 2]]);
+    expect(await chartData(deals, "kind=bar&groupBy=value")).toEqual([
+      ["7", 1],
+      ["20", 1],
+      ["30", 1],
+      ["50", 1],
+      ["100", 1],
+    ]);
+    expect(await chartData(deals, "kind=bar&groupBy=won")).toEqual([
+      ["false", 1],
+      ["true", 2],
+      [null, 2],
+    ]);
   });
 
   it("groups text case-insensitively, named by one of its spellings", async () => {
     const data = await chartData(deals, "kind=bar&groupBy=title");
     expect(["alpha", "Alpha"]).toContain(data[0][0]);
-    expect(data.slice(1)).toEqual([["beta", 1], [null, 2]]);
+    expect(data.slice(1)).toEqual([
+      ["beta", 1],
+      [null, 2],
+    ]);
     expect(data[0][1]).toBe(2);
   });
 
   it("puts an item in each category its multi-value field holds", async () => {
-    expect(await chartData(deals, "kind=bar&groupBy=tags")).toEqual([["new", 2], ["vip", 2], [null, 2]]);
-    expect(await chartData(deals, "kind=bar&groupBy=tags&sum=value")).toEqual([["new", 150], ["vip", 107], [null, 50]]);
+    expect(await chartData(deals, "kind=bar&groupBy=tags")).toEqual([
+      ["new", 2],
+      ["vip", 2],
+      [null, 2],
+    ]);
+    expect(await chartData(deals, "kind=bar&groupBy=tags&sum=value")).toEqual([
+      ["new", 150],
+      ["vip", 107],
+      [null, 50],
+    ]);
   });
 });
 
 describe("multi-value fields", () => {
   it("count by a multi-value field counts each element", async () => {
-    expect(await chartData(deals, "kind=pie&count=tags")).toEqual([["new", 2], ["vip", 2], [null, 2]]);
+    expect(await chartData(deals, "kind=pie&count=tags")).toEqual([
+      ["new", 2],
+      ["vip", 2],
+      [null, 2],
+    ]);
   });
 
   it("bounds on a multi-value x keep the items with one value in bounds", async () => {
-    expect(await chartData(deals, "kind=bar&groupBy=country&xAxis=tags&xMin=v")).toEqual([["France", 1], [null, 1]]);
+    expect(await chartData(deals, "kind=bar&groupBy=country&xAxis=tags&xMin=v")).toEqual([
+      ["France", 1],
+      [null, 1],
+    ]);
   });
 });
 
 describe("stored values the chart did not expect", () => {
   it("never answer a 500: a multi-value field holding plain text reads as missing, as in filters", async () => {
-    const m = (await makeModule("Odd", [{ name: "tags", kind: "text", isMulti: true }, { name: "n", kind: "number" }])).moduleID;
+    const m = (
+      await makeModule("Odd", [
+        { name: "tags", kind: "text", isMulti: true },
+        { name: "n", kind: "number" },
+      ])
+    ).moduleID;
     await env.DB.prepare(
       `insert into content (module_id, user_id, data, search, created_at, updated_at)
        values (?, '7', '{"tags": "oops", "n": 2}', '', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
@@ -103,19 +158,33 @@ describe("stored values the chart did not expect", () => {
       .run();
     await rederiveTypedRows(m);
     await addItems(m, [{ tags: ["a"], n: 1 }]);
-    expect(await chartData(m, "kind=bar&groupBy=tags")).toEqual([["a", 1], [null, 1]]);
-    expect(await chartData(m, "kind=bar&groupBy=n&count=tags")).toEqual([["1", 1], ["2", 0]]);
+    expect(await chartData(m, "kind=bar&groupBy=tags")).toEqual([
+      ["a", 1],
+      [null, 1],
+    ]);
+    expect(await chartData(m, "kind=bar&groupBy=n&count=tags")).toEqual([
+      ["1", 1],
+      ["2", 0],
+    ]);
     expect(await chartData(m, "kind=bar&groupBy=n&xAxis=tags&xMin=b")).toEqual([]);
   });
 });
 
 describe("case 2: count", () => {
   it("counts the items holding each value of the field; the null category counts those without", async () => {
-    expect(await chartData(deals, "kind=pie&count=country")).toEqual([["France", 2], ["Slovenia", 2], [null, 1]]);
+    expect(await chartData(deals, "kind=pie&count=country")).toEqual([
+      ["France", 2],
+      ["Slovenia", 2],
+      [null, 1],
+    ]);
   });
 
   it("takes precedence over sum", async () => {
-    expect(await chartData(deals, "kind=pie&count=won&sum=value&xAxis=day")).toEqual([["false", 1], ["true", 2], [null, 2]]);
+    expect(await chartData(deals, "kind=pie&count=won&sum=value&xAxis=day")).toEqual([
+      ["false", 1],
+      ["true", 2],
+      [null, 2],
+    ]);
   });
 
   it("count=id alone answers the number of items as one row", async () => {
@@ -125,7 +194,11 @@ describe("case 2: count", () => {
 
 describe("case 3: sum by xAxis", () => {
   it("sums per distinct x value", async () => {
-    expect(await chartData(deals, "kind=bar&sum=value&xAxis=country")).toEqual([["France", 150], ["Slovenia", 50], [null, 7]]);
+    expect(await chartData(deals, "kind=bar&sum=value&xAxis=country")).toEqual([
+      ["France", 150],
+      ["Slovenia", 50],
+      [null, 7],
+    ]);
   });
 
   it("buckets stamps by month in UTC, with month ends exact", async () => {
@@ -138,9 +211,20 @@ describe("case 3: sum by xAxis", () => {
   });
 
   it("buckets by year, quarter, week and day", async () => {
-    expect(await chartData(deals, "kind=line&sum=value&xAxis=closed:year")).toEqual([["2026", 200], [null, 7]]);
-    expect(await chartData(deals, "kind=line&sum=value&xAxis=closed:quarter")).toEqual([["2026-Q1", 180], ["2026-Q2", 20], [null, 7]]);
-    expect(await chartData(deals, "kind=line&sum=value&xAxis=closed:week")).toEqual([["2026-W05", 180], ["2026-W14", 20], [null, 7]]);
+    expect(await chartData(deals, "kind=line&sum=value&xAxis=closed:year")).toEqual([
+      ["2026", 200],
+      [null, 7],
+    ]);
+    expect(await chartData(deals, "kind=line&sum=value&xAxis=closed:quarter")).toEqual([
+      ["2026-Q1", 180],
+      ["2026-Q2", 20],
+      [null, 7],
+    ]);
+    expect(await chartData(deals, "kind=line&sum=value&xAxis=closed:week")).toEqual([
+      ["2026-W05", 180],
+      ["2026-W14", 20],
+      [null, 7],
+    ]);
     expect(await chartData(deals, "kind=line&sum=value&xAxis=closed:day")).toEqual([
       ["2026-01-31", 80],
       ["2026-02-01", 100],
@@ -150,7 +234,11 @@ describe("case 3: sum by xAxis", () => {
   });
 
   it("sums a multi-value x per element, and bounds apply to each element", async () => {
-    expect(await chartData(deals, "kind=bar&sum=value&xAxis=tags")).toEqual([["new", 150], ["vip", 107], [null, 50]]);
+    expect(await chartData(deals, "kind=bar&sum=value&xAxis=tags")).toEqual([
+      ["new", 150],
+      ["vip", 107],
+      [null, 50],
+    ]);
     expect(await chartData(deals, "kind=bar&sum=value&xAxis=tags&xMin=O")).toEqual([["vip", 107]]);
   });
 });
@@ -164,11 +252,20 @@ describe("date buckets on groupBy", () => {
       ["2026-04", 1],
       [null, 1],
     ]);
-    expect(await chartData(deals, "kind=bar&groupBy=day:quarter&sum=value")).toEqual([["2026-Q1", 180], ["2026-Q2", 20], [null, 7]]);
+    expect(await chartData(deals, "kind=bar&groupBy=day:quarter&sum=value")).toEqual([
+      ["2026-Q1", 180],
+      ["2026-Q2", 20],
+      [null, 7],
+    ]);
   });
 
   it("numbers ISO weeks across year ends (YYYY-Www of the week's Thursday)", async () => {
-    const m = (await makeModule("Weeks", [{ name: "on", kind: "date" }, { name: "at", kind: "stamp" }])).moduleID;
+    const m = (
+      await makeModule("Weeks", [
+        { name: "on", kind: "date" },
+        { name: "at", kind: "stamp" },
+      ])
+    ).moduleID;
     await addItems(m, [
       { on: "2024-12-29", at: "2024-12-29T23:59:59Z" }, // Sunday: 2024-W52
       { on: "2024-12-30", at: "2024-12-30T00:30:00+01:00" }, // Monday: 2025-W01 (UTC: Sunday 2024-12-29T23:30Z: W52)
@@ -184,8 +281,16 @@ describe("date buckets on groupBy", () => {
       ["2026-W53", 2],
       ["2027-W01", 1],
     ]);
-    expect(await chartData(m, "kind=bar&groupBy=at:week")).toEqual([["2024-W52", 2], [null, 4]]);
-    expect(await chartData(m, "kind=bar&groupBy=on:year")).toEqual([["2021", 1], ["2024", 2], ["2026", 1], ["2027", 2]]);
+    expect(await chartData(m, "kind=bar&groupBy=at:week")).toEqual([
+      ["2024-W52", 2],
+      [null, 4],
+    ]);
+    expect(await chartData(m, "kind=bar&groupBy=on:year")).toEqual([
+      ["2021", 1],
+      ["2024", 2],
+      ["2026", 1],
+      ["2027", 2],
+    ]);
   });
 
   it("buckets the item's own createdAt", async () => {
@@ -257,12 +362,18 @@ describe("xMin and xMax", () => {
   });
 
   it("bound the items of a grouped chart (numbers)", async () => {
-    expect(await chartData(deals, "kind=bar&groupBy=country&xAxis=value&xMin=30&xMax=100")).toEqual([["France", 2], ["Slovenia", 1]]);
+    expect(await chartData(deals, "kind=bar&groupBy=country&xAxis=value&xMin=30&xMax=100")).toEqual([
+      ["France", 2],
+      ["Slovenia", 1],
+    ]);
     expect(await chartData(deals, "kind=bar&groupBy=country&xAxis=value&xMin=30.5")).toEqual([["France", 2]]);
   });
 
   it("bound stamps chronologically; a bare date covers its whole UTC day", async () => {
-    expect(await chartData(deals, "kind=bar&groupBy=country&xAxis=closed&xMax=2026-01-31")).toEqual([["France", 1], ["Slovenia", 1]]);
+    expect(await chartData(deals, "kind=bar&groupBy=country&xAxis=closed&xMax=2026-01-31")).toEqual([
+      ["France", 1],
+      ["Slovenia", 1],
+    ]);
     expect(await chartData(deals, `kind=bar&groupBy=country&xAxis=closed&xMin=${encodeURIComponent("2026-02-01T02:30:00+01:00")}`)).toEqual([
       ["France", 1],
       ["Slovenia", 1],
@@ -275,13 +386,19 @@ describe("xMin and xMax", () => {
 
   it("bound text case-insensitively and booleans false < true", async () => {
     expect(await chartData(deals, "kind=bar&sum=value&xAxis=country&xMin=s")).toEqual([["Slovenia", 50]]);
-    expect(await chartData(deals, "kind=bar&groupBy=country&xAxis=won&xMin=true")).toEqual([["France", 1], ["Slovenia", 1]]);
+    expect(await chartData(deals, "kind=bar&groupBy=country&xAxis=won&xMin=true")).toEqual([
+      ["France", 1],
+      ["Slovenia", 1],
+    ]);
   });
 });
 
 describe("filter", () => {
   it("narrows the items of every case", async () => {
-    expect(await chartData(deals, `kind=bar&groupBy=country&filter=${encodeURIComponent("won eq true")}`)).toEqual([["France", 1], ["Slovenia", 1]]);
+    expect(await chartData(deals, `kind=bar&groupBy=country&filter=${encodeURIComponent("won eq true")}`)).toEqual([
+      ["France", 1],
+      ["Slovenia", 1],
+    ]);
     expect(await chartData(deals, `kind=bar&sum=value&xAxis=closed:month&filter=${encodeURIComponent("value ge 50")}`)).toEqual([
       ["2026-01", 50],
       ["2026-02", 100],
@@ -325,7 +442,11 @@ describe("the answer", () => {
     expect(res.json).toEqual({
       response: {
         kind: "bar",
-        data: [["France", 150], ["Slovenia", 50], [null, 7]],
+        data: [
+          ["France", 150],
+          ["Slovenia", 50],
+          [null, 7],
+        ],
         fields: {
           Country: { name: "country", kind: "enum" },
           Value: { name: "value", kind: "number", min: 0, max: 1000 },
@@ -366,9 +487,21 @@ describe("the answer", () => {
   });
 
   it("rounds sums of decimals to the field's precision", async () => {
-    const m = (await makeModule("Money", [{ name: "amount", kind: "number", options: { precision: 2 } }, { name: "k", kind: "text" }])).moduleID;
-    await addItems(m, [{ amount: 0.1, k: "a" }, { amount: 0.2, k: "a" }, { amount: 0.7, k: "b" }]);
-    expect(await chartData(m, "kind=bar&groupBy=k&sum=amount")).toEqual([["a", 0.3], ["b", 0.7]]);
+    const m = (
+      await makeModule("Money", [
+        { name: "amount", kind: "number", options: { precision: 2 } },
+        { name: "k", kind: "text" },
+      ])
+    ).moduleID;
+    await addItems(m, [
+      { amount: 0.1, k: "a" },
+      { amount: 0.2, k: "a" },
+      { amount: 0.7, k: "b" },
+    ]);
+    expect(await chartData(m, "kind=bar&groupBy=k&sum=amount")).toEqual([
+      ["a", 0.3],
+      ["b", 0.7],
+    ]);
   });
 
   it("is read-only: GET only, and a token is needed", async () => {
@@ -381,7 +514,23 @@ describe("the answer", () => {
     const doc = (await call("/openapi.json", { token: null })).json;
     const op = doc.paths["/module/{moduleID}/chart"].get;
     const names = op.parameters.map((p: any) => p.name);
-    for (const n of ["moduleID", "kind", "xAxis", "yAxis", "xMin", "xMax", "groupBy", "sum", "count", "filter", "name", "description", "format", "width", "height"]) {
+    for (const n of [
+      "moduleID",
+      "kind",
+      "xAxis",
+      "yAxis",
+      "xMin",
+      "xMax",
+      "groupBy",
+      "sum",
+      "count",
+      "filter",
+      "name",
+      "description",
+      "format",
+      "width",
+      "height",
+    ]) {
       expect(names).toContain(n);
     }
   });

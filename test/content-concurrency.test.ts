@@ -55,7 +55,9 @@ const promptly = <T>(promise: Promise<T>, ms = 5000) =>
 
 /** The `data` of the module's live items, as D1 holds it. */
 async function stored(m: { moduleID: string }): Promise<Record<string, unknown>[]> {
-  const rows = await env.DB.prepare("select data from content where module_id = ? and deleted_at is null order by id").bind(Number(m.moduleID)).all<{ data: string }>();
+  const rows = await env.DB.prepare("select data from content where module_id = ? and deleted_at is null order by id")
+    .bind(Number(m.moduleID))
+    .all<{ data: string }>();
   return rows.results.map((r) => JSON.parse(r.data));
 }
 
@@ -64,7 +66,10 @@ const edit = (m: { moduleID: string; name: string }, fields: unknown[]) => call(
 const moduleInput = (name: string, fields: unknown[]) => moduleBody.parse({ name, fields });
 const add = (m: { moduleID: string }, fields: Record<string, unknown>) => createItem(m.moduleID, fields);
 const indexNames = async (m: { moduleID: string }) =>
-  ((await env.DB.prepare("select name from sqlite_master where type = 'index' and name like ? order by name").bind(`cx_${m.moduleID}_%`).all()).results as any[]).map((r) => r.name);
+  (
+    (await env.DB.prepare("select name from sqlite_master where type = 'index' and name like ? order by name").bind(`cx_${m.moduleID}_%`).all())
+      .results as any[]
+  ).map((r) => r.name);
 
 describe("a content write racing a module edit", () => {
   it("is revalidated against the new definition: a kind change (text → number) refuses the text", async () => {
@@ -79,10 +84,20 @@ describe("a content write racing a module edit", () => {
   });
 
   it("is revalidated on update too: a field that became multi refuses a single value", async () => {
-    const m = await makeModule("MultiRace", [{ name: "name", kind: "text" }, { name: "tag", kind: "text" }]);
+    const m = await makeModule("MultiRace", [
+      { name: "name", kind: "text" },
+      { name: "tag", kind: "text" },
+    ]);
     const id = await add(m, { name: "x" });
     const stale = await getModule(db, Number(m.moduleID));
-    expect((await edit(m, [{ name: "name", kind: "text" }, { name: "tag", kind: "text", isMulti: true }])).status).toBe(200);
+    expect(
+      (
+        await edit(m, [
+          { name: "name", kind: "text" },
+          { name: "tag", kind: "text", isMulti: true },
+        ])
+      ).status,
+    ).toBe(200);
     const err = await failure(updateContent(db, stale, Number(id), { name: "x", tag: "solo" }));
     expect(err.status).toBe(400);
     expect(err.details).toEqual([{ path: "fields.tag", message: "must be an array" }]);
@@ -90,7 +105,10 @@ describe("a content write racing a module edit", () => {
   });
 
   it("never stores the value of a field removed meanwhile", async () => {
-    const m = await makeModule("RemovedRace", [{ name: "a", kind: "text" }, { name: "b", kind: "text" }]);
+    const m = await makeModule("RemovedRace", [
+      { name: "a", kind: "text" },
+      { name: "b", kind: "text" },
+    ]);
     const stale = await getModule(db, Number(m.moduleID));
     expect((await edit(m, [{ name: "a", kind: "text" }])).status).toBe(200);
     const err = await failure(createContent(db, stale, "7", { a: "x", b: "y" }));
@@ -98,24 +116,50 @@ describe("a content write racing a module edit", () => {
     expect(err.details?.[0]).toMatchObject({ path: "fields.b", message: expect.stringContaining("unknown field") });
     expect(await stored(m)).toEqual([]);
     // A number field of the same name added later finds no stale text under its name.
-    expect((await edit(m, [{ name: "a", kind: "text" }, { name: "b", kind: "number" }])).status).toBe(200);
+    expect(
+      (
+        await edit(m, [
+          { name: "a", kind: "text" },
+          { name: "b", kind: "number" },
+        ])
+      ).status,
+    ).toBe(200);
     expect(await stored(m)).toEqual([]);
   });
 
   it("an edit landing between validation and write: the write is validated again and follows the new definition", async () => {
     const m = await makeModule("DefaultRace", [{ name: "code", kind: "text" }]);
     const racing = interleaved(async (n) => {
-      if (n === 0) expect((await edit(m, [{ name: "code", kind: "text" }, { name: "owner", kind: "text", defaultValue: "nobody" }])).status).toBe(200);
+      if (n === 0)
+        expect(
+          (
+            await edit(m, [
+              { name: "code", kind: "text" },
+              { name: "owner", kind: "text", defaultValue: "nobody" },
+            ])
+          ).status,
+        ).toBe(200);
     });
     const item = await promptly(createContent(racing, Number(m.moduleID), "7", { code: "x" }));
-    expect(item.fields).toEqual([{ name: "code", value: "x" }, { name: "owner", value: "nobody" }]);
+    expect(item.fields).toEqual([
+      { name: "code", value: "x" },
+      { name: "owner", value: "nobody" },
+    ]);
     expect(await stored(m)).toEqual([{ code: "x", owner: "nobody" }]);
   });
 
   it("an edit landing between validation and write that the value does not fit: 400, nothing stored", async () => {
     const m = await makeModule("RequiredRace", [{ name: "code", kind: "text" }]);
     const racing = interleaved(async (n) => {
-      if (n === 0) expect((await edit(m, [{ name: "code", kind: "text" }, { name: "owner", kind: "text", isRequired: true }])).status).toBe(200);
+      if (n === 0)
+        expect(
+          (
+            await edit(m, [
+              { name: "code", kind: "text" },
+              { name: "owner", kind: "text", isRequired: true },
+            ])
+          ).status,
+        ).toBe(200);
     });
     const err = await promptly(failure(createContent(racing, Number(m.moduleID), "7", { code: "x" })));
     expect(err.status).toBe(400);
@@ -205,11 +249,25 @@ describe("a module edit racing a content write", () => {
   });
 
   it("re-checks a new isRequired against an item created after the check", async () => {
-    const m = await makeModule("RequireRace", [{ name: "code", kind: "text" }, { name: "note", kind: "text" }]);
+    const m = await makeModule("RequireRace", [
+      { name: "code", kind: "text" },
+      { name: "note", kind: "text" },
+    ]);
     const racing = interleaved(async (n) => {
       if (n === 0) await add(m, { note: "no code" });
     });
-    const err = await promptly(failure(updateModule(racing, Number(m.moduleID), moduleInput(m.name, [{ name: "code", kind: "text", isRequired: true }, { name: "note", kind: "text" }]))));
+    const err = await promptly(
+      failure(
+        updateModule(
+          racing,
+          Number(m.moduleID),
+          moduleInput(m.name, [
+            { name: "code", kind: "text", isRequired: true },
+            { name: "note", kind: "text" },
+          ]),
+        ),
+      ),
+    );
     expect(err.status).toBe(409);
     expect(err.code).toBe("content_conflict");
     expect((await fieldsOf(m))[0].isRequired).toBe(false);
@@ -226,7 +284,10 @@ describe("a module edit racing a content write", () => {
   });
 
   it("content that keeps changing: 409 after a bounded number of tries; definition and indexes unchanged", async () => {
-    const m = await makeModule("EditChurn", [{ name: "code", kind: "text" }, { name: "n", kind: "number" }]);
+    const m = await makeModule("EditChurn", [
+      { name: "code", kind: "text" },
+      { name: "n", kind: "number" },
+    ]);
     const indexesBefore = await indexNames(m);
     const fieldsBefore = await fieldsOf(m);
     const racing = interleaved(async (n) => {
@@ -267,13 +328,22 @@ describe("stored values that do not fit their field", () => {
     if (m) return m;
     const first = await makeModule("Target", [{ name: "name", kind: "text" }]);
     const related = { moduleID: first.moduleID };
-    m = await makeModule("Malformed", FIELDS.map((f) => (f.options ? { ...f, options: related } : f)));
+    m = await makeModule(
+      "Malformed",
+      FIELDS.map((f) => (f.options ? { ...f, options: related } : f)),
+    );
     const target = await add(first, { name: "t" });
     await add(m, { label: "good", ...GOOD, r: target, rm: [target] });
     await add(m, { label: "small", n: 1, t: "bbb", d: "2025-01-01", s: "2025-01-01T00:00:00.000Z", b: false, tags: ["y"], nums: [1] });
     await add(m, { label: "empty" });
-    const insert = env.DB.prepare("insert into content (module_id, user_id, data, search, created_at, updated_at) values (?, '7', ?, '', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')");
-    for (const [label, data] of [["bad1", BAD1], ["bad2", BAD2], ["bad3", BAD3]] as const) {
+    const insert = env.DB.prepare(
+      "insert into content (module_id, user_id, data, search, created_at, updated_at) values (?, '7', ?, '', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+    );
+    for (const [label, data] of [
+      ["bad1", BAD1],
+      ["bad2", BAD2],
+      ["bad3", BAD3],
+    ] as const) {
       await insert.bind(Number(m.moduleID), JSON.stringify({ label, ...data })).run();
     }
     await rederiveTypedRows(m.moduleID);
@@ -366,15 +436,28 @@ describe("stored values that do not fit their field", () => {
 
 describe("objects and arrays in fields of text kinds", () => {
   it("never answer a 500 (they read as missing values, see docs/storage.md)", async () => {
-    const m = await makeModule("TextObjects", [{ name: "t", kind: "text" }, { name: "d", kind: "date" }, { name: "e", kind: "enum", options: { options: ["A"] } }]);
+    const m = await makeModule("TextObjects", [
+      { name: "t", kind: "text" },
+      { name: "d", kind: "date" },
+      { name: "e", kind: "enum", options: { options: ["A"] } },
+    ]);
     await add(m, { t: "plain", d: "2026-01-01", e: "A" });
-    await env.DB.prepare("insert into content (module_id, user_id, data, search, created_at, updated_at) values (?, '7', ?, '', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')")
+    await env.DB.prepare(
+      "insert into content (module_id, user_id, data, search, created_at, updated_at) values (?, '7', ?, '', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+    )
       .bind(Number(m.moduleID), JSON.stringify({ t: { a: "x" }, d: [2026], e: { A: 1 } }))
       .run();
     await rederiveTypedRows(m.moduleID);
     for (const field of ["t", "d", "e"]) {
       const value = field === "d" ? "'2026-01-01'" : "'A'";
-      for (const filter of [`${field} eq ${value}`, `${field} lt ${value}`, `${field} ge ${value}`, `${field} in (${value})`, `${field} is null`, `not (${field} ne ${value})`]) {
+      for (const filter of [
+        `${field} eq ${value}`,
+        `${field} lt ${value}`,
+        `${field} ge ${value}`,
+        `${field} in (${value})`,
+        `${field} is null`,
+        `not (${field} ne ${value})`,
+      ]) {
         const res = await call(`/module/${m.moduleID}/content?filter=${encodeURIComponent(filter)}`);
         expect(res.status, `${filter}: ${res.text}`).toBe(200);
       }

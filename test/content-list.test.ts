@@ -365,7 +365,15 @@ describe("query", () => {
 describe("storage", () => {
   const explain = async (q: SQL) => {
     const { sql, params } = toQuery(q);
-    return ((await env.DB.prepare(`explain query plan ${sql}`).bind(...params).all()).results as any[]).map((r) => r.detail).join(" | ");
+    return (
+      (
+        await env.DB.prepare(`explain query plan ${sql}`)
+          .bind(...params)
+          .all()
+      ).results as any[]
+    )
+      .map((r) => r.detail)
+      .join(" | ");
   };
   const moduleNow = () => getModule(getDb(env), Number(deal.moduleID));
   /** The query plan of the listing's page query exactly as the service compiles it. */
@@ -381,12 +389,26 @@ describe("storage", () => {
     expect(indexes.map((i) => i.name)).toContain(`${table()}__stage__value`);
     const columns = (await env.DB.prepare(`select name, type from pragma_table_info(?)`).bind(table()).all()).results as any[];
     expect(columns.map((c) => `${c.name} ${c.type}`)).toEqual([
-      "id INTEGER", "user_id TEXT", "created_at TEXT", "updated_at TEXT",
-      "f_name TEXT", "f_country TEXT", "f_value REAL", "f_stage TEXT", "f_closedate TEXT", "f_at TEXT", "f_won INTEGER", "f_tags TEXT", "f_note TEXT", "f_owner INTEGER",
+      "id INTEGER",
+      "user_id TEXT",
+      "created_at TEXT",
+      "updated_at TEXT",
+      "f_name TEXT",
+      "f_country TEXT",
+      "f_value REAL",
+      "f_stage TEXT",
+      "f_closedate TEXT",
+      "f_at TEXT",
+      "f_won INTEGER",
+      "f_tags TEXT",
+      "f_note TEXT",
+      "f_owner INTEGER",
     ]);
     // one row per live item, holding the item's values
     const n = (await env.DB.prepare(`select count(*) as n from ${table()}`).first()) as any;
-    const live = (await env.DB.prepare(`select count(*) as n from content where module_id = ? and deleted_at is null`).bind(Number(deal.moduleID)).first()) as any;
+    const live = (await env.DB.prepare(`select count(*) as n from content where module_id = ? and deleted_at is null`)
+      .bind(Number(deal.moduleID))
+      .first()) as any;
     expect(n.n).toBe(live.n);
   });
 
@@ -442,7 +464,15 @@ describe("storage", () => {
     expect(detail).toMatch(new RegExp(`COVERING INDEX ${table()}__country`));
     expect(detail).not.toContain("TEMP B-TREE");
     const { sql: text, params } = toQuery(q);
-    const result = (await env.DB.prepare(text).bind(...params).all()).results as any[];
-    expect(result.map((r) => Object.values(r))).toEqual([[null, 2], ["France", 3], ["Slovenia", 2]]);
+    const result = (
+      await env.DB.prepare(text)
+        .bind(...params)
+        .all()
+    ).results as any[];
+    expect(result.map((r) => Object.values(r))).toEqual([
+      [null, 2],
+      ["France", 3],
+      ["Slovenia", 2],
+    ]);
   });
 });

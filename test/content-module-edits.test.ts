@@ -25,7 +25,10 @@ const edit = (m: any, fields: unknown[], name = m.name) => call(`/module/${m.mod
 
 describe("module edit: conflicts with existing content", () => {
   it("refuses a kind change that existing values do not fit, naming the field and count, changing nothing", async () => {
-    const m = await makeModule("KindChange", [{ name: "code", kind: "text" }, { name: "n", kind: "number" }]);
+    const m = await makeModule("KindChange", [
+      { name: "code", kind: "text" },
+      { name: "n", kind: "number" },
+    ]);
     await add(m, { code: "abc", n: 1 });
     await add(m, { code: "123", n: 2 });
     await add(m, { n: 3 });
@@ -33,7 +36,10 @@ describe("module edit: conflicts with existing content", () => {
     await call(`${items(m)}/${gone}`, { method: "DELETE" }); // deleted items do not count
     const beforeModule = await moduleRow(m);
     const before = await snapshot();
-    const res = await edit(m, [{ name: "code", kind: "number" }, { name: "n", kind: "number" }]);
+    const res = await edit(m, [
+      { name: "code", kind: "number" },
+      { name: "n", kind: "number" },
+    ]);
     expect(res.status).toBe(409);
     expect(res.json.error.code).toBe("content_conflict");
     expect(res.json.error.details).toEqual([{ path: "fields[0].kind", message: expect.stringContaining("2 items") }]);
@@ -55,60 +61,127 @@ describe("module edit: conflicts with existing content", () => {
   });
 
   it("text to date: allowed when values are dates; they leave the search and become filterable as dates", async () => {
-    const m = await makeModule("ToDate", [{ name: "d", kind: "text" }, { name: "t", kind: "text" }]);
+    const m = await makeModule("ToDate", [
+      { name: "d", kind: "text" },
+      { name: "t", kind: "text" },
+    ]);
     await add(m, { d: "2026-05-01", t: "x" });
     await add(m, { d: "2027-05-01", t: "y" });
     expect((await call(`${items(m)}?query=2026-05`)).json.response.meta.count).toBe(1);
-    const res = await edit(m, [{ name: "d", kind: "date" }, { name: "t", kind: "text" }]);
+    const res = await edit(m, [
+      { name: "d", kind: "date" },
+      { name: "t", kind: "text" },
+    ]);
     expect(res.status).toBe(200);
     expect((await call(`${items(m)}?query=2026-05`)).json.response.meta.count).toBe(0);
     expect((await call(`${items(m)}?query=x`)).json.response.meta.count).toBe(1);
     const f = await call(`${items(m)}?filter=${encodeURIComponent("d lt '2027-01-01'")}`);
     expect(f.json.response.meta.count).toBe(1);
     // and back to text: searchable again
-    expect((await edit(m, [{ name: "d", kind: "text" }, { name: "t", kind: "text" }])).status).toBe(200);
+    expect(
+      (
+        await edit(m, [
+          { name: "d", kind: "text" },
+          { name: "t", kind: "text" },
+        ])
+      ).status,
+    ).toBe(200);
     expect((await call(`${items(m)}?query=2026-05`)).json.response.meta.count).toBe(1);
     expect((await call(`${items(m)}?query=x`)).json.response.meta.count).toBe(1);
   });
 
   it("refuses a new isRequired while items lack a value, and allows it once they have one", async () => {
-    const m = await makeModule("Req", [{ name: "a", kind: "text" }, { name: "b", kind: "text" }]);
+    const m = await makeModule("Req", [
+      { name: "a", kind: "text" },
+      { name: "b", kind: "text" },
+    ]);
     await add(m, { a: "x", b: "1" });
     const empty = await add(m, { b: "2" });
     const before = await snapshot();
-    const res = await edit(m, [{ name: "a", kind: "text", isRequired: true }, { name: "b", kind: "text" }]);
+    const res = await edit(m, [
+      { name: "a", kind: "text", isRequired: true },
+      { name: "b", kind: "text" },
+    ]);
     expect(res.status).toBe(409);
     expect(res.json.error.details).toEqual([{ path: "fields[0].isRequired", message: expect.stringContaining("1 item has no value") }]);
     expect(await snapshot()).toEqual(before);
     expect((await moduleRow(m)).fields[0].isRequired).toBe(false);
     await call(`${items(m)}/${empty}`, { body: { fields: { a: "now", b: "2" } } });
-    expect((await edit(m, [{ name: "a", kind: "text", isRequired: true }, { name: "b", kind: "text" }])).status).toBe(200);
+    expect(
+      (
+        await edit(m, [
+          { name: "a", kind: "text", isRequired: true },
+          { name: "b", kind: "text" },
+        ])
+      ).status,
+    ).toBe(200);
   });
 
   it("refuses a new required field while items exist", async () => {
     const m = await makeModule("NewReq", [{ name: "a", kind: "text" }]);
     await add(m, { a: "x" });
-    const res = await edit(m, [{ name: "a", kind: "text" }, { name: "c", kind: "number", isRequired: true }]);
+    const res = await edit(m, [
+      { name: "a", kind: "text" },
+      { name: "c", kind: "number", isRequired: true },
+    ]);
     expect(res.status).toBe(409);
     expect(res.json.error.details[0].path).toBe("fields[1].isRequired");
   });
 
   it("refuses a smaller maxLength, a narrower number range and single → multi when values break them", async () => {
-    const m = await makeModule("Limits", [{ name: "s", kind: "text" }, { name: "n", kind: "number" }]);
+    const m = await makeModule("Limits", [
+      { name: "s", kind: "text" },
+      { name: "n", kind: "number" },
+    ]);
     await add(m, { s: "abcdef", n: 10.25 });
     await add(m, { s: "ab", n: 5 });
     const cases: [unknown[], string, string][] = [
-      [[{ name: "s", kind: "text", maxLength: 3 }, { name: "n", kind: "number" }], "fields[0].maxLength", "1 item"],
-      [[{ name: "s", kind: "text" }, { name: "n", kind: "number", options: { max: 6 } }], "fields[1].options", "1 item"],
-      [[{ name: "s", kind: "text" }, { name: "n", kind: "number", options: { precision: 0 } }], "fields[1].options", "1 item"],
-      [[{ name: "s", kind: "text", isMulti: true }, { name: "n", kind: "number" }], "fields[0].isMulti", "2 items"],
+      [
+        [
+          { name: "s", kind: "text", maxLength: 3 },
+          { name: "n", kind: "number" },
+        ],
+        "fields[0].maxLength",
+        "1 item",
+      ],
+      [
+        [
+          { name: "s", kind: "text" },
+          { name: "n", kind: "number", options: { max: 6 } },
+        ],
+        "fields[1].options",
+        "1 item",
+      ],
+      [
+        [
+          { name: "s", kind: "text" },
+          { name: "n", kind: "number", options: { precision: 0 } },
+        ],
+        "fields[1].options",
+        "1 item",
+      ],
+      [
+        [
+          { name: "s", kind: "text", isMulti: true },
+          { name: "n", kind: "number" },
+        ],
+        "fields[0].isMulti",
+        "2 items",
+      ],
     ];
     for (const [fields, path, count] of cases) {
       const res = await edit(m, fields);
       expect(res.status, path).toBe(409);
       expect(res.json.error.details).toEqual([{ path, message: expect.stringContaining(count) }]);
     }
-    expect((await edit(m, [{ name: "s", kind: "text", maxLength: 6 }, { name: "n", kind: "number", options: { min: 5, max: 11 } }])).status).toBe(200);
+    expect(
+      (
+        await edit(m, [
+          { name: "s", kind: "text", maxLength: 6 },
+          { name: "n", kind: "number", options: { min: 5, max: 11 } },
+        ])
+      ).status,
+    ).toBe(200);
   });
 
   it("refuses related fields pointing at items outside the new target module", async () => {
@@ -147,22 +220,52 @@ describe("module edit: removed fields", () => {
     const f = await call(`${items(m)}?filter=${encodeURIComponent("drop eq 'secretword'")}`);
     expect(f.status).toBe(400);
     // a field added again under the old name starts empty
-    expect((await edit(m, [{ name: "keep", kind: "text" }, { name: "drop", kind: "text" }])).status).toBe(200);
+    expect(
+      (
+        await edit(m, [
+          { name: "keep", kind: "text" },
+          { name: "drop", kind: "text" },
+        ])
+      ).status,
+    ).toBe(200);
     expect((await call(`${items(m)}/${id}`)).json.response.fields).toEqual([{ name: "keep", value: "kept" }]);
     expect(await indexNames(m)).toEqual(["drop", "keep"]);
   });
 
   it("keeps indexes in step with the fields", async () => {
-    const m = await makeModule("Idx", [{ name: "a", kind: "text" }, { name: "b", kind: "number" }, { name: "c", kind: "text", isMulti: true }]);
+    const m = await makeModule("Idx", [
+      { name: "a", kind: "text" },
+      { name: "b", kind: "number" },
+      { name: "c", kind: "text", isMulti: true },
+    ]);
     expect(await indexNames(m)).toEqual(["a", "b"]);
-    expect((await edit(m, [{ name: "b", kind: "text" }, { name: "d", kind: "date" }])).status).toBe(200);
+    expect(
+      (
+        await edit(m, [
+          { name: "b", kind: "text" },
+          { name: "d", kind: "date" },
+        ])
+      ).status,
+    ).toBe(200);
     expect(await indexNames(m)).toEqual(["b", "d"]);
   });
 });
 
 describe("typed table layout", () => {
   const field = (name: string, kind = "text", options: Record<string, unknown> = {}) =>
-    ({ name, kind, label: name, helpText: "", defaultValue: null, maxLength: 0, options, isRequired: false, isPrivate: false, isVisible: true, isMulti: false }) as any;
+    ({
+      name,
+      kind,
+      label: name,
+      helpText: "",
+      defaultValue: null,
+      maxLength: 0,
+      options,
+      isRequired: false,
+      isPrivate: false,
+      isVisible: true,
+      isMulti: false,
+    }) as any;
 
   it("bounds columns at D1's 100 per table and indexes per table, whatever the module", () => {
     const fields = [
@@ -197,7 +300,10 @@ describe("typed table layout", () => {
     expect(res.json.response.contents.map((c: any) => c.fields.find((f: any) => f.name === "f0").value)).toEqual(["x3", "x2"]);
     const chart = await call(`/module/${m.moduleID}/chart?${new URLSearchParams({ kind: "bar", groupBy: "f0", sum: "f99", filter: "f99 le 2" })}`);
     expect(chart.status, chart.text).toBe(200);
-    expect(chart.json.response.data).toEqual([["x1", 1], ["x2", 2]]);
+    expect(chart.json.response.data).toEqual([
+      ["x1", 1],
+      ["x2", 2],
+    ]);
   });
 });
 
@@ -232,8 +338,17 @@ describe("module delete", () => {
 
 describe("modules written before typed tables", () => {
   it("are converted on first use: typed rows built from their items, the old JSON indexes dropped, answers unchanged", async () => {
-    const m = await makeModule("Legacy", [{ name: "name", kind: "text" }, { name: "n", kind: "number" }, { name: "tags", kind: "text", isMulti: true }]);
-    for (const [name, n] of [["b", 2], ["a", 1], ["c", 3]] as const) await add(m, { name, n, tags: [name] });
+    const m = await makeModule("Legacy", [
+      { name: "name", kind: "text" },
+      { name: "n", kind: "number" },
+      { name: "tags", kind: "text", isMulti: true },
+    ]);
+    for (const [name, n] of [
+      ["b", 2],
+      ["a", 1],
+      ["c", 3],
+    ] as const)
+      await add(m, { name, n, tags: [name] });
     const gone = await add(m, { name: "deleted", n: 9 });
     await call(`${items(m)}/${gone}`, { method: "DELETE" });
     const before = (await call(`${items(m)}?sort=n%20desc&query=a`)).json.response;

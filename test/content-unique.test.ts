@@ -23,7 +23,13 @@ describe("isUnique on create and update", () => {
     const dup = await create(m, { email: "ANN@example.COM", note: "zzqq" });
     expect(dup.status).toBe(409);
     expect(dup.json.error.code).toBe("unique_conflict");
-    expect(dup.json.error.details).toEqual([{ path: "fields.email", message: expect.stringContaining(`"ANN@example.COM" is already held by item ${first.json.response.contentID}`), contentID: first.json.response.contentID }]);
+    expect(dup.json.error.details).toEqual([
+      {
+        path: "fields.email",
+        message: expect.stringContaining(`"ANN@example.COM" is already held by item ${first.json.response.contentID}`),
+        contentID: first.json.response.contentID,
+      },
+    ]);
     expect(await stored(m)).toBe(1);
     const listed = await call(`${items(m)}?query=zzqq`);
     expect(listed.json.response.meta.count).toBe(0); // no search entry left behind either

@@ -92,12 +92,19 @@ describe("create and read", () => {
   });
 
   it("handles field names that are also Object.prototype members", async () => {
-    const m = await makeModule("Proto", [{ name: "constructor", kind: "text" }, { name: "toString", kind: "number" }, { name: "valueOf", kind: "text" }]);
+    const m = await makeModule("Proto", [
+      { name: "constructor", kind: "text" },
+      { name: "toString", kind: "number" },
+      { name: "valueOf", kind: "text" },
+    ]);
     const empty = await call(base(m), { body: { fields: {} } });
     expect(empty.status).toBe(201);
     expect(empty.json.response.fields).toEqual([]);
     const full = await call(base(m), { body: { fields: { constructor: "c", toString: 2 } } });
-    expect(full.json.response.fields).toEqual([{ name: "constructor", value: "c" }, { name: "toString", value: 2 }]);
+    expect(full.json.response.fields).toEqual([
+      { name: "constructor", value: "c" },
+      { name: "toString", value: 2 },
+    ]);
     const list = await call(`${base(m)}?${new URLSearchParams({ query: "c", filter: "toString eq 2", sort: "constructor" })}`);
     expect(list.json.response.meta.count).toBe(1);
   });
@@ -175,7 +182,14 @@ describe("validation per kind", () => {
   it("reports every offending field at once", async () => {
     const before = await snapshot();
     const res = await call(base(lead), {
-      body: { fields: [{ name: "value", value: 5000 }, { name: "nope", value: 1 }, { name: "email", value: "x" }, { name: "account", value: "999999" }] },
+      body: {
+        fields: [
+          { name: "value", value: 5000 },
+          { name: "nope", value: 1 },
+          { name: "email", value: "x" },
+          { name: "account", value: "999999" },
+        ],
+      },
     });
     expect(res.status).toBe(400);
     const paths = res.json.error.details.map((d: any) => d.path).sort();
@@ -191,7 +205,13 @@ describe("validation per kind", () => {
       [42, "fields"],
       [[{ value: 1 }], "fields[0]"],
       [[{ name: "title", value: "a" }, "x"], "fields[1]"],
-      [[{ name: "title", value: "a" }, { name: "title", value: "b" }], "fields.title"],
+      [
+        [
+          { name: "title", value: "a" },
+          { name: "title", value: "b" },
+        ],
+        "fields.title",
+      ],
     ];
     for (const [fields, path] of bad) {
       const res = await call(base(lead), { body: { fields } });
@@ -209,7 +229,10 @@ describe("validation per kind", () => {
 
 describe("search text", () => {
   it("normalises Unicode (NFC) and folds case on both sides", async () => {
-    const m = await makeModule("Nfc", [{ name: "t", kind: "text" }, { name: "n", kind: "number" }]);
+    const m = await makeModule("Nfc", [
+      { name: "t", kind: "text" },
+      { name: "n", kind: "number" },
+    ]);
     await call(base(m), { body: { fields: { t: "Cafe\u0301 ISTANBUL", n: 1 } } }); // decomposed é
     const q = async (query: string) => (await call(`${base(m)}?${new URLSearchParams({ query })}`)).json.response.meta.count;
     expect(await q("café")).toBe(1); // composed é
@@ -223,7 +246,10 @@ describe("update", () => {
   it("replaces the fields, keeping createdAt and userID", async () => {
     const made = (await call(base(lead), { body: { fields: { title: "Old", value: 5, notes: "keep?" } } })).json.response;
     await new Promise((r) => setTimeout(r, 5));
-    const res = await call(`${base(lead)}/${made.contentID}`, { body: { fields: [{ name: "title", value: "New" }] }, token: await token("write", { sub: "99" }) });
+    const res = await call(`${base(lead)}/${made.contentID}`, {
+      body: { fields: [{ name: "title", value: "New" }] },
+      token: await token("write", { sub: "99" }),
+    });
     expect(res.status).toBe(200);
     const item = res.json.response;
     expect(item.fields).toEqual([{ name: "title", value: "New" }]); // no defaults on replace

@@ -126,7 +126,10 @@ describe("authentication", () => {
       await sign({ sub: "1", scope: "read" }, SECRET, "HS256"),
       await sign({ sub: "1", scope: "read", exp: now() + 60 }, SECRET, "HS512"),
     ];
-    const none = `${btoa(JSON.stringify({ alg: "none", typ: "JWT" }))}.${btoa(JSON.stringify({ sub: "1", scope: "admin", exp: now() + 60 }))}.`.replace(/=/g, "");
+    const none = `${btoa(JSON.stringify({ alg: "none", typ: "JWT" }))}.${btoa(JSON.stringify({ sub: "1", scope: "admin", exp: now() + 60 }))}.`.replace(
+      /=/g,
+      "",
+    );
     cases.push(none);
     for (const t of cases) {
       const res = await call("/module/", { token: t });

@@ -61,7 +61,13 @@ describe("x-d1-bookmark", () => {
   it("refuses a malformed bookmark with 400 before touching D1", async () => {
     const m = await makeModule("BadBookmark", [{ name: "name", kind: "text" }]);
     const before = (await call(`/module/${m.moduleID}/content`)).json.response.meta.count;
-    for (const bad of ["garbage", "first-primary", "00000000-0000000c-00000000", `${"0".repeat(8)}-${"0".repeat(8)}-${"0".repeat(8)}-${"g".repeat(32)}`, "x".repeat(5000)]) {
+    for (const bad of [
+      "garbage",
+      "first-primary",
+      "00000000-0000000c-00000000",
+      `${"0".repeat(8)}-${"0".repeat(8)}-${"0".repeat(8)}-${"g".repeat(32)}`,
+      "x".repeat(5000),
+    ]) {
       const res = await raw(`/module/${m.moduleID}/content`, { method: "POST", body: JSON.stringify({ fields: { name: "no" } }), bookmark: bad });
       expect(res.status, bad).toBe(400);
       const body = (await res.json()) as any;

@@ -139,7 +139,17 @@ const dealFields = [
   { name: "owners", kind: "related_multi" },
 ];
 const dealRows: Record<string, unknown>[] = [
-  { name: "Alpha", country: "France", value: 1200, closeDate: "2026-12-01", at: "2026-01-01T10:00:00+02:00", won: true, tags: ["hot", "eu"], note: "line1\nline2", owner: 0 },
+  {
+    name: "Alpha",
+    country: "France",
+    value: 1200,
+    closeDate: "2026-12-01",
+    at: "2026-01-01T10:00:00+02:00",
+    won: true,
+    tags: ["hot", "eu"],
+    note: "line1\nline2",
+    owner: 0,
+  },
   { name: "Comma, Inc.", country: "Slovenia", value: -5, won: false, note: 'He said "hi"', owners: [0, 1] },
   { name: '=HYPERLINK("http://evil.example","x")', country: "=Evil", value: 0, tags: ["=1+1", "@x"] },
   { name: "+1 555 0100", value: 1200, closeDate: "2027-01-01", site: "https://example.com/a?b=c,d" },
@@ -161,7 +171,7 @@ beforeAll(async () => {
     acctIds.push((await call(`/module/${acct.moduleID}/content`, { body: { fields: { name } } })).json.response.contentID);
   }
   deal = await makeModule(
-    "Deals \"2026\" / Q1 é",
+    'Deals "2026" / Q1 é',
     dealFields.map((f) => (f.kind.startsWith("related") ? { ...f, options: { moduleID: acct.moduleID } } : f)),
   );
   for (const row of dealRows) {
@@ -194,7 +204,10 @@ describe("formats", () => {
     expect(res.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
     expect(res.headers.get("content-disposition")).toMatch(/filename="Deals_2026_Q1-\d{4}-\d\d-\d\d\.ndjson"/);
     expect(text.endsWith("\n")).toBe(true);
-    const lines = text.slice(0, -1).split("\n").map((l) => JSON.parse(l));
+    const lines = text
+      .slice(0, -1)
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines).toEqual(await listingItems(deal.moduleID, {}));
   });
 
@@ -212,14 +225,30 @@ describe("formats", () => {
       return Object.fromEntries(header.map((h, i) => [h, r[i]]));
     };
     const alpha = row("Alpha");
-    expect(alpha).toMatchObject({ country: "France", value: "1200", closeDate: "2026-12-01", at: "2026-01-01T08:00:00.000Z", won: "true", tags: '["hot","eu"]', note: "line1\nline2", owner: acctIds[0], owners: "", userID: "7" });
+    expect(alpha).toMatchObject({
+      country: "France",
+      value: "1200",
+      closeDate: "2026-12-01",
+      at: "2026-01-01T08:00:00.000Z",
+      won: "true",
+      tags: '["hot","eu"]',
+      note: "line1\nline2",
+      owner: acctIds[0],
+      owners: "",
+      userID: "7",
+    });
     expect(alpha.createdAt).toBe(items.find((i) => i.contentID === alpha.contentID).createdAt);
     expect(row("Comma, Inc.")).toMatchObject({ value: "-5", won: "false", note: 'He said "hi"', owners: JSON.stringify(acctIds) });
     expect(row(`'=HYPERLINK("http://evil.example","x")`)).toMatchObject({ country: "'=Evil", value: "0", tags: '["=1+1","@x"]' });
     expect(row("'+1 555 0100")).toMatchObject({ site: "https://example.com/a?b=c,d" });
     for (const name of ["'-minus", "'@mention", "'\tTab start", "''=already quoted", "'plain quote", "Crème brûlée à l'été"]) row(name);
     expect(row("'\rCR start").note).toBe("x\r\ny");
-    expect(records.filter((r) => r[1] === "").map((r) => r[header.indexOf("value")]).sort()).toEqual(["", "9"]);
+    expect(
+      records
+        .filter((r) => r[1] === "")
+        .map((r) => r[header.indexOf("value")])
+        .sort(),
+    ).toEqual(["", "9"]);
     // The raw text: quoting as RFC 4180 has it.
     expect(text).toContain(`"'=HYPERLINK(""http://evil.example"",""x"")"`);
     expect(text).toContain(`"Comma, Inc."`);
@@ -308,7 +337,11 @@ describe("the listing's filter, query and sort, across pages", () => {
       const expected = await listingItems(deal.moduleID, params);
       expect(await exportJson(deal.moduleID, params)).toEqual(expected);
       const { text } = await exportText(deal.moduleID, { ...params, format: "csv" });
-      expect(parseCsv(text).slice(1).map((r) => r[0])).toEqual(expected.map((i) => i.contentID));
+      expect(
+        parseCsv(text)
+          .slice(1)
+          .map((r) => r[0]),
+      ).toEqual(expected.map((i) => i.contentID));
     });
   }
 
@@ -382,7 +415,10 @@ describe("keyset paging over many pages", () => {
       const chunk = await reader.read();
       if (chunk.done) break;
       const text = new TextDecoder().decode(chunk.value);
-      const items = text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      const items = text
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       expect(items.length).toBeGreaterThan(0);
       expect(items.length).toBeLessThanOrEqual(8);
       lines.push(...items);
@@ -403,11 +439,15 @@ describe("keyset paging over many pages", () => {
     const order = sortPlan(m, "value desc");
     const plan = { module: m, where: listingWhere(m, {}, order.firstField), terms: order.terms, keys: order.keys, whereParams: 0 };
     const statement = pageStatement(plan, { at: "after", values: [2, 600] });
-    const rows = await env.DB.prepare(`explain query plan ${statement.sql}`).bind(...statement.params).all<{ detail: string }>();
+    const rows = await env.DB.prepare(`explain query plan ${statement.sql}`)
+      .bind(...statement.params)
+      .all<{ detail: string }>();
     const detail = rows.results.map((r) => r.detail).join(" | ");
     expect(detail).toMatch(new RegExp(`SEARCH item USING (COVERING )?INDEX c_${big.moduleID}__value \\(f_value<\\?\\)`));
     const missing = pageStatement(plan, { at: "missing" });
-    const plan2 = await env.DB.prepare(`explain query plan ${missing.sql}`).bind(...missing.params).all<{ detail: string }>();
+    const plan2 = await env.DB.prepare(`explain query plan ${missing.sql}`)
+      .bind(...missing.params)
+      .all<{ detail: string }>();
     expect(plan2.results.map((r) => r.detail).join(" | ")).toMatch(/SEARCH item USING (COVERING )?INDEX c_\d+__value \(f_value=\?\)/);
   });
 });
@@ -447,7 +487,14 @@ describe("streaming: pages are read as the client takes them", () => {
     const seen: any[] = [];
     const take = async () => {
       const chunk = await reader.read();
-      if (!chunk.done) seen.push(...new TextDecoder().decode(chunk.value).split("\n").filter(Boolean).map((l) => JSON.parse(l)));
+      if (!chunk.done)
+        seen.push(
+          ...new TextDecoder()
+            .decode(chunk.value)
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => JSON.parse(l)),
+        );
       return chunk.done;
     };
     await take(); // a, b

@@ -31,7 +31,7 @@ export async function call(path: string, init: CallInit = {}) {
   const method = init.method ?? (body === undefined ? "GET" : "POST");
   const res = await exports.default.fetch(new Request(`http://api.test${path}`, { method, headers, body }));
   const text = await res.text();
-  let json: any = undefined;
+  let json: any;
   try {
     json = JSON.parse(text);
   } catch {

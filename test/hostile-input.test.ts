@@ -214,7 +214,18 @@ describe("the result cache is bounded in bytes and keyed by meaning", () => {
 
 describe("module create is one batch", () => {
   const field = { name: "b", kind: "number" };
-  const definition = { ...field, label: "b", helpText: "", defaultValue: null, maxLength: 0, options: {}, isRequired: false, isPrivate: false, isVisible: true, isMulti: false };
+  const definition = {
+    ...field,
+    label: "b",
+    helpText: "",
+    defaultValue: null,
+    maxLength: 0,
+    options: {},
+    isRequired: false,
+    isPrivate: false,
+    isVisible: true,
+    isMulti: false,
+  };
   const names = async () => (await call("/module/")).json.response.map((m: any) => m.name);
 
   it("leaves no module row (and no typed table) when its DDL fails", async () => {
@@ -235,9 +246,7 @@ describe("module create is one batch", () => {
   });
 
   it("creates concurrent modules side by side, each with its own ID and indexes", async () => {
-    const created = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => call("/module/", { body: { name: `Parallel ${i}`, fields: [field] } })),
-    );
+    const created = await Promise.all(Array.from({ length: 8 }, (_, i) => call("/module/", { body: { name: `Parallel ${i}`, fields: [field] } })));
     expect(created.map((r) => r.status)).toEqual(Array(8).fill(201));
     const ids = created.map((r) => r.json.response.moduleID);
     expect(new Set(ids).size).toBe(8);

@@ -34,7 +34,9 @@ export async function items(moduleID: string): Promise<Array<Record<string, unkn
 
 /** The number of live items of a module, counted in D1 (content and typed table). */
 export async function countRows(moduleID: string) {
-  const content = await env.DB.prepare("select count(*) as n from content where module_id = ? and deleted_at is null").bind(Number(moduleID)).first<{ n: number }>();
+  const content = await env.DB.prepare("select count(*) as n from content where module_id = ? and deleted_at is null")
+    .bind(Number(moduleID))
+    .first<{ n: number }>();
   const typed = await env.DB.prepare(`select count(*) as n from c_${Number(moduleID)}`).first<{ n: number }>();
   return { content: content!.n, typed: typed!.n };
 }

@@ -15,7 +15,8 @@ afterEach(() => {
 const realStage = stage.stageRows;
 
 /** The job's stored state row as it is (the engine's and the import's progress). */
-const stateRow = (jobID: string) => inDO(jobID, (_i, state) => JSON.parse(state.storage.sql.exec<{ data: string }>("select data from state where id = 1").one().data));
+const stateRow = (jobID: string) =>
+  inDO(jobID, (_i, state) => JSON.parse(state.storage.sql.exec<{ data: string }>("select data from state where id = 1").one().data));
 
 /**
  * Lets the first `pass` stagings through; the next one commits in D1 and then does not return
@@ -36,7 +37,12 @@ function hangStaging(pass: number, _commits: true) {
 }
 
 async function leadModule(name: string) {
-  return (await makeModule(name, [{ name: "name", kind: "text" }, { name: "n", kind: "number" }])).moduleID as string;
+  return (
+    await makeModule(name, [
+      { name: "name", kind: "text" },
+      { name: "n", kind: "number" },
+    ])
+  ).moduleID as string;
 }
 
 const file = csv(["name", "n"], 2500, (i) => [`lead ${i}`, i]);
@@ -60,10 +66,14 @@ describe("crash and resume", () => {
     });
     const lost = (await stateRow(jobID)).attempt.id;
     await forceAlarm(jobID); // finds the run lost and dispatches it again through the queue
-    await waitFor("the new attempt claimed", async () => {
-      const a = (await stateRow(jobID)).attempt;
-      return a !== null && a.id !== lost && a.claimedAt !== null;
-    }, 20_000);
+    await waitFor(
+      "the new attempt claimed",
+      async () => {
+        const a = (await stateRow(jobID)).attempt;
+        return a !== null && a.id !== lost && a.claimedAt !== null;
+      },
+      20_000,
+    );
     // The claim points the alarm at now; the hung alarm invocation of the dead run still holds
     // this test's instance, so the alarm is run here.
     await forceAlarm(jobID);
@@ -98,7 +108,10 @@ describe("crash and resume", () => {
     expect(hang.calls()).toBe(1);
     hang.release();
     expect((await waitForJob(jobID, isFinal, 30_000)).status).toBe("ok");
-    expect(messages(await logsOf(jobID, "perPage=100"), /started$/).map((l) => l.message)).toEqual(["job started", "attempt 1 of task 'import' (import) started"]);
+    expect(messages(await logsOf(jobID, "perPage=100"), /started$/).map((l) => l.message)).toEqual([
+      "job started",
+      "attempt 1 of task 'import' (import) started",
+    ]);
     expect(await countRows(m)).toEqual({ content: 2500, typed: 2500 });
   });
 });
@@ -149,13 +162,23 @@ describe("the module edited while the import runs", () => {
     const res = await postImport(m, file);
     const jobID = res.json.response.jobID;
     await waitFor("the second staging", () => hang.calls() >= 2, 20_000);
-    const edit = await call(`/module/${m}`, { body: { name: "Edited", fields: [{ name: "name", kind: "text", label: "Name" }, { name: "n", kind: "number", options: { min: 0 } }] } });
+    const edit = await call(`/module/${m}`, {
+      body: {
+        name: "Edited",
+        fields: [
+          { name: "name", kind: "text", label: "Name" },
+          { name: "n", kind: "number", options: { min: 0 } },
+        ],
+      },
+    });
     expect(edit.status).toBe(200);
     hang.release();
     const job = await waitForJob(jobID, isFinal, 30_000);
     expect(job).toMatchObject({ status: "ok", import: { created: 2500 } });
     const logs = await logsOf(jobID, "perPage=100");
-    expect(messages(logs, /^the module was edited while the import ran: checking the file again from row 1 against the module's new definition \(restart 1 of 3\)$/)).toHaveLength(1);
+    expect(
+      messages(logs, /^the module was edited while the import ran: checking the file again from row 1 against the module's new definition \(restart 1 of 3\)$/),
+    ).toHaveLength(1);
     expect(messages(logs, /^batch 1 of 3: /)).toHaveLength(2);
     expect(await countRows(m)).toEqual({ content: 2500, typed: 2500 });
   });

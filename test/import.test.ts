@@ -74,7 +74,9 @@ describe("formats", () => {
     expect((await importFile(m, ndjson, "application/x-ndjson")).job.import.created).toBe(2);
     const form = new FormData();
     form.append("file", new File(["name,value\nE,5\n"], "leads.csv", { type: "text/csv" }));
-    const res = await exports.default.fetch(new Request(`http://api.test/module/${m}/import`, { method: "POST", headers: { authorization: `Bearer ${await token()}` }, body: form }));
+    const res = await exports.default.fetch(
+      new Request(`http://api.test/module/${m}/import`, { method: "POST", headers: { authorization: `Bearer ${await token()}` }, body: form }),
+    );
     expect(res.status).toBe(202);
     const jobID = ((await res.json()) as any).response.jobID;
     const { waitForJob, isFinal } = await import("./jobs-helpers");
@@ -90,7 +92,15 @@ describe("formats", () => {
 
   it("JSON values are checked exactly as a JSON body's: no text-to-number reading", async () => {
     const m = await leads("Lead strict");
-    const { job } = await importFile(m, JSON.stringify([{ name: "A", value: "12" }, { name: "B", active: "true" }]), "application/json", { mode: "valid" });
+    const { job } = await importFile(
+      m,
+      JSON.stringify([
+        { name: "A", value: "12" },
+        { name: "B", active: "true" },
+      ]),
+      "application/json",
+      { mode: "valid" },
+    );
     expect(job.import).toMatchObject({ created: 0, rejected: 2 });
     const report = await reportOf(job.jobID);
     expect(report.text).toContain("column 'value': must be a number");
@@ -101,7 +111,9 @@ describe("formats", () => {
 describe("columns", () => {
   it("matches headers to names, then labels, case-insensitively; mapping decides for the columns it names", async () => {
     const m = await leads("Lead cols");
-    const { job } = await importFile(m, "NAME,e-mail,Close Date,Owner Notes\nA,a@example.com,2027-01-01,hello\n", "text/csv", { mapping: JSON.stringify({ "Owner Notes": "notes" }) });
+    const { job } = await importFile(m, "NAME,e-mail,Close Date,Owner Notes\nA,a@example.com,2027-01-01,hello\n", "text/csv", {
+      mapping: JSON.stringify({ "Owner Notes": "notes" }),
+    });
     expect(job.status).toBe("ok");
     expect(await items(m)).toEqual([{ contentID: expect.any(String), name: "A", email: "a@example.com", closeDate: "2027-01-01", notes: "hello" }]);
   });
@@ -114,7 +126,9 @@ describe("columns", () => {
     expect(res.json.error.message).toContain("unknown columns 'shoe size', 'colour'");
     expect(res.json.error.details[0].path).toBe("columns");
     expect(await countRows(m)).toEqual({ content: 0, typed: 0 });
-    const ok = await importFile(m, "contentID,name,shoe size,createdAt,_row,_error\n5,A,42,2026-01-01T00:00:00Z,3,bad\n", "text/csv", { ignoreUnknown: "true" });
+    const ok = await importFile(m, "contentID,name,shoe size,createdAt,_row,_error\n5,A,42,2026-01-01T00:00:00Z,3,bad\n", "text/csv", {
+      ignoreUnknown: "true",
+    });
     expect(ok.job.status).toBe("ok");
     expect((await items(m)).map((i) => i.name)).toEqual(["A"]);
   });
@@ -163,7 +177,9 @@ describe("values and modes", () => {
         "column 'Close date': must be a date in YYYY-MM-DD form; column 'seenAt': must be an RFC 3339 date-time; column 'site': must be an absolute http(s) URL",
     );
     expect(row2.data.row).toBe(2);
-    expect(messages(logs, /^row 3 rejected: column 'name': must be at most 20 characters; column 'value': must have at most 2 decimal places$/)).toHaveLength(1);
+    expect(messages(logs, /^row 3 rejected: column 'name': must be at most 20 characters; column 'value': must have at most 2 decimal places$/)).toHaveLength(
+      1,
+    );
     expect(messages(logs, /^row 4 rejected: column 'value': must be at least 0$/)).toHaveLength(1);
     expect(messages(logs, /^row 5 rejected: column 'tags': must be a JSON array/)).toHaveLength(1);
     expect(messages(logs, /^batch 1 of 1: rows 1-6: 2 staged, 0 skipped, 4 rejected$/)).toHaveLength(1);
@@ -179,10 +195,17 @@ describe("values and modes", () => {
     const lines = report.text.trim().split("\r\n");
     expect(lines[0]).toBe("name,E-mail,value,active,country,Close date,seenAt,site,tags,_row,_error");
     expect(lines).toHaveLength(5);
-    expect(lines[2]).toBe(`way too long a name for the field,x@example.com,1.234,,,,,,,3,column 'name': must be at most 20 characters; column 'value': must have at most 2 decimal places`);
+    expect(lines[2]).toBe(
+      `way too long a name for the field,x@example.com,1.234,,,,,,,3,column 'name': must be at most 20 characters; column 'value': must have at most 2 decimal places`,
+    );
     expect(lines[3]).toBe(`neg,,-5,,,,,,,4,column 'value': must be at least 0`);
     // Fix the rows in the report and send it back: _row and _error are ignored.
-    const fixed = [lines[0], "fixed2,f2@example.com,3,true,France,2027-01-02,2027-01-01T00:00:00Z,https://b.test,,2,", "short,,1.23,,,,,,,3,", "pos,,5,,,,,,,4,"].join("\n");
+    const fixed = [
+      lines[0],
+      "fixed2,f2@example.com,3,true,France,2027-01-02,2027-01-01T00:00:00Z,https://b.test,,2,",
+      "short,,1.23,,,,,,,3,",
+      "pos,,5,,,,,,,4,",
+    ].join("\n");
     const again = await importFile(m, fixed);
     expect(again.job).toMatchObject({ status: "ok", import: { created: 3, rejected: 0 } });
     expect((await items(m)).map((i) => i.name)).toEqual(["ok1", "ok2", "fixed2", "short", "pos"]);
@@ -203,25 +226,32 @@ describe("values and modes", () => {
     expect(messages(logs, /^attempt 1 of task 'import' failed/)).toHaveLength(1);
     expect(messages(logs, /retry/)).toHaveLength(0);
     const report = await reportOf(job.jobID);
-    expect(report.text.trim().split("\r\n")).toEqual(["name,value,_row,_error", `n1700,oops,1700,"column 'value': must be a number (like 1200 or -3.5), not ""oops"""`]);
+    expect(report.text.trim().split("\r\n")).toEqual([
+      "name,value,_row,_error",
+      `n1700,oops,1700,"column 'value': must be a number (like 1200 or -3.5), not ""oops"""`,
+    ]);
   });
 
   it("related IDs must be live items of the target module; multi values may be JSON arrays or | lists", async () => {
     const account = await makeModule("Account", [{ name: "title", kind: "text" }]);
     const a1 = (await call(`/module/${account.moduleID}/content`, { body: { fields: { title: "a1" } } })).json.response.contentID;
     const a2 = (await call(`/module/${account.moduleID}/content`, { body: { fields: { title: "a2" } } })).json.response.contentID;
-    const m = (await makeModule("Deal", [
-      { name: "title", kind: "text" },
-      { name: "account", kind: "related", options: { moduleID: account.moduleID } },
-      { name: "others", kind: "related_multi", options: { moduleID: account.moduleID } },
-      { name: "scores", kind: "number", isMulti: true },
-    ])).moduleID;
+    const m = (
+      await makeModule("Deal", [
+        { name: "title", kind: "text" },
+        { name: "account", kind: "related", options: { moduleID: account.moduleID } },
+        { name: "others", kind: "related_multi", options: { moduleID: account.moduleID } },
+        { name: "scores", kind: "number", isMulti: true },
+      ])
+    ).moduleID;
     const file = `title,account,others,scores\nd1,${a1},"[${a1},""${a2}""]",1|2.5\nd2,999999,${a2}|888888,"[3]"\nd3,${m},,x|1\n`;
     const { job } = await importFile(m, file, "text/csv", { mode: "valid" });
     expect(job.import).toMatchObject({ created: 1, rejected: 2 });
     expect(await items(m)).toEqual([{ contentID: expect.any(String), title: "d1", account: a1, others: [a1, a2], scores: [1, 2.5] }]);
     const report = (await reportOf(job.jobID)).text;
-    expect(report).toContain(`column 'account': ID 999999 is not an item of module ${account.moduleID}; column 'others': ID 888888 is not an item of module ${account.moduleID}`);
+    expect(report).toContain(
+      `column 'account': ID 999999 is not an item of module ${account.moduleID}; column 'others': ID 888888 is not an item of module ${account.moduleID}`,
+    );
     expect(report).toContain("column 'scores': item 0: must be a number");
   });
 });
@@ -268,13 +298,26 @@ describe("keys and onConflict", () => {
   });
 
   it("JSON: a key an object lacks is left alone (kept on update, the default on create); null removes the value", async () => {
-    const m = (await makeModule("Lead json keys", [
-      { name: "email", kind: "email", isUnique: true },
-      { name: "name", kind: "text" },
-      { name: "stage", kind: "enum", options: { options: ["Open", "Won"] }, defaultValue: "Open" },
-    ])).moduleID;
-    await importFile(m, JSON.stringify([{ email: "a@example.com", name: "A", stage: "Won" }, { email: "b@example.com", name: "B", stage: "Won" }]), "application/json");
-    const file = JSON.stringify([{ email: "a@example.com", name: "A2" }, { email: "b@example.com", stage: null }, { email: "c@example.com", name: "C" }]);
+    const m = (
+      await makeModule("Lead json keys", [
+        { name: "email", kind: "email", isUnique: true },
+        { name: "name", kind: "text" },
+        { name: "stage", kind: "enum", options: { options: ["Open", "Won"] }, defaultValue: "Open" },
+      ])
+    ).moduleID;
+    await importFile(
+      m,
+      JSON.stringify([
+        { email: "a@example.com", name: "A", stage: "Won" },
+        { email: "b@example.com", name: "B", stage: "Won" },
+      ]),
+      "application/json",
+    );
+    const file = JSON.stringify([
+      { email: "a@example.com", name: "A2" },
+      { email: "b@example.com", stage: null },
+      { email: "c@example.com", name: "C" },
+    ]);
     const { job } = await importFile(m, file, "application/json", { key: "email", onConflict: "update" });
     expect(job.import).toMatchObject({ created: 1, updated: 2 });
     expect((await items(m)).map(({ contentID: _id, ...rest }) => rest)).toEqual([
@@ -302,11 +345,22 @@ describe("triggers", () => {
   it("imported items record content.created / content.updated events in the publish batch; triggers=false records none", async () => {
     const m = await leads("Lead triggers");
     const wf = await call("/workflow/", {
-      body: { name: "on lead", tasks: [{ name: "note", kind: "log", options: { message: "new lead" } }], triggers: [{ on: "content.created", moduleID: m }, { on: "content.updated", moduleID: m }] },
+      body: {
+        name: "on lead",
+        tasks: [{ name: "note", kind: "log", options: { message: "new lead" } }],
+        triggers: [
+          { on: "content.created", moduleID: m },
+          { on: "content.updated", moduleID: m },
+        ],
+      },
     });
     expect(wf.status, wf.text).toBe(201);
-    const events = async () => (await env.DB.prepare("select event, count(*) as n from content_events where module_id = ? group by event order by event").bind(Number(m)).all()).results;
-    const jobsOf = async () => (await env.DB.prepare("select count(*) as n from jobs where trigger_content_id in (select id from content where module_id = ?)").bind(Number(m)).first<{ n: number }>())!.n;
+    const events = async () =>
+      (await env.DB.prepare("select event, count(*) as n from content_events where module_id = ? group by event order by event").bind(Number(m)).all()).results;
+    const jobsOf = async () =>
+      (await env.DB.prepare("select count(*) as n from jobs where trigger_content_id in (select id from content where module_id = ?)")
+        .bind(Number(m))
+        .first<{ n: number }>())!.n;
     await importFile(m, "name,email\nA,a@example.com\nB,b@example.com\n", "text/csv", { triggers: "false" });
     expect(await events()).toEqual([]);
     expect(await jobsOf()).toBe(0);
@@ -363,7 +417,13 @@ describe("refusals", () => {
   it("bad files: not UTF-8, ragged rows, an unterminated quote, empty, header only, JSON that is not an array of objects", async () => {
     const m = await leads("Lead bad files");
     const latin1 = new Uint8Array([...new TextEncoder().encode("name\n"), 0x43, 0x61, 0x66, 0xe9, 0x0a]);
-    const res = await exports.default.fetch(new Request(`http://api.test/module/${m}/import`, { method: "POST", headers: { authorization: `Bearer ${await token()}`, "content-type": "text/csv" }, body: latin1 }));
+    const res = await exports.default.fetch(
+      new Request(`http://api.test/module/${m}/import`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${await token()}`, "content-type": "text/csv" },
+        body: latin1,
+      }),
+    );
     expect(res.status).toBe(400);
     expect(((await res.json()) as any).error.message).toContain("not UTF-8");
     const cases: [string, string, string, string][] = [
@@ -439,9 +499,20 @@ describe("round trip", () => {
   it("a CSV export of a module imports into an empty copy of it as the same records", async () => {
     const source = await leads("Lead source");
     const awkward = [
-      { name: "=SUM(A1)", email: "a@example.com", value: 5, active: true, country: "France", closeDate: "2027-01-31", seenAt: "2026-01-01T08:00:00.000Z", site: "https://x.test/?a=1,2", tags: ["hot", "e,u", '"q"'], notes: "line 1\r\nline 2\n'=kept" },
+      {
+        name: "=SUM(A1)",
+        email: "a@example.com",
+        value: 5,
+        active: true,
+        country: "France",
+        closeDate: "2027-01-31",
+        seenAt: "2026-01-01T08:00:00.000Z",
+        site: "https://x.test/?a=1,2",
+        tags: ["hot", "e,u", '"q"'],
+        notes: "line 1\r\nline 2\n'=kept",
+      },
       { name: "'=x", email: "b@example.com", value: 1e21, active: false, tags: ["-1"], notes: "@home\ttab" },
-      { name: "Zoë, \"the\" café", value: 0.5 },
+      { name: 'Zoë, "the" café', value: 0.5 },
     ];
     for (const fields of awkward) expect((await call(`/module/${source}/content`, { body: { fields } })).status).toBe(201);
     const exported = await call(`/module/${source}/export?format=csv&sort=id`);
@@ -459,7 +530,10 @@ describe("key=contentID", () => {
     const m = await leads("Lead by id");
     await importFile(m, "name,value\nA,1\nB,2\n");
     const before = await items(m);
-    const exported = (await call(`/module/${m}/export?format=csv&sort=id`)).text.replace(/^\uFEFF/, "").trim().split("\r\n");
+    const exported = (await call(`/module/${m}/export?format=csv&sort=id`)).text
+      .replace(/^\uFEFF/, "")
+      .trim()
+      .split("\r\n");
     const header = exported[0];
     expect(header.startsWith("contentID,name,")).toBe(true);
     const rows = exported.slice(1).map((line) => line.replace(/,(A|B),,1?2?,/, (_m, n) => `,${n} edited,,${n === "A" ? 10 : 20},`));

@@ -45,7 +45,21 @@ describe("POST /job/", () => {
       createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
       updatedAt: expect.any(String),
     });
-    expect(Object.keys(job)).toEqual(["jobID", "workflowID", "status", "startAt", "startedAt", "finishedAt", "parameters", "progress", "error", "scheduleID", "scheduledFor", "createdAt", "updatedAt"]);
+    expect(Object.keys(job)).toEqual([
+      "jobID",
+      "workflowID",
+      "status",
+      "startAt",
+      "startedAt",
+      "finishedAt",
+      "parameters",
+      "progress",
+      "error",
+      "scheduleID",
+      "scheduledFor",
+      "createdAt",
+      "updatedAt",
+    ]);
     await expectMirrorMatches(job.jobID);
     expect((await mirrorRow(job.jobID))!.version).toBeGreaterThan(0);
     expect((await inspect(job.jobID)).alarm).toBe(FUTURE_MS);
@@ -69,7 +83,15 @@ describe("POST /job/", () => {
   it("snapshots the workflow: later edits do not change the job", async () => {
     const wf = await makeWorkflow([{ name: "a", kind: "log", options: { message: "one" } }]);
     const job = await makeJob(wf, { startAt: FUTURE });
-    const edit = await call(`/workflow/${wf}`, { body: { name: "wf", tasks: [{ name: "a", kind: "log", options: { message: "x" } }, { name: "b", kind: "log", options: { message: "y" } }] } });
+    const edit = await call(`/workflow/${wf}`, {
+      body: {
+        name: "wf",
+        tasks: [
+          { name: "a", kind: "log", options: { message: "x" } },
+          { name: "b", kind: "log", options: { message: "y" } },
+        ],
+      },
+    });
     expect(edit.status).toBe(200);
     const { state } = await inspect(job.jobID);
     expect(state.snapshot.tasks.map((t: any) => t.name)).toEqual(["a"]);
@@ -97,7 +119,10 @@ describe("POST /job/", () => {
     for (const [body, path] of cases) {
       const res = await createJob(body as Record<string, unknown>);
       expect(res.status, JSON.stringify(body)).toBe(400);
-      expect(res.json.error.details.map((d: any) => d.path), JSON.stringify(body)).toContain(path);
+      expect(
+        res.json.error.details.map((d: any) => d.path),
+        JSON.stringify(body),
+      ).toContain(path);
     }
     const unknown = await createJob({ workflowID: "999999" });
     expect(unknown.status).toBe(400);
@@ -187,7 +212,11 @@ describe("Idempotency-Key", () => {
     expect(different.json.error.code).toBe("idempotency_key_reused");
     expect(await jobCount()).toBe(before);
     // Keys are per token subject.
-    const otherUser = await call("/job/", { body: { workflowID: wf, startAt: FUTURE, parameters: { a: "1", b: "2" } }, headers, token: await token("write", { sub: "99" }) });
+    const otherUser = await call("/job/", {
+      body: { workflowID: wf, startAt: FUTURE, parameters: { a: "1", b: "2" } },
+      headers,
+      token: await token("write", { sub: "99" }),
+    });
     expect(otherUser.status).toBe(201);
     expect(otherUser.json.response.jobID).not.toBe(first.json.response.jobID);
   });
@@ -195,9 +224,7 @@ describe("Idempotency-Key", () => {
   it("creates one job for concurrent repeats", async () => {
     const wf = await longWorkflow();
     const before = await jobCount();
-    const results = await Promise.all(
-      Array.from({ length: 6 }, () => createJob({ workflowID: wf, startAt: FUTURE }, { "idempotency-key": "burst" })),
-    );
+    const results = await Promise.all(Array.from({ length: 6 }, () => createJob({ workflowID: wf, startAt: FUTURE }, { "idempotency-key": "burst" })));
     expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
     expect(new Set(results.map((r) => r.json.response.jobID)).size).toBe(1);
     expect(await jobCount()).toBe(before + 1);
@@ -206,14 +233,18 @@ describe("Idempotency-Key", () => {
   it("expires after 24 hours and refuses malformed keys", async () => {
     const wf = await longWorkflow();
     const first = await createJob({ workflowID: wf, startAt: FUTURE }, { "idempotency-key": "old" });
-    await env.DB.prepare("UPDATE idempotency_keys SET created_at = ? WHERE key = ?").bind(new Date(Date.now() - 25 * 3600_000).toISOString(), "7:old").run();
+    await env.DB.prepare("UPDATE idempotency_keys SET created_at = ? WHERE key = ?")
+      .bind(new Date(Date.now() - 25 * 3600_000).toISOString(), "7:old")
+      .run();
     const later = await createJob({ workflowID: wf, startAt: FUTURE }, { "idempotency-key": "old" });
     expect(later.status).toBe(201);
     expect(later.json.response.jobID).not.toBe(first.json.response.jobID);
     const bad = await createJob({ workflowID: wf }, { "idempotency-key": "x".repeat(300) });
     expect(bad.status).toBe(400);
     // A key left without a job by a request that died is taken over after 30 s.
-    await env.DB.prepare("INSERT INTO idempotency_keys (key, job_id, request_hash, created_at) VALUES ('7:dead', 0, 'h', ?)").bind(new Date(Date.now() - 60_000).toISOString()).run();
+    await env.DB.prepare("INSERT INTO idempotency_keys (key, job_id, request_hash, created_at) VALUES ('7:dead', 0, 'h', ?)")
+      .bind(new Date(Date.now() - 60_000).toISOString())
+      .run();
     const takeover = await createJob({ workflowID: wf, startAt: FUTURE }, { "idempotency-key": "dead" });
     expect(takeover.status).toBe(201);
     const repeat = await createJob({ workflowID: wf, startAt: FUTURE }, { "idempotency-key": "dead" });
@@ -267,7 +298,9 @@ describe("GET /job/{jobID}", () => {
     expect((await call("/job/abc")).status).toBe(400);
     expect((await call("/job/0/logs")).status).toBe(400);
     // Probing an unknown ID leaves no storage behind in its Durable Object.
-    const tables = await inDO("987654", (_i, state) => state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'").toArray());
+    const tables = await inDO("987654", (_i, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'").toArray(),
+    );
     expect(tables).toEqual([]);
   });
 });
@@ -317,7 +350,14 @@ describe("logs", () => {
     const job = await makeJob(wf, { startAt: FUTURE });
     const one = await call(`/job/${job.jobID}`, { body: { log: { message: "first", data: { x: 1 } } } });
     expect(one.status).toBe(200);
-    const many = await call(`/job/${job.jobID}`, { body: { log: [{ message: "second", level: "warn" }, { message: "third", level: "error", data: [1, 2] }] } });
+    const many = await call(`/job/${job.jobID}`, {
+      body: {
+        log: [
+          { message: "second", level: "warn" },
+          { message: "third", level: "error", data: [1, 2] },
+        ],
+      },
+    });
     expect(many.status).toBe(200);
     const form = await call(`/job/${job.jobID}`, { form: { log: JSON.stringify({ message: "fourth" }) } });
     expect(form.status).toBe(200);
@@ -375,10 +415,13 @@ describe("logs", () => {
       [{ message: "x", level: "debug" }, [{ path: "log.level", message: "must be info, warn or error" }]],
       [{ message: "" }, [{ path: "log.message", message: "must not be empty" }]],
       [[{ message: "x", level: "debug" }], [{ path: "log[0].level", message: "must be info, warn or error" }]],
-      [[{ message: "ok" }, { nope: 1 }, "text"], [
-        { path: "log[1].message", message: "is required" },
-        { path: "log[2]", message: "must be a log line object {message, level?, data?}" },
-      ]],
+      [
+        [{ message: "ok" }, { nope: 1 }, "text"],
+        [
+          { path: "log[1].message", message: "is required" },
+          { path: "log[2]", message: "must be a log line object {message, level?, data?}" },
+        ],
+      ],
       [Array.from({ length: 101 }, () => ({ message: "many" })), [{ path: "log", message: "at most 100 lines per request (got 101)" }]],
       ["not json", [{ path: "log", message: "must be a log line object or an array of them" }]],
       [42, [{ path: "log", message: "must be a log line object or an array of them" }]],
@@ -400,9 +443,7 @@ describe("logs", () => {
     const job = await makeJob(wf, { startAt: FUTURE });
     const writers = 25;
     const results = await Promise.all(
-      Array.from({ length: writers }, (_, w) =>
-        call(`/job/${job.jobID}`, { body: { log: Array.from({ length: 4 }, (_, i) => ({ message: `w${w}-${i}` })) } }),
-      ),
+      Array.from({ length: writers }, (_, w) => call(`/job/${job.jobID}`, { body: { log: Array.from({ length: 4 }, (_, i) => ({ message: `w${w}-${i}` })) } })),
     );
     expect(results.every((r) => r.status === 200)).toBe(true);
     const res = await call(`/job/${job.jobID}/logs?perPage=100&after=1`);
@@ -421,11 +462,20 @@ describe("logs", () => {
 describe("POST /job/{jobID}: editing", () => {
   it("changes startAt (moving the alarm), parameters and workflowID while queued", async () => {
     const wf = await longWorkflow();
-    const wf2 = await makeWorkflow([{ name: "a", kind: "log", options: { message: "1" } }, { name: "b", kind: "log", options: { message: "2" } }]);
+    const wf2 = await makeWorkflow([
+      { name: "a", kind: "log", options: { message: "1" } },
+      { name: "b", kind: "log", options: { message: "2" } },
+    ]);
     const job = await makeJob(wf, { startAt: FUTURE });
     const res = await call(`/job/${job.jobID}`, { body: { startAt: "2098-05-05T05:05:05-01:00", parameters: { k: "v" }, workflowID: wf2 } });
     expect(res.status).toBe(200);
-    expect(res.json.response).toMatchObject({ startAt: "2098-05-05T06:05:05.000Z", parameters: { k: "v" }, workflowID: wf2, status: "queued", progress: { task: null, done: 0, total: 2 } });
+    expect(res.json.response).toMatchObject({
+      startAt: "2098-05-05T06:05:05.000Z",
+      parameters: { k: "v" },
+      workflowID: wf2,
+      status: "queued",
+      progress: { task: null, done: 0, total: 2 },
+    });
     expect((await inspect(job.jobID)).alarm).toBe(Date.parse("2098-05-05T06:05:05Z"));
     expect((await inspect(job.jobID)).state.snapshot.workflowID).toBe(wf2);
     await expectMirrorMatches(job.jobID);
@@ -519,7 +569,10 @@ describe("transitions", () => {
   });
 
   it("a client setting ok during a task clears progress.task (null once ok)", async () => {
-    const wf = await makeWorkflow([{ name: "d", kind: "delay", options: { seconds: 3600 } }, { name: "after", kind: "log", options: { message: "x" } }]);
+    const wf = await makeWorkflow([
+      { name: "d", kind: "delay", options: { seconds: 3600 } },
+      { name: "after", kind: "log", options: { message: "x" } },
+    ]);
     const job = await makeJob(wf);
     await waitForJob(job.jobID, (j) => j.progress.task === "d");
     const res = await call(`/job/${job.jobID}`, { body: { status: "ok" } });

@@ -8,7 +8,27 @@ import { handleTaskBatch } from "../src/worker/queue";
 import * as execute from "../src/workflows/execute";
 import { TaskFailure, type TaskDefinition, type TaskIdentity, type TemplateScope } from "../src/jobs/tasks";
 import { call } from "./helpers";
-import { captureQueue, countLines, deliver, expectMirrorMatches, fireAlarm, forceAlarm, getJob, inDO, inspect, isFinal, leaveRunToGoneInstance, logsOf, makeJob, makeWorkflow, patchState, sleep, stubOf, waitFor, waitForJob } from "./jobs-helpers";
+import {
+  captureQueue,
+  countLines,
+  deliver,
+  expectMirrorMatches,
+  fireAlarm,
+  forceAlarm,
+  getJob,
+  inDO,
+  inspect,
+  isFinal,
+  leaveRunToGoneInstance,
+  logsOf,
+  makeJob,
+  makeWorkflow,
+  patchState,
+  sleep,
+  stubOf,
+  waitFor,
+  waitForJob,
+} from "./jobs-helpers";
 
 type Call = { task: string; scope: TemplateScope; signal: AbortSignal; identity?: TaskIdentity };
 
@@ -28,7 +48,12 @@ function fakeExecutor(behave: (task: TaskDefinition, n: number, signal: AbortSig
 /** Blocks until aborted (then rejects with the abort reason). */
 const hang = (signal: AbortSignal) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason ?? new Error("aborted"))));
 
-const http = (name: string, extra: Record<string, unknown> = {}) => ({ name, kind: "http", options: { method: "POST", url: "http://test.local/hook" }, ...extra });
+const http = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  kind: "http",
+  options: { method: "POST", url: "http://test.local/hook" },
+  ...extra,
+});
 const FUTURE = "2099-01-01T00:00:00Z";
 
 afterEach(() => {
@@ -531,7 +556,10 @@ describe("an attempt runs once at a time, in its DO", () => {
       });
       await forceAlarm(job.jobID);
     }
-    expect(await getJob(job.jobID)).toMatchObject({ status: "error", error: "task 'work' failed: the attempt was lost 4 times (the Durable Object running it was restarted)" });
+    expect(await getJob(job.jobID)).toMatchObject({
+      status: "error",
+      error: "task 'work' failed: the attempt was lost 4 times (the Durable Object running it was restarted)",
+    });
     expect(calls.length).toBe(0);
     expect(sent.length).toBe(4);
     expect(countLines(await logsOf(job.jobID), /was lost: /)).toBe(3);

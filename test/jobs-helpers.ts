@@ -9,7 +9,9 @@ import { call } from "./helpers";
 export type TaskIn = { name: string; kind: string; options?: Record<string, unknown>; retries?: number[]; timeout?: number };
 
 export async function makeWorkflow(tasks: TaskIn[], onError: TaskIn[] = [], timeout = 3600, name = "wf") {
-  const res = await call("/workflow/", { body: { name, timeout, tasks: tasks.map((t) => ({ options: {}, ...t })), onError: onError.map((t) => ({ options: {}, ...t })) } });
+  const res = await call("/workflow/", {
+    body: { name, timeout, tasks: tasks.map((t) => ({ options: {}, ...t })), onError: onError.map((t) => ({ options: {}, ...t })) },
+  });
   if (res.status !== 201) throw new Error(`workflow create failed: ${res.status} ${res.text}`);
   return res.json.response.workflowID as string;
 }
@@ -81,7 +83,11 @@ export async function expectMirrorMatches(jobID: string) {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `check` answers a truthy value, and answers it; fails naming `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | null | undefined | false | Promise<T | null | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -149,7 +155,10 @@ export async function captureQueue(jobID: string) {
 
 /** Delivers the message bodies to the TASKS consumer as one batch; answers the batch and its acks. */
 export async function deliver(bodies: unknown[], useEnv: Env = env) {
-  const batch = createMessageBatch("crm-tasks", bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })));
+  const batch = createMessageBatch(
+    "crm-tasks",
+    bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: Date.now(), attempts: 1, body })),
+  );
   const ctx = createExecutionContext();
   await handleTaskBatch(batch, useEnv);
   return { batch, result: await getQueueResult(batch, ctx) };

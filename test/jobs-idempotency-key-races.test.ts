@@ -87,7 +87,9 @@ describe("a claim taken over while its first request still works", () => {
     const first = createOnce(db, t.key, t.hash, steps(true));
     for (let i = 0; i < 100 && !(await readKey(db, t.key)); i++) await new Promise((r) => setTimeout(r, 5));
     // A's claim ages past the abandonment window while A is stalled.
-    await env.DB.prepare("UPDATE idempotency_keys SET created_at = ? WHERE key = ?").bind(new Date(Date.now() - ABANDONED_CLAIM_MS - 1000).toISOString(), t.key).run();
+    await env.DB.prepare("UPDATE idempotency_keys SET created_at = ? WHERE key = ?")
+      .bind(new Date(Date.now() - ABANDONED_CLAIM_MS - 1000).toISOString(), t.key)
+      .run();
     const second = await createJob(env, SUB, t.body, t.header);
     expect(second.created).toBe(true);
     resume();

@@ -11,7 +11,8 @@ import { countLines, fireAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob,
  * `results`; V1_STATE is the row's text as stored): job 1 ran task 'first' (http, ok), attempt 1 of 'second' failed with a 503, and the
  * job waits an hour for its retry.
  */
-const V1_STATE = "{\"jobID\":\"1\",\"workflowID\":\"1\",\"userID\":\"7\",\"status\":\"running\",\"startAt\":1796115355147,\"startedAt\":1796115355163,\"finishedAt\":null,\"deadline\":1796122555163,\"parameters\":{\"leadID\":\"42\"},\"snapshot\":{\"workflowID\":\"1\",\"name\":\"fixture\",\"timeout\":7200,\"tasks\":[{\"name\":\"first\",\"kind\":\"http\",\"options\":{\"method\":\"POST\",\"url\":\"http://test.local/a\",\"body\":{\"lead\":\"{{params.leadID}}\"}},\"retries\":[],\"timeout\":30},{\"name\":\"second\",\"kind\":\"http\",\"options\":{\"method\":\"GET\",\"url\":\"http://test.local/b/{{tasks.first.body.ref}}\"},\"retries\":[3600],\"timeout\":30},{\"name\":\"third\",\"kind\":\"log\",\"options\":{\"message\":\"done {{tasks.second.status}}\"},\"retries\":[],\"timeout\":30}],\"onError\":[{\"name\":\"cleanup\",\"kind\":\"log\",\"options\":{\"message\":\"cleanup\"},\"retries\":[],\"timeout\":30}]},\"progress\":{\"task\":\"second\",\"done\":1,\"total\":3},\"error\":null,\"createdAt\":1796115355138,\"updatedAt\":1796115355199,\"version\":4,\"mirrored\":4,\"mirrorRetryAt\":null,\"mirrorFailures\":0,\"phase\":\"main\",\"index\":1,\"attempts\":1,\"failures\":1,\"lost\":0,\"unclaimed\":0,\"attempt\":null,\"waitUntil\":1796118955219,\"onErrorDeadline\":null,\"alarmAt\":1796118955219}";
+const V1_STATE =
+  '{"jobID":"1","workflowID":"1","userID":"7","status":"running","startAt":1796115355147,"startedAt":1796115355163,"finishedAt":null,"deadline":1796122555163,"parameters":{"leadID":"42"},"snapshot":{"workflowID":"1","name":"fixture","timeout":7200,"tasks":[{"name":"first","kind":"http","options":{"method":"POST","url":"http://test.local/a","body":{"lead":"{{params.leadID}}"}},"retries":[],"timeout":30},{"name":"second","kind":"http","options":{"method":"GET","url":"http://test.local/b/{{tasks.first.body.ref}}"},"retries":[3600],"timeout":30},{"name":"third","kind":"log","options":{"message":"done {{tasks.second.status}}"},"retries":[],"timeout":30}],"onError":[{"name":"cleanup","kind":"log","options":{"message":"cleanup"},"retries":[],"timeout":30}]},"progress":{"task":"second","done":1,"total":3},"error":null,"createdAt":1796115355138,"updatedAt":1796115355199,"version":4,"mirrored":4,"mirrorRetryAt":null,"mirrorFailures":0,"phase":"main","index":1,"attempts":1,"failures":1,"lost":0,"unclaimed":0,"attempt":null,"waitUntil":1796118955219,"onErrorDeadline":null,"alarmAt":1796118955219}';
 const V1_LOG = [
   {
     "seq": 1,
@@ -19,7 +20,7 @@ const V1_LOG = [
     "level": "info",
     "task": null,
     "message": "job created from workflow 1 'fixture' (3 tasks)",
-    "data": "{\"parameters\":{\"leadID\":\"42\"}}"
+    "data": '{"parameters":{"leadID":"42"}}',
   },
   {
     "seq": 2,
@@ -27,7 +28,7 @@ const V1_LOG = [
     "level": "info",
     "task": null,
     "message": "job started",
-    "data": "{\"startAt\":\"2026-12-01T08:55:55.147Z\",\"timeout\":7200}"
+    "data": '{"startAt":"2026-12-01T08:55:55.147Z","timeout":7200}',
   },
   {
     "seq": 3,
@@ -35,7 +36,7 @@ const V1_LOG = [
     "level": "info",
     "task": "first",
     "message": "attempt 1 of task 'first' (http) started",
-    "data": "{\"attempt\":1,\"attemptId\":\"dd61bd67-87db-4d90-8a57-ac5804204c2d\",\"kind\":\"http\"}"
+    "data": '{"attempt":1,"attemptId":"dd61bd67-87db-4d90-8a57-ac5804204c2d","kind":"http"}',
   },
   {
     "seq": 4,
@@ -43,7 +44,7 @@ const V1_LOG = [
     "level": "info",
     "task": "first",
     "message": "attempt 1 of task 'first' succeeded in 0 ms",
-    "data": "{\"attempt\":1,\"kind\":\"http\",\"outcome\":\"ok\",\"durationMs\":0}"
+    "data": '{"attempt":1,"kind":"http","outcome":"ok","durationMs":0}',
   },
   {
     "seq": 5,
@@ -51,7 +52,7 @@ const V1_LOG = [
     "level": "info",
     "task": "second",
     "message": "attempt 1 of task 'second' (http) started",
-    "data": "{\"attempt\":1,\"attemptId\":\"18ca9853-9fbf-4223-8478-e9f4777111c5\",\"kind\":\"http\"}"
+    "data": '{"attempt":1,"attemptId":"18ca9853-9fbf-4223-8478-e9f4777111c5","kind":"http"}',
   },
   {
     "seq": 6,
@@ -59,10 +60,10 @@ const V1_LOG = [
     "level": "warn",
     "task": "second",
     "message": "attempt 1 of task 'second' failed in 1 ms: HTTP 503; retry 1 of 1 in 3600 s",
-    "data": "{\"attempt\":1,\"kind\":\"http\",\"outcome\":\"failed\",\"durationMs\":1,\"error\":\"HTTP 503\"}"
-  }
+    "data": '{"attempt":1,"kind":"http","outcome":"failed","durationMs":1,"error":"HTTP 503"}',
+  },
 ];
-const V1_RESULTS = [{"phase": "main", "name": "first", "value": "{\"status\":200,\"body\":{\"ref\":\"R-7\"}}"}];
+const V1_RESULTS = [{ "phase": "main", "name": "first", "value": '{"status":200,"body":{"ref":"R-7"}}' }];
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -86,7 +87,8 @@ async function plantV1(jobID: string, workflowID: string, patch: (raw: any, now:
     sql.exec("DELETE FROM log");
     sql.exec("DELETE FROM results");
     sql.exec("UPDATE state SET data = ? WHERE id = 1", JSON.stringify(raw));
-    for (const l of V1_LOG) sql.exec("INSERT INTO log (seq, time, level, task, message, data) VALUES (?, ?, ?, ?, ?, ?)", l.seq, l.time + shift, l.level, l.task, l.message, l.data);
+    for (const l of V1_LOG)
+      sql.exec("INSERT INTO log (seq, time, level, task, message, data) VALUES (?, ?, ?, ?, ?, ?)", l.seq, l.time + shift, l.level, l.task, l.message, l.data);
     for (const r of V1_RESULTS) sql.exec("INSERT INTO results (phase, name, value) VALUES (?, ?, ?)", r.phase, r.name, r.value);
     await ctx.storage.setAlarm(raw.alarmAt);
   });
@@ -98,7 +100,6 @@ async function storedRows(jobID: string) {
     definition: JSON.parse(ctx.storage.sql.exec<{ data: string }>("SELECT data FROM definition").one().data),
   }));
 }
-
 
 describe("a job stored in layout version 1", () => {
   it("is migrated on its first load and carries on: the retry runs, later tasks see earlier results, the log goes on without a gap", async () => {
@@ -138,7 +139,17 @@ describe("a job stored in layout version 1", () => {
     await plantV1(job.jobID, wf, (raw, now) => {
       // As the v1 engine left it while a consumer ran attempt 2 of 'second' (with heartbeats).
       Object.assign(raw, { waitUntil: null, alarmAt: now, attempts: 2 });
-      raw.attempt = { id: "v1-attempt", phase: "main", index: 1, number: 2, mode: "queue", dispatchedAt: now - 2000, claimedAt: now - 1900, deadline: now + 33_100, beatAt: now - 900 };
+      raw.attempt = {
+        id: "v1-attempt",
+        phase: "main",
+        index: 1,
+        number: 2,
+        mode: "queue",
+        dispatchedAt: now - 2000,
+        claimedAt: now - 1900,
+        deadline: now + 33_100,
+        beatAt: now - 900,
+      };
     });
     const stub = stubOf(job.jobID);
     expect(await stub.claimAttempt("v1-attempt")).toBe(false);

@@ -100,9 +100,7 @@ describe("the sweep when one orphan's DO call fails", () => {
   it("still handles the other orphans and drops expired Idempotency-Keys", async () => {
     const old = new Date(Date.now() - 10 * 60_000).toISOString();
     const insertOrphan = async () =>
-      (await env.DB.prepare(
-        "INSERT INTO jobs (workflow_id, status, start_at, version, created_at, updated_at) VALUES (1, 'running', ?, 0, ?, ?) RETURNING id",
-      )
+      (await env.DB.prepare("INSERT INTO jobs (workflow_id, status, start_at, version, created_at, updated_at) VALUES (1, 'running', ?, 0, ?, ?) RETURNING id")
         .bind(old, old, old)
         .first<{ id: number }>())!.id;
     const first = await insertOrphan();

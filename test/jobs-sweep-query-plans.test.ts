@@ -7,12 +7,25 @@ import { getDb } from "../src/db/client";
 import { idempotencyKeys, jobs } from "../src/db/schema";
 
 const plan = async (q: { sql: string; params: unknown[] }) =>
-  ((await env.DB.prepare(`explain query plan ${q.sql}`).bind(...q.params).all()).results as any[]).map((r) => r.detail).join(" | ");
+  (
+    (
+      await env.DB.prepare(`explain query plan ${q.sql}`)
+        .bind(...q.params)
+        .all()
+    ).results as any[]
+  )
+    .map((r) => r.detail)
+    .join(" | ");
 
 describe("the sweep's queries", () => {
   it("find orphan mirror rows (version 0) through their partial index", async () => {
     const db = getDb(env);
-    const q = db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.version, 0), lte(jobs.createdAt, "2026-01-01T00:00:00.000Z"))).limit(200).toSQL();
+    const q = db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.version, 0), lte(jobs.createdAt, "2026-01-01T00:00:00.000Z")))
+      .limit(200)
+      .toSQL();
     expect(await plan(q)).toMatch(/USING (COVERING )?INDEX jobs_unmirrored_idx/);
   });
 

@@ -4,7 +4,20 @@ import { describe, expect, it } from "vitest";
 import { syncMirror } from "../src/jobs/job-mirror";
 import { sweep } from "../src/jobs/sweep";
 import { call, runCron } from "./helpers";
-import { countLines, expectMirrorMatches, forceAlarm, getJob, inDO, inspect, logsOf, longWorkflow, makeJob, mirrorRow, patchState, waitForJob } from "./jobs-helpers";
+import {
+  countLines,
+  expectMirrorMatches,
+  forceAlarm,
+  getJob,
+  inDO,
+  inspect,
+  logsOf,
+  longWorkflow,
+  makeJob,
+  mirrorRow,
+  patchState,
+  waitForJob,
+} from "./jobs-helpers";
 
 const FUTURE = Date.parse("2099-01-01T00:00:00Z");
 
@@ -54,7 +67,9 @@ describe("cron sweep", () => {
     const wf = await longWorkflow();
     const job = await makeJob(wf, { startAt: new Date(FUTURE).toISOString() });
     await env.DB.prepare("UPDATE jobs SET version = 0, status = 'running', created_at = ? WHERE id = ?").bind(old, Number(job.jobID)).run();
-    await env.DB.prepare("INSERT INTO idempotency_keys (key, job_id, request_hash, created_at) VALUES ('7:stale', 1, 'h', ?)").bind(new Date(Date.now() - 25 * 3600_000).toISOString()).run();
+    await env.DB.prepare("INSERT INTO idempotency_keys (key, job_id, request_hash, created_at) VALUES ('7:stale', 1, 'h', ?)")
+      .bind(new Date(Date.now() - 25 * 3600_000).toISOString())
+      .run();
     // The DO thinks its mirror is current; the sweep asks it, and it rewrites the row when behind.
     await patchState(job.jobID, (s) => {
       s.mirrored = 0;

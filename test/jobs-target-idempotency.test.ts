@@ -4,7 +4,24 @@
 // for other tasks and jobs; plus X-Job-ID, X-Job-Task and X-Job-Attempt.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, makeModule } from "./helpers";
-import { captureQueue, countLines, deliver, fireAlarm, forceAlarm, getJob, inDO, isFinal, leaveRunToGoneInstance, logsOf, makeJob, makeWorkflow, patchState, stubTarget, waitFor, waitForJob } from "./jobs-helpers";
+import {
+  captureQueue,
+  countLines,
+  deliver,
+  fireAlarm,
+  forceAlarm,
+  getJob,
+  inDO,
+  isFinal,
+  leaveRunToGoneInstance,
+  logsOf,
+  makeJob,
+  makeWorkflow,
+  patchState,
+  stubTarget,
+  waitFor,
+  waitForJob,
+} from "./jobs-helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -12,7 +29,12 @@ afterEach(() => {
 
 const FUTURE = "2099-01-01T00:00:00Z";
 
-const http = (name: string, extra: Record<string, unknown> = {}) => ({ name, kind: "http", options: { method: "POST", url: `http://test.local/${name}` }, ...extra });
+const http = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  kind: "http",
+  options: { method: "POST", url: `http://test.local/${name}` },
+  ...extra,
+});
 
 describe("Idempotency-Key and the job headers on http requests", () => {
   it("stay the same across two deliveries, a crash mid-request and a retry; differ across tasks and jobs", async () => {
@@ -79,7 +101,11 @@ describe("Idempotency-Key and the job headers on http requests", () => {
   it("a header of the same name the workflow sets itself wins", async () => {
     const seen = stubTarget(() => new Response("ok"));
     const wf = await makeWorkflow([
-      { name: "order", kind: "http", options: { url: "http://test.local/order", headers: { "Idempotency-Key": "order-{{params.order}}", "x-job-task": "mine" } } },
+      {
+        name: "order",
+        kind: "http",
+        options: { url: "http://test.local/order", headers: { "Idempotency-Key": "order-{{params.order}}", "x-job-task": "mine" } },
+      },
     ]);
     const job = await makeJob(wf, { parameters: { order: "9" } });
     expect((await waitForJob(job.jobID, isFinal)).status).toBe("ok");

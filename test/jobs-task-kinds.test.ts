@@ -12,17 +12,23 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-
 describe("every task kind, end to end", () => {
   it("runs log, http, content.create/update/delete, delay and templates", async () => {
     const seen = stubTarget(() => new Response(JSON.stringify({ ref: "R-1" }), { status: 201, headers: { "content-type": "application/json" } }));
-    const mod = await makeModule("Lead", [{ name: "title", kind: "text" }, { name: "ref", kind: "text" }]);
+    const mod = await makeModule("Lead", [
+      { name: "title", kind: "text" },
+      { name: "ref", kind: "text" },
+    ]);
     const wf = await makeWorkflow(
       [
         { name: "hello", kind: "log", options: { message: "hello {{params.name}} in job {{job.jobID}}" } },
         { name: "call", kind: "http", options: { method: "POST", url: "http://test.local/hook", body: { lead: "{{params.name}}" } } },
         { name: "make", kind: "content.create", options: { moduleID: mod.moduleID, fields: { title: "{{params.name}}", ref: "{{tasks.call.body.ref}}" } } },
-        { name: "edit", kind: "content.update", options: { moduleID: mod.moduleID, contentID: "{{tasks.make.contentID}}", fields: { title: "edited", ref: "status {{tasks.call.status}}" } } },
+        {
+          name: "edit",
+          kind: "content.update",
+          options: { moduleID: mod.moduleID, contentID: "{{tasks.make.contentID}}", fields: { title: "edited", ref: "status {{tasks.call.status}}" } },
+        },
         { name: "pause", kind: "delay", options: { seconds: 120 } },
         { name: "drop", kind: "content.delete", options: { moduleID: mod.moduleID, contentID: "{{tasks.make.contentID}}" } },
         { name: "bye", kind: "log", options: { message: "done with {{tasks.edit.fields.0.value}}" } },
@@ -33,7 +39,12 @@ describe("every task kind, end to end", () => {
     const job = await makeJob(wf, { parameters: { name: "Ann" } });
     await waitForJob(job.jobID, (j) => j.progress.task === "pause");
     const items = await call(`/module/${mod.moduleID}/content`);
-    expect(items.json.response.contents.map((c: any) => c.fields)).toEqual([[{ name: "title", value: "edited" }, { name: "ref", value: "status 201" }]]);
+    expect(items.json.response.contents.map((c: any) => c.fields)).toEqual([
+      [
+        { name: "title", value: "edited" },
+        { name: "ref", value: "status 201" },
+      ],
+    ]);
     expect(items.json.response.contents[0].userID).toBe("7");
     await fireAlarm(job.jobID);
     const done = await waitForJob(job.jobID, isFinal);
@@ -48,7 +59,10 @@ describe("every task kind, end to end", () => {
 
   it("fail makes the job error and runs onError with templates", async () => {
     const wf = await makeWorkflow(
-      [{ name: "guard", kind: "fail", options: { message: "lead {{params.id}} is not ready" } }, { name: "never", kind: "log", options: { message: "no" } }],
+      [
+        { name: "guard", kind: "fail", options: { message: "lead {{params.id}} is not ready" } },
+        { name: "never", kind: "log", options: { message: "no" } },
+      ],
       [{ name: "report", kind: "log", options: { message: "cleaning up {{params.id}}" } }],
     );
     const job = await makeJob(wf, { parameters: { id: "9" } });
@@ -84,14 +98,15 @@ describe("every task kind, end to end", () => {
     const done = await waitForJob(job.jobID, isFinal);
     expect(done.status).toBe("ok");
     const logs = await logsOf(job.jobID);
-    expect(countLines(logs, /^attempt 1 of task 'call' failed in \d+ ms: GET http:\/\/test.local\/x answered 503; expected 200..299; retry 1 of 1 in 0 s$/)).toBe(1);
+    expect(
+      countLines(logs, /^attempt 1 of task 'call' failed in \d+ ms: GET http:\/\/test.local\/x answered 503; expected 200..299; retry 1 of 1 in 0 s$/),
+    ).toBe(1);
     expect(countLines(logs, /^attempt 2 of task 'call' succeeded/)).toBe(1);
   });
 
   it("cancelling aborts the real http request in flight", async () => {
     const seen = stubTarget(
-      (req) =>
-        new Promise<Response>((_, reject) => req.signal?.addEventListener("abort", () => reject(req.signal!.reason ?? new Error("aborted")))),
+      (req) => new Promise<Response>((_, reject) => req.signal?.addEventListener("abort", () => reject(req.signal!.reason ?? new Error("aborted")))),
     );
     const wf = await makeWorkflow([{ name: "slow", kind: "http", options: { url: "http://test.local/slow" }, timeout: 120 }]);
     const job = await makeJob(wf);
@@ -120,9 +135,15 @@ describe("exactly-once effects", () => {
     });
     await fireAlarm(job.jobID);
     expect(sent.length).toBe(1);
-    const batch = createMessageBatch("crm-tasks", [0, 1, 2].map((i) => ({ id: `dup-${i}`, timestamp: Date.now(), attempts: 1, body: sent[0] })));
+    const batch = createMessageBatch(
+      "crm-tasks",
+      [0, 1, 2].map((i) => ({ id: `dup-${i}`, timestamp: Date.now(), attempts: 1, body: sent[0] })),
+    );
     const ctx = createExecutionContext();
-    await Promise.all([handleTaskBatch(batch, env), handleTaskBatch(createMessageBatch("crm-tasks", [{ id: "dup-x", timestamp: Date.now(), attempts: 2, body: sent[0] }]), env)]);
+    await Promise.all([
+      handleTaskBatch(batch, env),
+      handleTaskBatch(createMessageBatch("crm-tasks", [{ id: "dup-x", timestamp: Date.now(), attempts: 2, body: sent[0] }]), env),
+    ]);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks.length).toBe(3);
     expect((await waitForJob(job.jobID, isFinal)).status).toBe("ok");

@@ -57,7 +57,16 @@ describe("POST /module/", () => {
     for (const reserved of ["id", "contentID", "moduleID", "userID", "createdAt", "updatedAt", "deletedAt", "ID"]) {
       await expectRefused({ name: "X", fields: [{ name: reserved, kind: "text" }] }, "fields[0].name");
     }
-    await expectRefused({ name: "X", fields: [{ name: "Email", kind: "text" }, { name: "email", kind: "email" }] }, "fields[1].name");
+    await expectRefused(
+      {
+        name: "X",
+        fields: [
+          { name: "Email", kind: "text" },
+          { name: "email", kind: "email" },
+        ],
+      },
+      "fields[1].name",
+    );
   });
 
   it("checks kinds and their options", async () => {
@@ -91,7 +100,13 @@ describe("POST /module/", () => {
   it("accepts related fields pointing at an existing module; related_multi is always multi", async () => {
     const target = await makeModule("Account");
     const res = await call("/module/", {
-      body: { name: "Contact", fields: [{ name: "account", kind: "related", options: { moduleID: Number(target.moduleID) } }, { name: "others", kind: "related_multi", options: { moduleID: target.moduleID } }] },
+      body: {
+        name: "Contact",
+        fields: [
+          { name: "account", kind: "related", options: { moduleID: Number(target.moduleID) } },
+          { name: "others", kind: "related_multi", options: { moduleID: target.moduleID } },
+        ],
+      },
     });
     expect(res.status).toBe(201);
     expect(res.json.response.fields[0].options.moduleID).toBe(target.moduleID);
@@ -118,7 +133,15 @@ describe("GET/POST/DELETE /module/{moduleID}", () => {
     const read = await call(`/module/${m.moduleID}`);
     expect(read.json.response).toEqual(m);
 
-    const edited = await call(`/module/${m.moduleID}`, { body: { name: "Edited", fields: [{ name: "title", kind: "text" }, { name: "n", kind: "number" }] } });
+    const edited = await call(`/module/${m.moduleID}`, {
+      body: {
+        name: "Edited",
+        fields: [
+          { name: "title", kind: "text" },
+          { name: "n", kind: "number" },
+        ],
+      },
+    });
     expect(edited.status).toBe(200);
     expect(edited.json.response.name).toBe("Edited");
     expect(edited.json.response.createdAt).toBe(m.createdAt);
@@ -140,7 +163,9 @@ describe("GET/POST/DELETE /module/{moduleID}", () => {
 
   it("lets a related field point at its own module on edit", async () => {
     const m = await makeModule("Tree");
-    const res = await call(`/module/${m.moduleID}`, { body: { name: "Tree", fields: [{ name: "parent", kind: "related", options: { moduleID: m.moduleID } }] } });
+    const res = await call(`/module/${m.moduleID}`, {
+      body: { name: "Tree", fields: [{ name: "parent", kind: "related", options: { moduleID: m.moduleID } }] },
+    });
     expect(res.status).toBe(200);
   });
 

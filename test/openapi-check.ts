@@ -47,7 +47,10 @@ export async function checkAgainstOpenApi(method: string, url: string, status: n
   }
   const result = validator.validate(json);
   if (!result.valid) {
-    const errors = result.errors.slice(0, 5).map((e) => `${e.instanceLocation}: ${e.error}`).join("; ");
+    const errors = result.errors
+      .slice(0, 5)
+      .map((e) => `${e.instanceLocation}: ${e.error}`)
+      .join("; ");
     throw new Error(`${key}: the answer does not match /openapi.json: ${errors}\n${JSON.stringify(json).slice(0, 500)}`);
   }
 }

@@ -44,7 +44,7 @@ function matches(schema: JsonSchema, value: unknown): boolean {
 }
 
 const deref = (schema: JsonSchema): JsonSchema =>
-  schema?.$ref ? deref(doc.components.schemas[schema.$ref.replace("#/components/schemas/", "")]) : schema ?? {};
+  schema?.$ref ? deref(doc.components.schemas[schema.$ref.replace("#/components/schemas/", "")]) : (schema ?? {});
 
 /** True when the schema is one of the ID spellings (a pattern, or the string-or-integer anyOf). */
 const isIdSchema = (schema: JsonSchema) => {
@@ -64,7 +64,7 @@ function prng(seed: number) {
 }
 
 type Gen = { rnd: () => number; ids: Record<string, string> };
-const pick = <T,>(g: Gen, items: readonly T[]): T => items[Math.floor(g.rnd() * items.length)];
+const pick = <T>(g: Gen, items: readonly T[]): T => items[Math.floor(g.rnd() * items.length)];
 const int = (g: Gen, lo: number, hi: number) => lo + Math.floor(g.rnd() * (hi - lo + 1));
 
 function word(g: Gen, min = 1, max = 12) {
@@ -84,7 +84,11 @@ function generate(schema: JsonSchema, g: Gen, name?: string): unknown {
   const s = deref(schema);
   if (name && g.ids[name] !== undefined && isIdSchema(s)) return g.ids[name];
   if (s.example !== undefined) return structuredClone(s.example);
-  if (s.enum) return pick(g, s.enum.filter((v: unknown) => v !== null));
+  if (s.enum)
+    return pick(
+      g,
+      s.enum.filter((v: unknown) => v !== null),
+    );
   const branches = s.anyOf ?? s.oneOf;
   if (branches) return generate(pick(g, branches), g, name);
   const type = Array.isArray(s.type) ? s.type.find((t: string) => t !== "null") : s.type;
@@ -148,7 +152,7 @@ function invalidValues(schema: JsonSchema, g: Gen): { what: string; value: unkno
 function nestedOmissions(schema: JsonSchema, g: Gen): { what: string; value: unknown }[] {
   const s = deref(schema);
   const many = s.type === "array";
-  const item = deref(many ? s.items ?? {} : s);
+  const item = deref(many ? (s.items ?? {}) : s);
   if (item.type !== "object" || !item.required) return [];
   const full = generate(item, g) as Record<string, unknown>;
   return item.required.map((key: string) => {
@@ -308,7 +312,10 @@ async function fakedRequest(method: string, template: string, op: Operation, ids
     maxDateTime: "2098-12-31T00:00:00Z",
     // `/pageIDs/0` takes the fixture of `pageIDs`, `/workflowID` that of `workflowID`.
     outputTransform: (value: unknown, schema: unknown, path: string) => {
-      const name = path.split("/").filter((part) => part !== "" && !/^\d+$/.test(part)).pop();
+      const name = path
+        .split("/")
+        .filter((part) => part !== "" && !/^\d+$/.test(part))
+        .pop();
       // The branch of an ID's anyOf arrives here, not the anyOf: any scalar of a fixture's name is its ID.
       return name && ids[name] !== undefined && (typeof value === "string" || typeof value === "number") ? ids[name] : value;
     },
@@ -318,7 +325,8 @@ async function fakedRequest(method: string, template: string, op: Operation, ids
   const query: Record<string, string> = {};
   for (const [i, p] of (op.parameters ?? []).entries()) {
     if (p.in !== "query" || (!p.required && rnd() < 0.5)) continue;
-    query[p.name] = ids[p.name] !== undefined && isIdSchema(p.schema) ? ids[p.name] : String(await fake(withComponents(p.schema), { ...options, seed: seed + i }));
+    query[p.name] =
+      ids[p.name] !== undefined && isIdSchema(p.schema) ? ids[p.name] : String(await fake(withComponents(p.schema), { ...options, seed: seed + i }));
   }
   const path = fillPath(template, op, ids);
   if (op.requestBody?.content["text/csv"]) return { method: method.toUpperCase(), path, query, file: { type: "text/csv", text: "title,value\nFaked,7\n" } };
@@ -371,8 +379,7 @@ function invalidRequests(base: Request, template: string, op: Operation, g: Gen)
 
 // ---------------------------------------------------------------- the tests
 
-const operations = () =>
-  Object.entries(doc.paths).flatMap(([template, ops]) => Object.entries(ops).map(([method, op]) => ({ template, method, op })));
+const operations = () => Object.entries(doc.paths).flatMap(([template, ops]) => Object.entries(ops).map(([method, op]) => ({ template, method, op })));
 
 beforeAll(async () => {
   doc = (await (await exports.default.fetch(new Request("http://api.test/openapi.json"))).json()) as Doc;
@@ -440,7 +447,8 @@ describe("/openapi.json as a contract", () => {
       const exampleGen: Gen = { rnd, ids };
       const base = exampleRequest(method, template, op, exampleGen);
       const schema = jsonBodySchema(op);
-      if (schema && !base.file && !matches(schema, base.body)) problems.push(`${label}: the generated body does not match the document: ${JSON.stringify(base.body)}`);
+      if (schema && !base.file && !matches(schema, base.body))
+        problems.push(`${label}: the generated body does not match the document: ${JSON.stringify(base.body)}`);
 
       // Invalid requests first, while the fixtures are as made.
       for (const { what, req } of invalidRequests(base, template, op, exampleGen)) {

@@ -8,8 +8,9 @@ import { childIDs, makePage } from "./pages-helpers";
 const edit = (pageID: string, body: Record<string, unknown>) => call(`/page/${pageID}`, { body });
 
 async function rows() {
-  return (await env.DB.prepare("select id, self_id, module_id, weight from pages").all<{ id: number; self_id: number; module_id: number | null; weight: number }>())
-    .results;
+  return (
+    await env.DB.prepare("select id, self_id, module_id, weight from pages").all<{ id: number; self_id: number; module_id: number | null; weight: number }>()
+  ).results;
 }
 
 /** No page is its own ancestor and every parent exists. */
@@ -57,9 +58,7 @@ describe("concurrent requests", () => {
 
   it("give concurrent new children distinct weights in arrival order", async () => {
     const parent = await makePage({ title: "Busy" });
-    const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => call("/page/", { body: { title: `n${i}`, blocks: [], selfID: parent.pageID } })),
-    );
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => call("/page/", { body: { title: `n${i}`, blocks: [], selfID: parent.pageID } })));
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(201));
     const weights = results.map((r) => r.json.response.weight).sort((x, y) => x - y);
     expect(weights).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -70,9 +69,7 @@ describe("concurrent requests", () => {
   it("create one record page per module even when two requests race", async () => {
     for (let round = 0; round < 5; round++) {
       const mod = await makeModule(`Race${round}`);
-      const results = await Promise.all(
-        [1, 2, 3].map((i) => call("/page/", { body: { title: `record ${i}`, blocks: [], moduleID: mod.moduleID } })),
-      );
+      const results = await Promise.all([1, 2, 3].map((i) => call("/page/", { body: { title: `record ${i}`, blocks: [], moduleID: mod.moduleID } })));
       expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
       const pages = (await rows()).filter((r) => r.module_id === Number(mod.moduleID));
       expect(pages).toHaveLength(1);

@@ -32,7 +32,11 @@ export async function expectRefused(
   const res = await request();
   expect(res.status, res.text).toBe(status);
   if (opts.code) expect(res.json.error.code).toBe(opts.code);
-  if (opts.path) expect(res.json.error.details?.map((d: any) => d.path), res.text).toContain(opts.path);
+  if (opts.path)
+    expect(
+      res.json.error.details?.map((d: any) => d.path),
+      res.text,
+    ).toContain(opts.path);
   expect(await snapshot()).toEqual(before);
   return res;
 }

@@ -86,7 +86,7 @@ describe("ordering", () => {
     const parent = await makePage({ title: "Crowd" });
     const kids: string[] = [];
     for (let i = 0; i < 120; i++) kids.push((await makePage({ title: `k${i}`, selfID: parent.pageID })).pageID);
-    const shuffled = [...kids].sort((a, b) => (Number(a) * 7919) % 127 - (Number(b) * 7919) % 127);
+    const shuffled = [...kids].sort((a, b) => ((Number(a) * 7919) % 127) - ((Number(b) * 7919) % 127));
     const res = await reorder(parent.pageID, shuffled);
     expect(res.status, res.text).toBe(200);
     expect(await childIDs(parent.pageID)).toEqual(shuffled);
@@ -274,7 +274,17 @@ describe("GET /page/tree", () => {
     expect(tree.map((n: any) => n.pageID)).toEqual(await childIDs(0));
     const node = tree.find((n: any) => n.pageID === t.pageID);
     expect(Object.keys(node)).toEqual([
-      "pageID", "selfID", "moduleID", "title", "description", "visible", "weight", "blocks", "createdAt", "updatedAt", "children",
+      "pageID",
+      "selfID",
+      "moduleID",
+      "title",
+      "description",
+      "visible",
+      "weight",
+      "blocks",
+      "createdAt",
+      "updatedAt",
+      "children",
     ]);
     const titles = (n: any): unknown => ({ [n.title]: n.children.map(titles) });
     expect(titles(node)).toEqual({ T: [{ T2: [] }, { T1: [{ T11: [{ T111: [] }] }] }] });
@@ -313,9 +323,7 @@ describe("documentation", () => {
   it("lists the page routes in /openapi.json", async () => {
     const res = await call("/openapi.json", { token: null });
     expect(res.status).toBe(200);
-    expect(Object.keys(res.json.paths)).toEqual(
-      expect.arrayContaining(["/page/", "/page/tree", "/page/{pageID}", "/page/{selfID}/reorder"]),
-    );
+    expect(Object.keys(res.json.paths)).toEqual(expect.arrayContaining(["/page/", "/page/tree", "/page/{pageID}", "/page/{selfID}/reorder"]));
     expect(res.json.paths["/page/"].post.requestBody.content).toHaveProperty("application/x-www-form-urlencoded");
     expect(res.json.components.schemas).toHaveProperty("Page");
   });

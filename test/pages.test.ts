@@ -10,9 +10,7 @@ describe("POST /page/ and GET /page/{pageID}", () => {
     });
     expect(res.status, res.text).toBe(201);
     const page = res.json.response;
-    expect(Object.keys(page)).toEqual([
-      "pageID", "selfID", "moduleID", "title", "description", "visible", "weight", "blocks", "createdAt", "updatedAt",
-    ]);
+    expect(Object.keys(page)).toEqual(["pageID", "selfID", "moduleID", "title", "description", "visible", "weight", "blocks", "createdAt", "updatedAt"]);
     expect(page).toEqual({
       pageID: expect.stringMatching(/^[1-9][0-9]*$/),
       selfID: "0",

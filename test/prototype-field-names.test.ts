@@ -4,7 +4,10 @@ import { call, makeModule } from "./helpers";
 
 describe("field names that shadow Object.prototype", () => {
   it("are unknown fields in filter, sort and charts", async () => {
-    const m = await makeModule("Proto", [{ name: "title", kind: "text" }, { name: "n", kind: "number" }]);
+    const m = await makeModule("Proto", [
+      { name: "title", kind: "text" },
+      { name: "n", kind: "number" },
+    ]);
     const base = `/module/${m.moduleID}`;
     const paths = [
       "/content?filter=__proto__%20eq%201",

@@ -43,7 +43,7 @@ describe("errors", () => {
     });
     const res = await fetch({ headers: { "x-request-id": "req-1" } });
     expect(res.status).toBe(500);
-    const body = (await res.text());
+    const body = await res.text();
     expect(JSON.parse(body)).toEqual({ error: { message: "Internal error", code: "internal_error", requestId: "req-1" } });
     expect(body).not.toContain("SQLITE");
   });

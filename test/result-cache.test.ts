@@ -18,16 +18,25 @@ describe("cached counts and aggregates", () => {
     const a = await add("Open", 10);
     await add("Won", 5);
     expect(await countOf(m.moduleID)).toBe(2);
-    expect(await chartOf(m.moduleID)).toEqual([["Open", 10], ["Won", 5]]);
+    expect(await chartOf(m.moduleID)).toEqual([
+      ["Open", 10],
+      ["Won", 5],
+    ]);
 
     const c = await add("Open", 1);
     expect(await countOf(m.moduleID)).toBe(3);
     expect(await countOf(m.moduleID, "&filter=stage%20eq%20'Open'")).toBe(2);
-    expect(await chartOf(m.moduleID)).toEqual([["Open", 11], ["Won", 5]]);
+    expect(await chartOf(m.moduleID)).toEqual([
+      ["Open", 11],
+      ["Won", 5],
+    ]);
 
     await call(`/module/${m.moduleID}/content/${a}`, { body: { fields: { stage: "Won", value: 100 } } });
     expect(await countOf(m.moduleID, "&filter=stage%20eq%20'Open'")).toBe(1);
-    expect(await chartOf(m.moduleID)).toEqual([["Open", 1], ["Won", 105]]);
+    expect(await chartOf(m.moduleID)).toEqual([
+      ["Open", 1],
+      ["Won", 105],
+    ]);
 
     await call(`/module/${m.moduleID}/content/${c}`, { method: "DELETE" });
     expect(await countOf(m.moduleID)).toBe(2);

@@ -47,9 +47,18 @@ describe("POST /schedule/", () => {
 
   it("accepts forms, numeric IDs, shorthands, a lower-case zone, and defaults", async () => {
     const wf = await longWorkflow();
-    const res = await call("/schedule/", { form: { workflowID: wf, cron: "@daily", timezone: "america/new_york", catchupWindow: "120", paused: "true", parameters: JSON.stringify({ a: "1" }) } });
+    const res = await call("/schedule/", {
+      form: { workflowID: wf, cron: "@daily", timezone: "america/new_york", catchupWindow: "120", paused: "true", parameters: JSON.stringify({ a: "1" }) },
+    });
     expect(res.status).toBe(201);
-    expect(res.json.response).toMatchObject({ cron: "@daily", timezone: "America/New_York", catchupWindow: 120, paused: true, parameters: { a: "1" }, nextRuns: [] });
+    expect(res.json.response).toMatchObject({
+      cron: "@daily",
+      timezone: "America/New_York",
+      catchupWindow: 120,
+      paused: true,
+      parameters: { a: "1" },
+      nextRuns: [],
+    });
     const numeric = await call("/schedule/", { body: { workflowID: Number(wf), cron: "@hourly", paused: true } });
     expect(numeric.status).toBe(201);
     expect(numeric.json.response).toMatchObject({ timezone: "UTC", overlap: "skip", catchupWindow: 60, parameters: {} });
@@ -237,7 +246,9 @@ describe("documentation", () => {
     expect(Object.keys(doc.paths["/schedule/{scheduleID}/trigger"])).toEqual(["post"]);
     expect(Object.keys(doc.paths["/schedule/{scheduleID}/backfill"])).toEqual(["post"]);
     expect(Object.keys(doc.paths["/schedule/{scheduleID}/log"])).toEqual(["get"]);
-    expect(doc.components.schemas.Schedule.required).toEqual(expect.arrayContaining(["scheduleID", "cron", "timezone", "nextRuns", "lastRuns", "overlap", "catchupWindow"]));
+    expect(doc.components.schemas.Schedule.required).toEqual(
+      expect.arrayContaining(["scheduleID", "cron", "timezone", "nextRuns", "lastRuns", "overlap", "catchupWindow"]),
+    );
     const create = doc.paths["/schedule/"].post.requestBody.content["application/json"].schema;
     expect(create.required).toEqual(expect.arrayContaining(["workflowID", "cron"]));
     expect(create.properties.overlap.enum).toEqual(["skip", "buffer_one", "allow_all", "cancel_other"]);

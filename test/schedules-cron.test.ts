@@ -10,7 +10,16 @@ const next = (cron: string, timezone: string, after: string, count: number) => i
 
 describe("cron validation", () => {
   it("accepts five fields with ranges, lists, steps and names, and the shorthands", () => {
-    for (const ok of ["* * * * *", "0 8 * * MON-FRI", "*/15 9-17 * * 1-5", "0 0 1 JAN,JUL *", "30 2 * * sun", "0 0 L * *", "0 12 * * FRI#2", "5,35 */2 1-15 * *"]) {
+    for (const ok of [
+      "* * * * *",
+      "0 8 * * MON-FRI",
+      "*/15 9-17 * * 1-5",
+      "0 0 1 JAN,JUL *",
+      "30 2 * * sun",
+      "0 0 L * *",
+      "0 12 * * FRI#2",
+      "5,35 */2 1-15 * *",
+    ]) {
       expect(cronProblem(ok), ok).toBeNull();
     }
     for (const ok of ["@daily", "@hourly", "@weekly", "@monthly", "@yearly", "@annually", "@midnight", "@DAILY"]) expect(cronProblem(ok), ok).toBeNull();
@@ -73,7 +82,11 @@ describe("fire times", () => {
     expect(nextFireAfter(spec, at("2026-01-01T13:00:00Z"), open)).toBe(at("2026-01-01T14:00:00Z"));
     expect(nextFireAfter(spec, at("2026-01-01T12:59:59.999Z"), open)).toBe(at("2026-01-01T13:00:00Z"));
     const window = { startAt: at("2026-01-01T15:00:00Z"), endAt: at("2026-01-01T17:00:00Z") };
-    expect(iso(fireTimesAfter(spec, at("2026-01-01T00:00:00Z"), window, 10))).toEqual(["2026-01-01T15:00:00.000Z", "2026-01-01T16:00:00.000Z", "2026-01-01T17:00:00.000Z"]);
+    expect(iso(fireTimesAfter(spec, at("2026-01-01T00:00:00Z"), window, 10))).toEqual([
+      "2026-01-01T15:00:00.000Z",
+      "2026-01-01T16:00:00.000Z",
+      "2026-01-01T17:00:00.000Z",
+    ]);
     expect(nextFireAfter(spec, at("2026-01-01T17:00:00Z"), window)).toBeNull();
     expect(fireTimesBetween(spec, at("2026-01-01T10:00:00Z"), at("2026-01-01T12:00:00Z"), 10)).toHaveLength(3);
     expect(fireTimesBetween(spec, at("2026-01-01T10:00:00Z"), at("2026-01-02T12:00:00Z"), 5)).toHaveLength(5);
@@ -100,7 +113,11 @@ describe("fire times", () => {
     });
 
     it("a list of fixed times inside the gap fires once, at the end of the gap", () => {
-      expect(next("0,30 2 * * *", "Europe/Ljubljana", "2026-03-28T12:00:00Z", 3)).toEqual(["2026-03-29T01:00:00.000Z", "2026-03-30T00:00:00.000Z", "2026-03-30T00:30:00.000Z"]);
+      expect(next("0,30 2 * * *", "Europe/Ljubljana", "2026-03-28T12:00:00Z", 3)).toEqual([
+        "2026-03-29T01:00:00.000Z",
+        "2026-03-30T00:00:00.000Z",
+        "2026-03-30T00:30:00.000Z",
+      ]);
       expect(next("0 1-3 * * *", "America/New_York", "2026-10-31T12:00:00Z", 4)).toEqual([
         "2026-11-01T05:00:00.000Z", // 01:00 EDT; 01:00 EST (06:00Z) is a repeat and does not fire
         "2026-11-01T07:00:00.000Z", // 02:00 EST

@@ -16,8 +16,7 @@ import { advance, at, clockOf, dropAlarm, FUTURE, jobsOf, makeSchedule, runAlarm
 const T0 = at(FUTURE);
 const HOUR = 3_600_000;
 const isoAt = (ms: number) => new Date(ms).toISOString();
-const hourly = async (extra: Record<string, unknown> = {}) =>
-  makeSchedule({ workflowID: await longWorkflow(), cron: "0 * * * *", startAt: FUTURE, ...extra });
+const hourly = async (extra: Record<string, unknown> = {}) => makeSchedule({ workflowID: await longWorkflow(), cron: "0 * * * *", startAt: FUTURE, ...extra });
 const sweepAt = (scheduleID: string, ms: number) => scheduleStubOf(scheduleID).sweep(scheduleID, ms);
 const statuses = async (scheduleID: string) => (await jobsOf(scheduleID)).map((j) => [j.scheduled_for, j.status]);
 
@@ -40,7 +39,13 @@ describe("the alarm", () => {
     // The last Sunday of March 2099 in Ljubljana: 02:30 does not exist that night.
     const march31 = new Date(Date.UTC(2099, 2, 31));
     const dstDay = Date.UTC(2099, 2, 31 - march31.getUTCDay());
-    const s = await makeSchedule({ workflowID: await longWorkflow(), cron: "30 2 * * *", timezone: "Europe/Ljubljana", overlap: "allow_all", startAt: isoAt(dstDay - 86_400_000) });
+    const s = await makeSchedule({
+      workflowID: await longWorkflow(),
+      cron: "30 2 * * *",
+      timezone: "Europe/Ljubljana",
+      overlap: "allow_all",
+      startAt: isoAt(dstDay - 86_400_000),
+    });
     for (let i = 0; i < 3; i++) await advance(s.scheduleID);
     const fired = (await jobsOf(s.scheduleID)).map((j) => localIso(Date.parse(j.scheduled_for), "Europe/Ljubljana"));
     const day = (offset: number) => new Date(dstDay + offset * 86_400_000).toISOString().slice(0, 10);
@@ -80,7 +85,11 @@ describe("overlap", () => {
     expect((await clockOf(s.scheduleID)).clock.buffered).toBe(T0 + HOUR);
     const messages = (await scheduleLogOf(s.scheduleID)).map((l) => l.message);
     expect(messages[1]).toBe(`fire time ${isoAt(T0 + HOUR)} (clock) buffered: waits for job ${first.id} to end (overlap buffer_one)`);
-    expect(messages[2]).toMatch(new RegExp(`^fire time ${isoAt(T0 + 2 * HOUR)} \\(clock\\) skipped: job ${first.id} still queued or running and the run for ${isoAt(T0 + HOUR)} already waits`));
+    expect(messages[2]).toMatch(
+      new RegExp(
+        `^fire time ${isoAt(T0 + 2 * HOUR)} \\(clock\\) skipped: job ${first.id} still queued or running and the run for ${isoAt(T0 + HOUR)} already waits`,
+      ),
+    );
     // The job ends: its DO tells the schedule, which starts the buffered run at once.
     expect((await call(`/job/${first.id}`, { method: "DELETE" })).status).toBe(200);
     await waitFor("the buffered run", async () => (await jobsOf(s.scheduleID)).length === 2);
@@ -131,7 +140,9 @@ describe("overlap", () => {
       [FUTURE, "cancelled"],
       [isoAt(T0 + HOUR), expect.stringMatching(/^(queued|running)$/)],
     ]);
-    expect((await scheduleLogOf(s.scheduleID)).map((l) => l.message)).toContain(`job ${jobs[0].id} cancelled for the fire time ${isoAt(T0 + HOUR)} (overlap cancel_other)`);
+    expect((await scheduleLogOf(s.scheduleID)).map((l) => l.message)).toContain(
+      `job ${jobs[0].id} cancelled for the fire time ${isoAt(T0 + HOUR)} (overlap cancel_other)`,
+    );
   });
 });
 
@@ -197,7 +208,9 @@ describe("exactly one job per fire time", () => {
   it("the real alarm handler invoked twice at once, with a sweep and the cron, at the real time: one job per fire time", async () => {
     const s = await makeSchedule({ workflowID: await longWorkflow(), cron: "* * * * *", overlap: "allow_all" });
     // Count fire times from ten minutes ago: the minute just past is within the 60 s window.
-    await env.DB.prepare("UPDATE schedules SET fires_after = ? WHERE id = ?").bind(new Date(Date.now() - 600_000).toISOString(), Number(s.scheduleID)).run();
+    await env.DB.prepare("UPDATE schedules SET fires_after = ? WHERE id = ?")
+      .bind(new Date(Date.now() - 600_000).toISOString(), Number(s.scheduleID))
+      .run();
     const stub = scheduleStubOf(s.scheduleID);
     const now = Date.now();
     await Promise.all([
@@ -277,12 +290,22 @@ describe("POST /schedule/{scheduleID}/trigger", () => {
     const first = await call(`/schedule/${s.scheduleID}/trigger`, { body: {} });
     expect(first.status).toBe(201);
     const run = first.json.response;
-    expect(run).toMatchObject({ action: "started", reason: null, jobID: expect.any(String), job: { scheduleID: s.scheduleID, scheduledFor: run.scheduledFor } });
+    expect(run).toMatchObject({
+      action: "started",
+      reason: null,
+      jobID: expect.any(String),
+      job: { scheduleID: s.scheduleID, scheduledFor: run.scheduledFor },
+    });
     expect(Date.parse(run.scheduledFor)).toBeGreaterThanOrEqual(before);
     expect(Date.parse(run.scheduledFor)).toBeLessThanOrEqual(Date.now());
     const skipped = await call(`/schedule/${s.scheduleID}/trigger`, { body: {} });
     expect(skipped.status).toBe(200);
-    expect(skipped.json.response).toMatchObject({ action: "skipped", jobID: null, job: null, reason: `job ${run.jobID} still queued or running (overlap skip)` });
+    expect(skipped.json.response).toMatchObject({
+      action: "skipped",
+      jobID: null,
+      job: null,
+      reason: `job ${run.jobID} still queued or running (overlap skip)`,
+    });
     const forced = await call(`/schedule/${s.scheduleID}/trigger`, { form: { overlap: "allow_all" } });
     expect(forced.status).toBe(201);
     expect(await jobsOf(s.scheduleID)).toHaveLength(2);
@@ -330,7 +353,10 @@ describe("POST /schedule/{scheduleID}/backfill", () => {
     const s = await makeSchedule({ workflowID: await longWorkflow(), cron: "0 * * * *", paused: true });
     const tooMany = await call(`/schedule/${s.scheduleID}/backfill`, { body: { from, to: "2026-01-05T04:00:00Z" } }); // 101
     expect(tooMany.status).toBe(400);
-    expect(tooMany.json.error).toMatchObject({ code: "backfill_too_large", details: [{ path: "to", message: expect.stringMatching(/more than 100 fire times \(the 101st is 2026-01-05T04:00:00.000Z\)/) }] });
+    expect(tooMany.json.error).toMatchObject({
+      code: "backfill_too_large",
+      details: [{ path: "to", message: expect.stringMatching(/more than 100 fire times \(the 101st is 2026-01-05T04:00:00.000Z\)/) }],
+    });
     expect(await jobsOf(s.scheduleID)).toHaveLength(0);
     const cases: Array<[Record<string, unknown>, string, RegExp]> = [
       [{ to }, "from", /is required/],

@@ -139,7 +139,11 @@ describe("the scope table", () => {
     const doc = (await call("/openapi.json", { token: null })).json as { paths: Record<string, Record<string, unknown>> };
     const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
     const undocumented = ["GET /openapi.json", "GET /docs"];
-    expect(Object.keys(ROUTE_SCOPES).filter((r) => !undocumented.includes(r)).sort()).toEqual(documented.sort());
+    expect(
+      Object.keys(ROUTE_SCOPES)
+        .filter((r) => !undocumented.includes(r))
+        .sort(),
+    ).toEqual(documented.sort());
   });
 });
 

@@ -123,7 +123,9 @@ describe("log lines of POST /job/{jobID}", () => {
     });
     expect(res.status).toBe(400);
     expect(res.json.error.code).toBe("log_line_too_large");
-    expect(res.json.error.details).toEqual([{ path: "log[1]", message: expect.stringMatching(new RegExp(`a line \\(message \\+ data\\) is at most ${LOG_LINE_MAX_BYTES}`)) }]);
+    expect(res.json.error.details).toEqual([
+      { path: "log[1]", message: expect.stringMatching(new RegExp(`a line \\(message \\+ data\\) is at most ${LOG_LINE_MAX_BYTES}`)) },
+    ]);
     expect(await logsOf(job.jobID)).toEqual(logs);
     expect(await getJob(job.jobID)).toEqual(job);
   });

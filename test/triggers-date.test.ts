@@ -32,7 +32,9 @@ async function clockOf(workflowID: string) {
     wake: (ms: number) => stub.wake(Number(workflowID), row.key, ms),
     alarm: () => runInDurableObject(stub, (_instance, ctx) => ctx.storage.getAlarm()),
     nextDueAt: async () =>
-      (await env.DB.prepare("SELECT next_due_at FROM workflow_triggers WHERE workflow_id = ? AND key = ?").bind(Number(workflowID), row.key).first<{ next_due_at: string | null }>())!.next_due_at,
+      (await env.DB.prepare("SELECT next_due_at FROM workflow_triggers WHERE workflow_id = ? AND key = ?")
+        .bind(Number(workflowID), row.key)
+        .first<{ next_due_at: string | null }>())!.next_due_at,
   };
 }
 
@@ -169,7 +171,9 @@ describe("a date trigger", () => {
     const index = `c_${m.moduleID}__remindat`;
     for (const query of [dueItemsSql(module, value, { value: "2099", id: 0 }, "2100"), nextDueSql(module, value, { value: "2099", id: 0 })]) {
       const { sql, params } = toQuery(query);
-      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
+      const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .bind(...params)
+        .all<{ detail: string }>();
       const details = plan.results.map((r) => r.detail).join("; ");
       expect(details).toContain(index);
       expect(details).not.toMatch(/TEMP B-TREE/);
@@ -183,7 +187,9 @@ describe("a date trigger", () => {
     await drained();
     const clock = await clockOf(wf.workflowID);
     expect(await clock.alarm()).not.toBeNull();
-    const res = await call(`/workflow/${wf.workflowID}`, { body: { name: "w", tasks: [logTask()], triggers: [{ on: "content.created", moduleID: m.moduleID }] } });
+    const res = await call(`/workflow/${wf.workflowID}`, {
+      body: { name: "w", tasks: [logTask()], triggers: [{ on: "content.created", moduleID: m.moduleID }] },
+    });
     expect(res.status).toBe(200);
     expect(await clock.wake(at("2099-08-01T00:00:00Z"))).toEqual({ stopped: true });
     expect(await clock.alarm()).toBeNull();
@@ -230,7 +236,9 @@ describe("date trigger validation", () => {
       "triggers[3].offset": "is required for a content.date trigger",
       "triggers[4].fields": "only content.updated triggers take fields (the fields whose change fires them)",
     });
-    const unknownField = await call("/workflow/", { body: { name: "w", tasks: [logTask()], triggers: [{ on: "content.date", moduleID: m.moduleID, field: "nope", offset: "P1D" }] } });
+    const unknownField = await call("/workflow/", {
+      body: { name: "w", tasks: [logTask()], triggers: [{ on: "content.date", moduleID: m.moduleID, field: "nope", offset: "P1D" }] },
+    });
     expect(unknownField.json.error.details).toEqual([{ path: "triggers[0].field", message: `module ${m.moduleID} has no field 'nope'` }]);
   });
 });

@@ -34,7 +34,15 @@ export async function deleteItem(moduleID: string, contentID: string) {
   if (res.status !== 200) throw new Error(`content delete failed: ${res.status} ${res.text}`);
 }
 
-export type JobRow = { id: number; workflow_id: number; status: string; trigger_key: string; trigger_content_id: number; triggered_by: string; parameters: string };
+export type JobRow = {
+  id: number;
+  workflow_id: number;
+  status: string;
+  trigger_key: string;
+  trigger_content_id: number;
+  triggered_by: string;
+  parameters: string;
+};
 
 /** Mirror rows of the jobs triggers started for an item, oldest first. */
 export async function triggeredJobs(contentID: string | number): Promise<JobRow[]> {

@@ -51,7 +51,15 @@ describe("the outbox", () => {
     await updateContent(db(), Number(m.moduleID), Number(contentID), { ...deal, stage: "Won" }, { origin: apiOrigin("9"), events });
     const rows = await outbox();
     expect(rows.map((r) => r.id)).toEqual(events);
-    expect(rows[0]).toMatchObject({ module_id: Number(m.moduleID), content_id: Number(contentID), event: "content.updated", depth: 1, actor: "9", user_id: "7", attempts: 0 });
+    expect(rows[0]).toMatchObject({
+      module_id: Number(m.moduleID),
+      content_id: Number(contentID),
+      event: "content.updated",
+      depth: 1,
+      actor: "9",
+      user_id: "7",
+      attempts: 0,
+    });
     expect(JSON.parse(rows[0].data)).toEqual({ ...deal, stage: "Won" });
     expect(JSON.parse(rows[0].previous)).toEqual(deal);
     await sweepEvents(env, later());

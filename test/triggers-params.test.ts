@@ -26,7 +26,14 @@ const bytes = (params: Record<string, string>) => new TextEncoder().encode(JSON.
 
 describe("triggered job parameters", () => {
   it("spell out values as text (related IDs as strings, arrays as JSON) and leave out empty ones", () => {
-    const m = moduleOf([field("title"), field("value", "number"), field("won", "bool"), field("account", "related"), field("tags", "text", { isMulti: true }), field("notes")]);
+    const m = moduleOf([
+      field("title"),
+      field("value", "number"),
+      field("won", "bool"),
+      field("account", "related"),
+      field("tags", "text", { isMulti: true }),
+      field("notes"),
+    ]);
     const params = triggerParameters(m, {
       event: "content.created",
       moduleID: "7",

@@ -27,7 +27,9 @@ async function expectRefused(triggers: unknown, expected: Array<[string, RegExp 
 }
 
 async function triggerRows(workflowID?: string) {
-  const q = workflowID ? "SELECT * FROM workflow_triggers WHERE workflow_id = ? ORDER BY position" : "SELECT * FROM workflow_triggers ORDER BY workflow_id, position";
+  const q = workflowID
+    ? "SELECT * FROM workflow_triggers WHERE workflow_id = ? ORDER BY position"
+    : "SELECT * FROM workflow_triggers ORDER BY workflow_id, position";
   const stmt = env.DB.prepare(q);
   const { results } = await (workflowID ? stmt.bind(Number(workflowID)) : stmt).all<Record<string, any>>();
   return results;
@@ -68,17 +70,23 @@ describe("refused triggers", () => {
   it(`at most ${MAX_TRIGGERS_PER_WORKFLOW} triggers, no duplicates, and triggers must be an array`, async () => {
     const m = await makeDeals();
     const one = { on: "content.created", moduleID: m.moduleID };
-    await expectRefused(Array.from({ length: MAX_TRIGGERS_PER_WORKFLOW + 1 }, () => one), [["triggers", `at most ${MAX_TRIGGERS_PER_WORKFLOW} triggers`]]);
+    await expectRefused(
+      Array.from({ length: MAX_TRIGGERS_PER_WORKFLOW + 1 }, () => one),
+      [["triggers", `at most ${MAX_TRIGGERS_PER_WORKFLOW} triggers`]],
+    );
     await expectRefused([one, { ...one, moduleID: Number(m.moduleID) }], [["triggers[1]", "duplicates triggers[0]"]]);
     await expectRefused({ on: "content.created" }, [["triggers", "must be an array of triggers"]]);
   });
 
   it("date fields belong to content.date triggers only", async () => {
     const m = await makeDeals();
-    await expectRefused([{ on: "content.created", moduleID: m.moduleID, field: "closeDate", offset: "P1D" }], [
-      ["triggers[0].field", /only content.date triggers/],
-      ["triggers[0].offset", /only content.date triggers/],
-    ]);
+    await expectRefused(
+      [{ on: "content.created", moduleID: m.moduleID, field: "closeDate", offset: "P1D" }],
+      [
+        ["triggers[0].field", /only content.date triggers/],
+        ["triggers[0].offset", /only content.date triggers/],
+      ],
+    );
   });
 
   it("an update is refused the same way and changes nothing", async () => {

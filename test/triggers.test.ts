@@ -9,24 +9,17 @@ import { getDb } from "../src/db/client";
 import { MAX_TRIGGER_DEPTH } from "../src/triggers/limits";
 import { call, createItem, makeModule } from "./helpers";
 import { getJob, logsOf, makeJob, makeWorkflow, waitFor, waitForJob, isFinal } from "./jobs-helpers";
-import {
-  deleteItem,
-  drained,
-  logTask,
-  makeDeals,
-  makeTriggered,
-  outbox,
-  settledJobs,
-  triggeredJobs,
-  updateItem,
-} from "./triggers-helpers";
+import { deleteItem, drained, logTask, makeDeals, makeTriggered, outbox, settledJobs, triggeredJobs, updateItem } from "./triggers-helpers";
 
 const deal = { title: "Acme renewal", stage: "Open", value: 1200, closeDate: "2026-12-01" };
 
 describe("each event kind", () => {
   it("content.created starts one job whose parameters carry the item, readable in templates", async () => {
     const m = await makeDeals();
-    const wf = await makeTriggered([{ on: "content.created", moduleID: m.moduleID }], [logTask("{{params.item_stage}} deal {{params.item_title}} worth {{params.item_value}}")]);
+    const wf = await makeTriggered(
+      [{ on: "content.created", moduleID: m.moduleID }],
+      [logTask("{{params.item_stage}} deal {{params.item_title}} worth {{params.item_value}}")],
+    );
     const id = await createItem(m.moduleID, deal);
     const [row] = await settledJobs(id, 1);
     const job = await waitForJob(String(row.id), isFinal);
@@ -98,7 +91,11 @@ describe("each event kind", () => {
     const { results } = await env.DB.prepare("SELECT id FROM content WHERE module_id = ?").bind(Number(m.moduleID)).all<{ id: number }>();
     const [row] = await settledJobs(String(results[0].id), 1);
     const started = await getJob(String(row.id));
-    expect(started).toMatchObject({ workflowID: listener.workflowID, triggeredBy: { event: "content.created", depth: 1 }, parameters: { item_title: "from a job" } });
+    expect(started).toMatchObject({
+      workflowID: listener.workflowID,
+      triggeredBy: { event: "content.created", depth: 1 },
+      parameters: { item_title: "from a job" },
+    });
   });
 });
 
@@ -192,7 +189,13 @@ describe("loop depth", () => {
     const m = await makeModule("Loop", [{ name: "title", kind: "text" }]);
     const wf = await makeTriggered(
       [{ on: "content.updated", moduleID: m.moduleID }],
-      [{ name: "again", kind: "content.update", options: { moduleID: m.moduleID, contentID: "{{params.contentID}}", fields: { title: "{{params.item_title}}+" } } }],
+      [
+        {
+          name: "again",
+          kind: "content.update",
+          options: { moduleID: m.moduleID, contentID: "{{params.contentID}}", fields: { title: "{{params.item_title}}+" } },
+        },
+      ],
     );
     const id = await createItem(m.moduleID, { title: "a" });
     await updateItem(m.moduleID, id, { title: "a" });

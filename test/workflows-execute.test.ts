@@ -107,7 +107,14 @@ describe("executeTask: http", () => {
     const get = await run(task("http", { url: "https://example.com/x" }));
     expect(seen[0]).toMatchObject({ method: "GET", body: null });
     expect(get.result).toMatchObject({ status: 200, body: "plain text" });
-    await run(task("http", { method: "PUT", url: "https://example.com/x", body: "a={{params.leadID}}", headers: { "content-type": "application/x-www-form-urlencoded" } }));
+    await run(
+      task("http", {
+        method: "PUT",
+        url: "https://example.com/x",
+        body: "a={{params.leadID}}",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      }),
+    );
     expect(seen[1]).toMatchObject({ method: "PUT", body: "a=42", headers: { "content-type": "application/x-www-form-urlencoded" } });
     await run(task("http", { method: "PATCH", url: "https://example.com/x", body: [1, 2], headers: { "content-type": "application/vnd.api+json" } }));
     expect(seen[2]).toMatchObject({ body: "[1,2]", headers: { "content-type": "application/vnd.api+json" } });
@@ -164,7 +171,13 @@ describe("executeTask: http", () => {
 
   it("refuses guarded targets and sends nothing", async () => {
     const { spy } = stubFetch(() => new Response("should not be sent"));
-    for (const url of ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://[::ffff:127.0.0.2]/", "http://db.internal/", "file:///etc/passwd"]) {
+    for (const url of [
+      "http://169.254.169.254/latest/meta-data/",
+      "http://10.0.0.1/",
+      "http://[::ffff:127.0.0.2]/",
+      "http://db.internal/",
+      "file:///etc/passwd",
+    ]) {
       const err = await failure(run(task("http", { url })));
       expect(err.message, url).toMatch(/^http request not sent: /);
     }
@@ -252,7 +265,10 @@ describe("executeTask: content", () => {
   it("creates, updates and deletes items through the content service", async () => {
     const moduleID = await setup();
     const s: TemplateScope = { ...scope, params: { ...scope.params, m: moduleID } };
-    const created = await run(task("content.create", { moduleID: "{{params.m}}", fields: { title: "Lead {{params.leadID}}", value: "{{tasks.prev.body.id}}" } }), s);
+    const created = await run(
+      task("content.create", { moduleID: "{{params.m}}", fields: { title: "Lead {{params.leadID}}", value: "{{tasks.prev.body.id}}" } }),
+      s,
+    );
     const item = created.result as any;
     expect(item).toMatchObject({
       moduleID,

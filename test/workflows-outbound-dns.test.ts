@@ -173,7 +173,13 @@ describe("names are resolved before an http task sends anything", () => {
 
   it("names refused by their spelling, allow-listed hosts and IP literals are not looked up", async () => {
     const { queries, sent } = stubNet(zone({}));
-    for (const url of ["http://app.127.0.0.1.nip.io/", "http://7f000001.nip.io/", "http://a.10-0-0-1.sslip.io/", "http://router.lan/", "http://localtest.me.internal/"]) {
+    for (const url of [
+      "http://app.127.0.0.1.nip.io/",
+      "http://7f000001.nip.io/",
+      "http://a.10-0-0-1.sslip.io/",
+      "http://router.lan/",
+      "http://localtest.me.internal/",
+    ]) {
       expect((await failure(run(url))).message, url).toMatch(/^http request not sent: refused to reach /);
     }
     expect(queries).toEqual([]);
@@ -203,7 +209,12 @@ describe("checkOutboundResolved", () => {
     });
     expect((await checkOutboundResolved("https://a.acme-crm.com/", {})).ok).toBe(true);
     expect((await checkOutboundResolved("https://b.acme-crm.com/", { DNS_RESOLVER_URL: "https://doh.example.net/q?x=1" })).ok).toBe(true);
-    expect(seen.map((u) => new URL(u)).map((u) => `${u.origin}${u.pathname} ${u.searchParams.get("name")} ${u.searchParams.get("type")}`).sort()).toEqual([
+    expect(
+      seen
+        .map((u) => new URL(u))
+        .map((u) => `${u.origin}${u.pathname} ${u.searchParams.get("name")} ${u.searchParams.get("type")}`)
+        .sort(),
+    ).toEqual([
       "https://cloudflare-dns.com/dns-query a.acme-crm.com A",
       "https://cloudflare-dns.com/dns-query a.acme-crm.com AAAA",
       "https://doh.example.net/q b.acme-crm.com A",

@@ -32,7 +32,13 @@ afterEach(() => {
 });
 
 const scope: TemplateScope = { params: { id: "42" }, job: { jobID: "31" }, tasks: {} };
-const task = (options: Record<string, unknown>, kind: TaskDefinition["kind"] = "http"): TaskDefinition => ({ name: "t", kind, options, retries: [], timeout: 30 });
+const task = (options: Record<string, unknown>, kind: TaskDefinition["kind"] = "http"): TaskDefinition => ({
+  name: "t",
+  kind,
+  options,
+  retries: [],
+  timeout: 30,
+});
 const secretEnv = (secrets: Record<string, unknown>) => ({ ...env, ...secrets }) as Env;
 const run = (t: TaskDefinition, e: Env = env) => executeTask(e, t, scope, new AbortController().signal);
 
@@ -95,7 +101,10 @@ describe("reading workflows: credential headers", () => {
 
   it("onError tasks are redacted too", async () => {
     const made = await call("/workflow/", {
-      body: { name: "E", onError: [{ name: "alert", kind: "http", options: { url: "https://example.com/a", headers: { authorization: "Bearer raw-onerror" } } }] },
+      body: {
+        name: "E",
+        onError: [{ name: "alert", kind: "http", options: { url: "https://example.com/a", headers: { authorization: "Bearer raw-onerror" } } }],
+      },
     });
     expect(made.status, made.text).toBe(201);
     const read = await call(`/workflow/${made.json.response.workflowID}`, { scope: "read" });
@@ -117,7 +126,11 @@ describe("saving {{secrets.NAME}}", () => {
     await expectRefused(http({ url: "https://example.com/", headers: { a: "{{secrets}}" } }), "tasks[0].options.headers.a", /\{\{secrets\.NAME\}\}/);
     await expectRefused(http({ url: "https://example.com/", headers: { a: "{{secrets.a.b}}" } }), "tasks[0].options.headers.a", /\{\{secrets\.NAME\}\}/);
     await expectRefused(http({ url: "https://example.com/{{secrets.bad-name}}" }), "tasks[0].options.url", /\{\{secrets\.NAME\}\}/);
-    await expectRefused(http({ method: "POST", url: "https://example.com/", body: { k: `{{secrets.${"A".repeat(65)}}}` } }), "tasks[0].options.body.k", /\{\{secrets\.NAME\}\}/);
+    await expectRefused(
+      http({ method: "POST", url: "https://example.com/", body: { k: `{{secrets.${"A".repeat(65)}}}` } }),
+      "tasks[0].options.body.k",
+      /\{\{secrets\.NAME\}\}/,
+    );
   });
 
   it("refuses secrets where their value would be stored or logged", async () => {
@@ -135,7 +148,12 @@ describe("saving {{secrets.NAME}}", () => {
 
   it("accepts a secret that is not set yet (it is looked up when the task runs)", async () => {
     const res = await call("/workflow/", {
-      body: http({ method: "POST", url: "https://example.com/{{secrets.NOT_SET_YET}}", headers: { authorization: "Bearer {{ secrets.NOT_SET_YET }}" }, body: { k: "{{secrets.NOT_SET_YET}}" } }),
+      body: http({
+        method: "POST",
+        url: "https://example.com/{{secrets.NOT_SET_YET}}",
+        headers: { authorization: "Bearer {{ secrets.NOT_SET_YET }}" },
+        body: { k: "{{secrets.NOT_SET_YET}}" },
+      }),
     });
     expect(res.status, res.text).toBe(201);
   });
@@ -247,8 +265,7 @@ describe("jobs: secrets and credential headers end to end", () => {
     texts.push(JSON.stringify(await inDO(jobID, (_i, state) => state.storage.sql.exec("SELECT * FROM log").toArray())));
     return texts.join("\n");
   }
-  const leaks = (text: string) =>
-    [E2E_SECRET, encodeURIComponent(E2E_SECRET), encodeURI(E2E_SECRET), "raw-cookie"].filter((form) => text.includes(form));
+  const leaks = (text: string) => [E2E_SECRET, encodeURIComponent(E2E_SECRET), encodeURI(E2E_SECRET), "raw-cookie"].filter((form) => text.includes(form));
 
   it("the request carries the secret; the workflow, job, logs, results and mirror never hold it", async () => {
     let n = 0;
@@ -295,7 +312,9 @@ describe("jobs: secrets and credential headers end to end", () => {
 
   it("an unknown secret fails the attempt with a clear log line, retried like any failure", async () => {
     const seen = stubFetch(() => new Response("ok"));
-    const wf = await makeWorkflow([{ name: "call", kind: "http", options: { url: "http://test.local/x", headers: { "x-api-key": "{{secrets.NOPE}}" } }, retries: [0] }]);
+    const wf = await makeWorkflow([
+      { name: "call", kind: "http", options: { url: "http://test.local/x", headers: { "x-api-key": "{{secrets.NOPE}}" } }, retries: [0] },
+    ]);
     const job = await makeJob(wf);
     const done = await waitForJob(job.jobID, isFinal);
     const why = "secret 'NOPE' is not set (expected a Worker secret TASK_SECRET_NOPE)";

@@ -24,7 +24,19 @@ describe("parseTemplates", () => {
   });
 
   it("reports unknown roots and malformed expressions", () => {
-    for (const bad of ["{{user.x}}", "{{}}", "{{ }}", "{{params}}", "{{params.a.b}}", "{{job}}", "{{job.status}}", "{{tasks}}", "{{params..a}}", "{{params.a b}}", "{{env.JWT_SECRET}}"]) {
+    for (const bad of [
+      "{{user.x}}",
+      "{{}}",
+      "{{ }}",
+      "{{params}}",
+      "{{params.a.b}}",
+      "{{job}}",
+      "{{job.status}}",
+      "{{tasks}}",
+      "{{params..a}}",
+      "{{params.a b}}",
+      "{{env.JWT_SECRET}}",
+    ]) {
       const { refs, problems } = parseTemplates(`x ${bad} y`);
       expect(refs, bad).toEqual([]);
       expect(problems, bad).toHaveLength(1);

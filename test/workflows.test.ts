@@ -22,9 +22,7 @@ async function makeWorkflow(body: Record<string, unknown> = { name: "W", tasks: 
 
 async function insertJob(workflowId: number, status: string) {
   const now = new Date().toISOString();
-  await env.DB.prepare(
-    "insert into jobs (workflow_id, status, start_at, created_at, updated_at) values (?, ?, ?, ?, ?)",
-  )
+  await env.DB.prepare("insert into jobs (workflow_id, status, start_at, created_at, updated_at) values (?, ?, ?, ?, ?)")
     .bind(workflowId, status, now, now, now)
     .run();
 }
@@ -339,7 +337,13 @@ describe("workflow validation", () => {
     await expectInvalid(one("content.delete", { contentID: "1" }), ["tasks[0].options.moduleID"]);
     await expectInvalid(one("content.create", { moduleID: m.moduleID, fields: "title={{params.t}}" }), ["tasks[0].options.fields"]);
     const whole = await call("/workflow/", {
-      body: { name: "x", tasks: [{ name: "get", kind: "http", options: { url: "https://e.com" } }, { name: "a", kind: "content.create", options: { moduleID: m.moduleID, fields: "{{tasks.get.body}}" } }] },
+      body: {
+        name: "x",
+        tasks: [
+          { name: "get", kind: "http", options: { url: "https://e.com" } },
+          { name: "a", kind: "content.create", options: { moduleID: m.moduleID, fields: "{{tasks.get.body}}" } },
+        ],
+      },
     });
     expect(whole.status, whole.text).toBe(201);
     await expectInvalid(one("content.create", { moduleID: m.moduleID, fields: "{{tasks.nope.body}}" }), ["tasks[0].options.fields"]);
@@ -382,19 +386,17 @@ describe("workflow validation", () => {
       },
     });
     expect(ok.status, ok.text).toBe(201);
-    await expectInvalid(
-      { name: "x", tasks: [log("a", "x")], onError: [log("h1", "{{tasks.h2.body}}"), http("h2", "https://example.com")] },
-      ["onError[0].options.message"],
-    );
+    await expectInvalid({ name: "x", tasks: [log("a", "x")], onError: [log("h1", "{{tasks.h2.body}}"), http("h2", "https://example.com")] }, [
+      "onError[0].options.message",
+    ]);
     // a name in both lists means the task of `tasks`, as the engine resolves it
     expect(
       (await call("/workflow/", { body: { name: "x", tasks: [http("a", "https://example.com")], onError: [log("a", "x"), log("b", "{{tasks.a.status}}")] } }))
         .status,
     ).toBe(201);
-    d = await expectInvalid(
-      { name: "x", tasks: [log("a", "x")], onError: [http("a", "https://example.com"), log("b", "{{tasks.a.status}}")] },
-      ["onError[1].options.message"],
-    );
+    d = await expectInvalid({ name: "x", tasks: [log("a", "x")], onError: [http("a", "https://example.com"), log("b", "{{tasks.a.status}}")] }, [
+      "onError[1].options.message",
+    ]);
     expect(d[0].message).toContain("log task has no result");
   });
 

@@ -66,7 +66,12 @@ function countedUtf8(maxBytes: number): TransformStream<Uint8Array, Uint8Array> 
  * `malformed_file` (not UTF-8, unterminated quotes, rows of different lengths, bad JSON) or 413.
  * Throwing from `onRecord` stops reading (the rest of the body is never read).
  */
-export async function parseFile(body: ReadableStream<Uint8Array>, format: ImportFormat, options: ParseOptions, onRecord: (record: FileRecord) => Promise<void>): Promise<number> {
+export async function parseFile(
+  body: ReadableStream<Uint8Array>,
+  format: ImportFormat,
+  options: ParseOptions,
+  onRecord: (record: FileRecord) => Promise<void>,
+): Promise<number> {
   const counted = countedUtf8(options.maxBytes);
   const bytes = body.pipeThrough(counted);
   if (format === "csv") await readCsv(bytes, options, onRecord);
@@ -175,7 +180,10 @@ async function readJsonArray(bytes: ReadableStream<Uint8Array>, onRecord: (recor
   for await (const chunk of bytes) {
     if (!started) {
       // The first character that is not white space (or the byte order mark) must open an array.
-      const text = new TextDecoder().decode(chunk.subarray(0, 64)).replace(/^\uFEFF/, "").trimStart();
+      const text = new TextDecoder()
+        .decode(chunk.subarray(0, 64))
+        .replace(/^\uFEFF/, "")
+        .trimStart();
       if (text !== "") {
         if (text[0] !== "[") throw malformed("a JSON file must be an array of objects ([{...}, {...}]); for one object per line send application/x-ndjson");
         started = true;

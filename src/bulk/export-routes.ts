@@ -15,10 +15,14 @@ const exportQuery = z.object({
   filter: z.string().optional().openapi({ description: "as for the content listing, e.g. `country eq 'France' and value ge 1000`", example: "" }),
   sort: z.string().optional().openapi({ description: "as for the content listing: `name [asc|desc], ...`; default `id desc`", example: "id desc" }),
   fields: z.string().optional().openapi({
-    description: "comma-separated field names to export, in that order; default every field in the module's order. `contentID`, `createdAt`, `updatedAt` and `userID` are always exported.",
+    description:
+      "comma-separated field names to export, in that order; default every field in the module's order. `contentID`, `createdAt`, `updatedAt` and `userID` are always exported.",
     example: "",
   }),
-  bom: z.enum(["true", "false"]).optional().openapi({ description: "`true`: a CSV starts with a UTF-8 byte order mark (for spreadsheet programs)", example: "false" }),
+  bom: z
+    .enum(["true", "false"])
+    .optional()
+    .openapi({ description: "`true`: a CSV starts with a UTF-8 byte order mark (for spreadsheet programs)", example: "false" }),
 });
 
 const description =
@@ -75,7 +79,7 @@ function documentDownloads(app: OpenAPIHono<AppEnv>) {
     [CONTENT_TYPES.csv.split(";")[0]]: { schema: { type: "string", description: "RFC 4180: a header row, then one CRLF-terminated record per item" } },
   };
   ok.headers = {
-    "Content-Disposition": { description: "`attachment; filename=\"<module>-<YYYY-MM-DD>.<format>\"` (and `filename*` in UTF-8)", schema: { type: "string" } },
+    "Content-Disposition": { description: '`attachment; filename="<module>-<YYYY-MM-DD>.<format>"` (and `filename*` in UTF-8)', schema: { type: "string" } },
     "X-Total-Count": { description: "items matching when the export started", schema: { type: "integer" } },
   };
 }

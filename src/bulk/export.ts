@@ -209,7 +209,10 @@ export function pageStatement(plan: ExportQuery, cursor: Cursor): { sql: string;
     from ${itemsFrom(layoutOf(plan.module), needsDocument(sql`${condition} ${sql.join(selectKeys, sql`, `)}`))}
     where ${condition}
     order by ${sql.join(plan.terms, sql`, `)} limit ${sql.raw(String(exportLimits.pageRows))}`;
-  const pageOrder = sql.join(orderTerms(keys, (i) => sql.raw(`"page"."k${i}"`)), sql`, `);
+  const pageOrder = sql.join(
+    orderTerms(keys, (i) => sql.raw(`"page"."k${i}"`)),
+    sql`, `,
+  );
   // The running total of the page's document bytes, in the page's order, keeps the items up to
   // the budget; D1 reads the cut ones again as the next page.
   const bytes = sql`length(cast(${DOC}."data" as blob))`;
@@ -295,7 +298,18 @@ function exportStream(
 
   const log = (level: "info" | "error", msg: string, extra: Record<string, unknown> = {}) =>
     console[level === "error" ? "error" : "log"](
-      JSON.stringify({ level, msg, moduleID: String(context.moduleId), format, rows, total: context.total, queries, durationMs: Date.now() - started, requestId: context.requestId, ...extra }),
+      JSON.stringify({
+        level,
+        msg,
+        moduleID: String(context.moduleId),
+        format,
+        rows,
+        total: context.total,
+        queries,
+        durationMs: Date.now() - started,
+        requestId: context.requestId,
+        ...extra,
+      }),
     );
 
   const readPage = async (): Promise<PageRow[]> => {
@@ -303,7 +317,10 @@ function exportStream(
     if (Date.now() - started > exportLimits.maxMs) throw new Error(`the export took longer than ${exportLimits.maxMs / 1000} s`);
     const statement = pageStatement(plan, cursor);
     queries++;
-    const result = await db.$client.prepare(statement.sql).bind(...statement.params).all<PageRow>();
+    const result = await db.$client
+      .prepare(statement.sql)
+      .bind(...statement.params)
+      .all<PageRow>();
     return result.results ?? [];
   };
 

@@ -48,7 +48,14 @@ export async function queueImportEvents(env: Env, eventIDs: number[]) {
     try {
       await env.TASKS.sendBatch(messages.slice(i, i + 100));
     } catch (err) {
-      console.error(JSON.stringify({ level: "error", msg: "queueing an import's trigger events failed; the sweep dispatches them", count: messages.length, error: String(err) }));
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "queueing an import's trigger events failed; the sweep dispatches them",
+          count: messages.length,
+          error: String(err),
+        }),
+      );
       return;
     }
   }

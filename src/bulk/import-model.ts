@@ -22,4 +22,5 @@ export type ImportChunk = { seq: number; firstRow: number; records: StoredRecord
 export const IMPORT_TASK_NAME = "import";
 
 /** A row's problems as one line of text: "column 'X': message; ...". */
-export const describeProblems = (problems: RowProblem[]) => problems.map((p) => (p.column === null ? p.message : `column '${p.column}': ${p.message}`)).join("; ");
+export const describeProblems = (problems: RowProblem[]) =>
+  problems.map((p) => (p.column === null ? p.message : `column '${p.column}': ${p.message}`)).join("; ");

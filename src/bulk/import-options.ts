@@ -25,14 +25,29 @@ export const importQuery = z.object({
   mapping: z
     .string()
     .optional()
-    .openapi({ description: 'JSON object: column → field name (or label), or null to ignore the column, e.g. {"E-mail": "email", "Notes": null}; columns it leaves out are matched by name, then label' }),
+    .openapi({
+      description:
+        'JSON object: column → field name (or label), or null to ignore the column, e.g. {"E-mail": "email", "Notes": null}; columns it leaves out are matched by name, then label',
+    }),
   ignoreUnknown: flag("true: columns that match no field are ignored (default: a 400 listing them)"),
   key: z.string().optional().openapi({ description: "a field identifying existing items: rows whose key matches a live item are handled by onConflict" }),
-  onConflict: z.enum(["skip", "update", "error"], { error: "must be skip, update or error" }).optional().openapi({ description: "with key: skip (default), update (replace the values of the file's columns), error (reject the row)" }),
-  mode: z.enum(["all", "valid"], { error: "must be all or valid" }).optional().openapi({ description: "all (default): nothing is imported unless every row is valid; valid: valid rows are imported, invalid ones reported" }),
+  onConflict: z
+    .enum(["skip", "update", "error"], { error: "must be skip, update or error" })
+    .optional()
+    .openapi({ description: "with key: skip (default), update (replace the values of the file's columns), error (reject the row)" }),
+  mode: z
+    .enum(["all", "valid"], { error: "must be all or valid" })
+    .optional()
+    .openapi({ description: "all (default): nothing is imported unless every row is valid; valid: valid rows are imported, invalid ones reported" }),
   triggers: flag("false: record no trigger events for the imported items (default true)"),
-  format: z.enum(["csv", "json", "ndjson"], { error: "must be csv, json or ndjson" }).optional().openapi({ description: "the file's format when its content type does not say (a multipart part sent as application/octet-stream)" }),
-  delimiter: z.string().optional().openapi({ enum: [...DELIMITERS.keys()], description: "CSV cell separator: , (default) ; | or a tab (`\\t` or `tab`)" }),
+  format: z
+    .enum(["csv", "json", "ndjson"], { error: "must be csv, json or ndjson" })
+    .optional()
+    .openapi({ description: "the file's format when its content type does not say (a multipart part sent as application/octet-stream)" }),
+  delimiter: z
+    .string()
+    .optional()
+    .openapi({ enum: [...DELIMITERS.keys()], description: "CSV cell separator: , (default) ; | or a tab (`\\t` or `tab`)" }),
 });
 
 export type ImportQuery = z.output<typeof importQuery>;
@@ -92,7 +107,8 @@ export function parseOptions(module: Module, query: ImportQuery): ImportOptions 
   if (query.key !== undefined && isIdColumn(query.key)) key = ID_KEY;
   else if (query.key !== undefined && query.key.trim() !== "") {
     const found = fieldNamed(module, query.key);
-    if (!found || found === "ambiguous") details.push({ path: "key", message: `no field '${query.key}'; this module has: ${module.fields.map((f) => f.name).join(", ")}` });
+    if (!found || found === "ambiguous")
+      details.push({ path: "key", message: `no field '${query.key}'; this module has: ${module.fields.map((f) => f.name).join(", ")}` });
     else {
       const problem = keyProblem(module, found);
       if (problem) details.push({ path: "key", message: problem });
@@ -128,7 +144,8 @@ export function resolveColumns(module: Module, columns: string[], options: Impor
   const details: ErrorDetail[] = [];
   const seen = new Map<string, number>();
   columns.forEach((column, i) => {
-    if (column.length > IMPORT_MAX_COLUMN_NAME) details.push({ path: `columns[${i}]`, message: `a column name is at most ${IMPORT_MAX_COLUMN_NAME} characters` });
+    if (column.length > IMPORT_MAX_COLUMN_NAME)
+      details.push({ path: `columns[${i}]`, message: `a column name is at most ${IMPORT_MAX_COLUMN_NAME} characters` });
     const folded = column.trim().toLowerCase();
     if (seen.has(folded) && folded !== "") details.push({ path: `columns[${i}]`, message: `column '${column}' is also column ${seen.get(folded)! + 1}` });
     else seen.set(folded, i);
@@ -160,7 +177,10 @@ export function resolveColumns(module: Module, columns: string[], options: Impor
     const field = fieldNamed(module, mapped ?? column);
     if (!field || field === "ambiguous") {
       if (mapped !== undefined) {
-        const why = field === "ambiguous" ? `'${mapped}' is the label of several fields; name the field` : `no field '${mapped}'; this module has: ${module.fields.map((f) => f.name).join(", ")}`;
+        const why =
+          field === "ambiguous"
+            ? `'${mapped}' is the label of several fields; name the field`
+            : `no field '${mapped}'; this module has: ${module.fields.map((f) => f.name).join(", ")}`;
         details.push({ path: `mapping.${column}`, message: why });
       } else if (!options.ignoreUnknown) unknown.push(column === "" ? `(column ${i + 1}, no name)` : column);
       return null;
@@ -177,7 +197,8 @@ export function resolveColumns(module: Module, columns: string[], options: Impor
     });
   }
   if (options.key === ID_KEY && !fields.includes(ID_KEY)) details.push({ path: "key", message: "key=contentID needs a contentID (or id) column in the file" });
-  else if (options.key && options.key !== ID_KEY && !fields.includes(options.key.name)) details.push({ path: "key", message: `the key field '${options.key.name}' has no column in the file` });
+  else if (options.key && options.key !== ID_KEY && !fields.includes(options.key.name))
+    details.push({ path: "key", message: `the key field '${options.key.name}' has no column in the file` });
   throwIfDetails(details, "Invalid import", "invalid_import");
   return fields;
 }

@@ -12,7 +12,6 @@ import { REPORT_COLUMNS } from "./import-values";
 
 type ReportPage = { columns: string[]; format: string; rows: RejectedRow[] };
 
-
 /** One report line: CSV cells as the file had them (its own text), JSON values as an export writes them. */
 function line(columns: string[], r: RejectedRow, csvSource: boolean): string[] {
   const cells = columns.map((_, i) => {

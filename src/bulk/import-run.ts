@@ -22,7 +22,20 @@ import { checkContentFields } from "../content/validate";
 import { IMPORT_LOGGED_REJECTS, IMPORT_MAX_RESTARTS } from "./import-limits";
 import { initialImportState, type ImportSpec, type ImportState } from "../jobs/import-job";
 import { describeProblems, type ImportChunk, type RejectedRow } from "./import-model";
-import { checkStaged, clearStaged, itemsById, itemsByKey, publish, runState, stagedCounts, stageRows, unstage, voidRun, type Finding, type StagedRow } from "./import-stage";
+import {
+  checkStaged,
+  clearStaged,
+  itemsById,
+  itemsByKey,
+  publish,
+  runState,
+  stagedCounts,
+  stageRows,
+  unstage,
+  voidRun,
+  type Finding,
+  type StagedRow,
+} from "./import-stage";
 import type { ImportFiles } from "./import-store";
 import { foldKey, PlanError, planImport, problemOf, rowInput, type ImportPlan } from "./import-values";
 
@@ -120,7 +133,8 @@ class ImportRun {
   private async plan(): Promise<ImportPlan> {
     const module = await findModule(this.db, Number(this.spec.moduleID));
     if (!module) await this.fail(`module ${this.spec.moduleID} was deleted while the import ran; nothing was imported`);
-    if (this.state.fieldsVersion !== null && this.state.fieldsVersion !== module!.fieldsVersion) throw new Restart("the module was edited while the import ran");
+    if (this.state.fieldsVersion !== null && this.state.fieldsVersion !== module!.fieldsVersion)
+      throw new Restart("the module was edited while the import ran");
     try {
       const plan = planImport(module!, this.spec);
       this.state.fieldsVersion = module!.fieldsVersion;
@@ -135,7 +149,16 @@ class ImportRun {
     if (this.state.restarts >= IMPORT_MAX_RESTARTS) await this.fail(`${why} ${IMPORT_MAX_RESTARTS + 1} times; nothing was imported, send the file again`);
     await clearStaged(this.db, this.jobId);
     this.state = { ...initialImportState(), restarts: this.state.restarts + 1 };
-    this.commit([{ level: "warn", message: `${why}: checking the file again from row 1 against the module's new definition (restart ${this.state.restarts} of ${IMPORT_MAX_RESTARTS})` }], [], true);
+    this.commit(
+      [
+        {
+          level: "warn",
+          message: `${why}: checking the file again from row 1 against the module's new definition (restart ${this.state.restarts} of ${IMPORT_MAX_RESTARTS})`,
+        },
+      ],
+      [],
+      true,
+    );
   }
 
   /** Ends the import without publishing (its staged rows dropped), failing the job for good. */
@@ -171,7 +194,14 @@ class ImportRun {
         {
           level: batch.rejects.length ? "warn" : "info",
           message: `batch ${this.state.nextChunk} of ${this.spec.chunks}: rows ${first}-${last}: ${valid}, ${batch.skipped} skipped, ${batch.rejects.length} rejected`,
-          data: { batch: this.state.nextChunk, firstRow: first, lastRow: last, staged: staging ? batch.staged.length : 0, skipped: batch.skipped, rejected: batch.rejects.length },
+          data: {
+            batch: this.state.nextChunk,
+            firstRow: first,
+            lastRow: last,
+            staged: staging ? batch.staged.length : 0,
+            skipped: batch.skipped,
+            rejected: batch.rejects.length,
+          },
         },
         ...this.rejectLines(batch.rejects),
       ];
@@ -187,7 +217,10 @@ class ImportRun {
       if (this.state.logged < IMPORT_LOGGED_REJECTS) {
         lines.push({ level: "warn", message: `row ${r.row} rejected: ${describeProblems(r.problems)}`, data: { row: r.row, problems: r.problems } });
       } else if (this.state.logged === IMPORT_LOGGED_REJECTS) {
-        lines.push({ level: "warn", message: `more than ${IMPORT_LOGGED_REJECTS} rows rejected: the rest are listed in the report only (GET /job/${this.jobId}/report)` });
+        lines.push({
+          level: "warn",
+          message: `more than ${IMPORT_LOGGED_REJECTS} rows rejected: the rest are listed in the report only (GET /job/${this.jobId}/report)`,
+        });
       }
       this.state.logged = Math.min(this.state.logged + 1, IMPORT_LOGGED_REJECTS + 1);
     }
@@ -280,7 +313,10 @@ class ImportRun {
       const rejects: RejectedRow[] = rejectedRows.map((row) => ({
         row,
         cells: cells.get(row) ?? {},
-        problems: byRow.get(row)!.filter((f) => !f.skip).map((f) => ({ column: f.column, message: f.message })),
+        problems: byRow
+          .get(row)!
+          .filter((f) => !f.skip)
+          .map((f) => ({ column: f.column, message: f.message })),
       }));
       await unstage(this.db, this.jobId, [...byRow.keys()]);
       this.state.staged -= byRow.size;
@@ -288,7 +324,11 @@ class ImportRun {
       this.state.rejected += rejects.length;
       this.commit(
         [
-          { level: rejects.length ? "warn" : "info", message: `checked the staged rows as a whole: ${skipped.length} skipped, ${rejects.length} rejected`, data: { skipped: skipped.length, rejected: rejects.length } },
+          {
+            level: rejects.length ? "warn" : "info",
+            message: `checked the staged rows as a whole: ${skipped.length} skipped, ${rejects.length} rejected`,
+            data: { skipped: skipped.length, rejected: rejects.length },
+          },
           ...this.rejectLines(rejects),
         ],
         rejects,
@@ -307,9 +347,20 @@ type Pending = { row: number; data: Record<string, unknown>; related: RelatedWan
  * the content API (checkContentFields), related IDs of the whole batch in one query, stored form
  * (and its size bound). Answers the rows to stage, the rows skipped and the rows rejected.
  */
-export async function checkBatch(db: Db, plan: ImportPlan, spec: ImportSpec, chunk: ImportChunk): Promise<{ staged: StagedRow[]; skipped: number; rejects: RejectedRow[] }> {
+export async function checkBatch(
+  db: Db,
+  plan: ImportPlan,
+  spec: ImportSpec,
+  chunk: ImportChunk,
+): Promise<{ staged: StagedRow[]; skipped: number; rejects: RejectedRow[] }> {
   const { module, key } = plan;
-  const rows = chunk.records.map((record, i) => ({ row: chunk.firstRow + i, record, ...rowInput(plan, record), keyStored: undefined as unknown, keyFolded: null as string | null }));
+  const rows = chunk.records.map((record, i) => ({
+    row: chunk.firstRow + i,
+    record,
+    ...rowInput(plan, record),
+    keyStored: undefined as unknown,
+    keyFolded: null as string | null,
+  }));
   let matches = new Map<string, { id: number; values: Record<string, unknown> }[]>();
   if (plan.idColumn !== null) {
     for (const r of rows) {
@@ -344,7 +395,13 @@ export async function checkBatch(db: Db, plan: ImportPlan, spec: ImportSpec, chu
     if (plan.idColumn !== null && r.keyFolded !== null && matched.length === 0) {
       problems.push({ column: keyColumn, message: `no live item ${r.keyFolded} in module ${module.id}; leave the cell empty to create a new item` });
     } else if (matched.length > 1) {
-      problems.push({ column: keyColumn, message: `the key matches ${matched.length} items (${matched.map((m) => m.id).slice(0, 5).join(", ")}); a key must name one item` });
+      problems.push({
+        column: keyColumn,
+        message: `the key matches ${matched.length} items (${matched
+          .map((m) => m.id)
+          .slice(0, 5)
+          .join(", ")}); a key must name one item`,
+      });
     } else if (matched.length === 1) {
       if (spec.onConflict === "skip") {
         skipped++;
@@ -367,7 +424,10 @@ export async function checkBatch(db: Db, plan: ImportPlan, spec: ImportSpec, chu
     if (problems.length) rejects.push({ row: r.row, cells: r.record, problems });
     else pending.push({ row: r.row, data: checked.data, related: checked.related, contentId, key: r.keyFolded });
   }
-  const found = await liveItemModules(db, pending.flatMap((p) => p.related.flatMap((w) => w.ids)));
+  const found = await liveItemModules(
+    db,
+    pending.flatMap((p) => p.related.flatMap((w) => w.ids)),
+  );
   const staged: StagedRow[] = [];
   for (const p of pending) {
     const problems = missingRelated(p.related, found).map((d) => problemOf(plan, d));

@@ -93,7 +93,9 @@ export async function stageRows(db: Db, jobId: number, rows: StagedRow[]): Promi
 /** Rows the next check found wrong after all (rejected, or skipped by `onConflict=skip`): out of the staged set. */
 export async function unstage(db: Db, jobId: number, rows: number[]) {
   for (let i = 0; i < rows.length; i += 5000) {
-    await db.delete(importRows).where(sql`${importRows.jobId} = ${jobId} and ${importRows.row} in (select value from json_each(${JSON.stringify(rows.slice(i, i + 5000))}))`);
+    await db
+      .delete(importRows)
+      .where(sql`${importRows.jobId} = ${jobId} and ${importRows.row} in (select value from json_each(${JSON.stringify(rows.slice(i, i + 5000))}))`);
   }
 }
 
@@ -234,7 +236,10 @@ export async function checkStaged(db: Db, plan: ImportPlan, jobId: number, onCon
     });
   }
   if (!checks.length) return [];
-  const results = (await runBatch(db, checks.map((c) => rawStatement(db, c.query)))) as Record<string, any>[][];
+  const results = (await runBatch(
+    db,
+    checks.map((c) => rawStatement(db, c.query)),
+  )) as Record<string, any>[][];
   return results.flatMap((rows, i) => rows.map(checks[i].finding));
 }
 
@@ -270,12 +275,10 @@ export async function publish(db: Db, input: PublishInput): Promise<number[]> {
   const moduleId = module.id;
   const now = nowIso();
   const updated = sql`(select "content_id" from ${importRows} where "job_id" = ${jobId} and "content_id" is not null)`;
-  const relatedGone = module.fields
-    .filter(holdsReferences)
-    .map(
-      (f) => sql` and not exists (select 1 from ${importRows} as "r", json_each("r"."data", ${path(f)}) as "j" where "r"."job_id" = ${jobId}
+  const relatedGone = module.fields.filter(holdsReferences).map(
+    (f) => sql` and not exists (select 1 from ${importRows} as "r", json_each("r"."data", ${path(f)}) as "j" where "r"."job_id" = ${jobId}
         and not ${isLiveItemOf(sql`"j"."value"`, targetModule(f))})`,
-    );
+  );
   const guard = abortUnless(
     sql`exists (select 1 from ${importRuns} where "job_id" = ${jobId} and "state" = 'staging')
       and exists (select 1 from ${modules} where "id" = ${moduleId} and "fields_version" = ${module.fieldsVersion})${sql.join(relatedGone, sql``)}`,
@@ -297,7 +300,14 @@ export async function publish(db: Db, input: PublishInput): Promise<number[]> {
     // derived rows (their old typed rows go before any new row is inserted: unique indexes).
     ...events(
       ["content.updated", "content.date"],
-      { contentId: sql`"c"."id"`, userId: sql`"c"."user_id"`, createdAt: sql`"c"."created_at"`, updatedAt: now, data: sql`"r"."data"`, previous: sql`"c"."data"` },
+      {
+        contentId: sql`"c"."id"`,
+        userId: sql`"c"."user_id"`,
+        createdAt: sql`"c"."created_at"`,
+        updatedAt: now,
+        data: sql`"r"."data"`,
+        previous: sql`"c"."data"`,
+      },
       sql`"r"."job_id" = ${jobId} and "c"."module_id" = ${moduleId} and "c"."deleted_at" is null`,
       sql`${importRows} as "r" join ${content} as "c" on "c"."id" = "r"."content_id"`,
     ),
@@ -323,7 +333,14 @@ export async function publish(db: Db, input: PublishInput): Promise<number[]> {
     rawStatement(db, insertSearchRows(moduleId, isNew), "run"),
     ...events(
       ["content.created", "content.date"],
-      { contentId: sql`"c"."id"`, userId: sql`"c"."user_id"`, createdAt: sql`"c"."created_at"`, updatedAt: sql`"c"."updated_at"`, data: sql`"c"."data"`, previous: null },
+      {
+        contentId: sql`"c"."id"`,
+        userId: sql`"c"."user_id"`,
+        createdAt: sql`"c"."created_at"`,
+        updatedAt: sql`"c"."updated_at"`,
+        data: sql`"c"."data"`,
+        previous: null,
+      },
       sql`"c"."id" > (select max("id") from ${content}) - ${creates} and "c"."module_id" = ${moduleId} and "c"."deleted_at" is null`,
       sql`${content} as "c"`,
     ),

@@ -94,7 +94,11 @@ export class ImportFiles {
   rejects(afterRow: number, limit: number): RejectedRow[] {
     if (!this.has("import_rejects")) return [];
     return this.sql
-      .exec<{ row: number; cells: string; problems: string }>("SELECT row, cells, problems FROM import_rejects WHERE row > ? ORDER BY row LIMIT ?", afterRow, limit)
+      .exec<{ row: number; cells: string; problems: string }>(
+        "SELECT row, cells, problems FROM import_rejects WHERE row > ? ORDER BY row LIMIT ?",
+        afterRow,
+        limit,
+      )
       .toArray()
       .map((r) => ({ row: r.row, cells: JSON.parse(r.cells), problems: JSON.parse(r.problems) as RowProblem[] }));
   }

@@ -47,7 +47,10 @@ const EXTENSIONS: Record<string, ImportFormat> = { csv: "csv", json: "json", ndj
 type Source = { format: ImportFormat; body: ReadableStream<Uint8Array>; maxBytes: number };
 
 const unsupported = (type: string) =>
-  new ApiError("unsupported_media_type", `Unsupported content type '${type}'; send text/csv, application/json (an array of objects), application/x-ndjson, or a multipart form with the file`);
+  new ApiError(
+    "unsupported_media_type",
+    `Unsupported content type '${type}'; send text/csv, application/json (an array of objects), application/x-ndjson, or a multipart form with the file`,
+  );
 
 /** A stream that errors with a 413 once more than `max` bytes passed (so a form is never read past the limit). */
 function capped(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
@@ -79,7 +82,10 @@ async function fileSource(c: Context<AppEnv>, options: ImportOptions): Promise<S
       throw badRequest("Malformed multipart form body", undefined, "malformed_body");
     }
     const file = [...form.values()].find((v): v is File => typeof v !== "string");
-    if (!file) throw badRequest("The form has no file part; send the file as a part with a filename (e.g. curl -F file=@leads.csv)", [{ path: "file", message: "is required" }]);
+    if (!file)
+      throw badRequest("The form has no file part; send the file as a part with a filename (e.g. curl -F file=@leads.csv)", [
+        { path: "file", message: "is required" },
+      ]);
     const byType = BODY_TYPES[(file.type ?? "").split(";")[0].trim().toLowerCase()];
     const byName = EXTENSIONS[file.name.split(".").pop()?.toLowerCase() ?? ""];
     const format = options.format ?? byType ?? byName;
@@ -113,7 +119,8 @@ function flatten(module: Module, record: Record<string, unknown>): Record<string
   for (const [k, v] of Object.entries(record)) if (k !== "fields") out[k] = v;
   if (Array.isArray(fields)) {
     for (const entry of fields) {
-      if (entry && typeof entry === "object" && typeof (entry as { name?: unknown }).name === "string") out[(entry as { name: string }).name] = (entry as { value?: unknown }).value;
+      if (entry && typeof entry === "object" && typeof (entry as { name?: unknown }).name === "string")
+        out[(entry as { name: string }).name] = (entry as { value?: unknown }).value;
     }
   } else if (fields && typeof fields === "object") Object.assign(out, fields);
   return out;
@@ -210,7 +217,16 @@ class Upload {
     const [[row]] = (await runBatch(db, [
       db
         .insert(jobs)
-        .values({ workflowId: 0, status: "queued", startAt: now, parameters: {}, progress: { task: null, done: 0, total: 0 }, version: 0, createdAt: now, updatedAt: now })
+        .values({
+          workflowId: 0,
+          status: "queued",
+          startAt: now,
+          parameters: {},
+          progress: { task: null, done: 0, total: 0 },
+          version: 0,
+          createdAt: now,
+          updatedAt: now,
+        })
         .returning({ id: jobs.id }),
       rawStatement(db, newRunStatement(db, sql`last_insert_rowid()`, this.module.id), "run"),
     ])) as [{ id: number }[]];
@@ -257,7 +273,9 @@ class Upload {
   async abandon() {
     if (this.jobId === null) return;
     const db = getDb(this.env);
-    await jobStub(this.env, String(this.jobId)).discardImportFile().catch(() => {});
+    await jobStub(this.env, String(this.jobId))
+      .discardImportFile()
+      .catch(() => {});
     await db
       .batch([
         db.delete(jobs).where(sql`${jobs.id} = ${this.jobId} and ${jobs.version} = 0`),
@@ -268,7 +286,11 @@ class Upload {
 }
 
 const tooManyColumns = (n: number) =>
-  badRequest(`The file has ${n} columns; at most ${IMPORT_MAX_COLUMNS}`, [{ path: "columns", message: `at most ${IMPORT_MAX_COLUMNS} columns` }], "too_many_columns");
+  badRequest(
+    `The file has ${n} columns; at most ${IMPORT_MAX_COLUMNS}`,
+    [{ path: "columns", message: `at most ${IMPORT_MAX_COLUMNS} columns` }],
+    "too_many_columns",
+  );
 
 /** Reads the request's file and creates its import job (queued; it starts at once). */
 export async function startImport(c: Context<AppEnv>, module: Module, options: ImportOptions): Promise<JobView> {

@@ -46,8 +46,10 @@ export class PlanError extends Error {}
  * single-valued field of a kind `isUnique` accepts, with a column of its own.
  */
 export function keyProblem(module: Module, field: FieldDefinition): string | undefined {
-  if (uniqueProblem(field)) return `a key is a single-valued text, email, url, enum, hidden, number, date or stamp field, not ${isMultiField(field) ? "a multi" : field.kind} field`;
-  if (module.fields.indexOf(field) >= MAX_TYPED_COLUMNS) return `a key must be one of the module's first ${MAX_TYPED_COLUMNS} fields (it is looked up through its column)`;
+  if (uniqueProblem(field))
+    return `a key is a single-valued text, email, url, enum, hidden, number, date or stamp field, not ${isMultiField(field) ? "a multi" : field.kind} field`;
+  if (module.fields.indexOf(field) >= MAX_TYPED_COLUMNS)
+    return `a key must be one of the module's first ${MAX_TYPED_COLUMNS} fields (it is looked up through its column)`;
   return undefined;
 }
 
@@ -128,7 +130,10 @@ export function readCell(field: FieldDefinition, cell: string): Read {
       return { ok: false, message: `must be a JSON array (like ["a","b"]) or values separated by ${MULTI_SEPARATOR}; it starts with [ but is not JSON` };
     }
   } else {
-    parts = cell.split(MULTI_SEPARATOR).map((p) => p.trim()).filter((p) => p !== "");
+    parts = cell
+      .split(MULTI_SEPARATOR)
+      .map((p) => p.trim())
+      .filter((p) => p !== "");
   }
   const out: unknown[] = [];
   for (let i = 0; i < parts.length; i++) {

@@ -25,18 +25,36 @@ export const chartQuery = z
     description: z.string().optional().openapi({ description: "echoed in meta" }),
     // Checked by planChart after the module is found (a 400 `missing_parameter` when absent), so
     // optional for the parser and required in the document.
-    kind: z.string().optional().openapi({ param: { required: true }, description: "the chart kind", enum: [...CHART_KINDS] }),
-    xAxis: z.string().optional().openapi({ description: "x field; `field:year|quarter|month|week|day` when it is the category of a sum (case 3)", example: "closeDate" }),
+    kind: z
+      .string()
+      .optional()
+      .openapi({ param: { required: true }, description: "the chart kind", enum: [...CHART_KINDS] }),
+    xAxis: z
+      .string()
+      .optional()
+      .openapi({ description: "x field; `field:year|quarter|month|week|day` when it is the category of a sum (case 3)", example: "closeDate" }),
     yAxis: z.string().optional().openapi({ description: "y field (a number field) of the raw series (case 4)", example: "value" }),
     xMin: z.string().optional().openapi({ description: "inclusive lower bound on xAxis, written as a value of its kind" }),
     xMax: z.string().optional().openapi({ description: "inclusive upper bound on xAxis, written as a value of its kind" }),
-    groupBy: z.string().optional().openapi({ description: "category field; `field:year|quarter|month|week|day` for date and stamp fields", example: "country" }),
+    groupBy: z
+      .string()
+      .optional()
+      .openapi({ description: "category field; `field:year|quarter|month|week|day` for date and stamp fields", example: "country" }),
     sum: z.string().optional().openapi({ description: "number field to add up", example: "value" }),
     count: z.string().optional().openapi({ description: "field whose values are counted, or `id` (every item counts)" }),
     filter: z.string().optional().openapi({ description: "content filter, e.g. `stage eq 'Won' and value ge 1000`", example: "value ge 1000" }),
-    format: z.string().optional().openapi({ description: "`json` (default) or `svg`", enum: ["json", "svg"] }),
-    width: z.string().optional().openapi({ type: "integer", minimum: SVG_SIZE.min, maximum: SVG_SIZE.max, description: `SVG width in pixels (default ${SVG_SIZE.width})` }),
-    height: z.string().optional().openapi({ type: "integer", minimum: SVG_SIZE.min, maximum: SVG_SIZE.max, description: `SVG height in pixels (default ${SVG_SIZE.height})` }),
+    format: z
+      .string()
+      .optional()
+      .openapi({ description: "`json` (default) or `svg`", enum: ["json", "svg"] }),
+    width: z
+      .string()
+      .optional()
+      .openapi({ type: "integer", minimum: SVG_SIZE.min, maximum: SVG_SIZE.max, description: `SVG width in pixels (default ${SVG_SIZE.width})` }),
+    height: z
+      .string()
+      .optional()
+      .openapi({ type: "integer", minimum: SVG_SIZE.min, maximum: SVG_SIZE.max, description: `SVG height in pixels (default ${SVG_SIZE.height})` }),
   })
   .passthrough();
 
@@ -248,9 +266,7 @@ export function planChart(module: Module, q: ChartQuery): ChartPlan {
     plan = { case: "groupBy", category: groupBy, countField: count && count.field.builtin !== "id" ? count : undefined, countAll: false };
     noBucket(x, "with groupBy, xAxis only bounds the items");
   } else if (count) {
-    plan = count.field.builtin === "id"
-      ? { case: "count", countAll: true }
-      : { case: "count", category: count, countAll: false };
+    plan = count.field.builtin === "id" ? { case: "count", countAll: true } : { case: "count", category: count, countAll: false };
     noBucket(x, "with count, xAxis only bounds the items");
   } else if (sum) {
     // A gauge shows one total: xAxis (the categories) is optional there.

@@ -16,10 +16,7 @@ import { MAX_POINTS, type Bound, type ChartField, type ChartPlan, type FieldPara
 export type CategoryRow = { cat: unknown; val: number | null };
 export type SeriesPoint = { x: unknown; y: number };
 
-export type Aggregate =
-  | { shape: "rows"; rows: CategoryRow[] }
-  | { shape: "series"; points: SeriesPoint[] }
-  | { shape: "total"; total: number | null };
+export type Aggregate = { shape: "rows"; rows: CategoryRow[] } | { shape: "series"; points: SeriesPoint[] } | { shape: "total"; total: number | null };
 
 /** Alias of the json_each table that explodes a multi-value category, one row per element. */
 const EACH = sql.raw("chart_each");

@@ -21,7 +21,14 @@ const cell = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const chartAnswer = z
   .object({
     kind: z.enum(CHART_KINDS),
-    data: z.array(z.array(cell)).openapi({ description: "c3.js / billboard.js `columns`", example: [["France", 12], ["Slovenia", 10], [null, 2]] }),
+    data: z.array(z.array(cell)).openapi({
+      description: "c3.js / billboard.js `columns`",
+      example: [
+        ["France", 12],
+        ["Slovenia", 10],
+        [null, 2],
+      ],
+    }),
     fields: z.record(
       z.string(),
       z.object({

@@ -221,10 +221,19 @@ function drawXY(s: Svg, p: ChartPicture, area: Box) {
     if (LINE_FAMILY.has(p.kind)) {
       const curve = curveOf(p.kind);
       if (p.kind.startsWith("area")) {
-        const path = d3area<Point>().defined(drawn).x((d) => d.pos).y0(baseY).y1((d) => yOf(d.value ?? 0)).curve(curve)(points);
+        const path = d3area<Point>()
+          .defined(drawn)
+          .x((d) => d.pos)
+          .y0(baseY)
+          .y1((d) => yOf(d.value ?? 0))
+          .curve(curve)(points);
         if (path) s.add(`<path class="area" d="${path}" fill="${PALETTE[0]}" fill-opacity="0.25" stroke="none"/>`);
       }
-      const path = d3line<Point>().defined(drawn).x((d) => d.pos).y((d) => yOf(d.value ?? 0)).curve(curve)(points);
+      const path = d3line<Point>()
+        .defined(drawn)
+        .x((d) => d.pos)
+        .y((d) => yOf(d.value ?? 0))
+        .curve(curve)(points);
       if (path) s.add(`<path class="line" d="${path}" fill="none" stroke="${PALETTE[0]}" stroke-width="2"/>`);
     }
     const radius = p.kind === "scatter" ? 4 : points.length > 200 ? 1.5 : 3;
@@ -269,14 +278,18 @@ function drawPie(s: Svg, p: ChartPicture, area: Box) {
   if (weightSum <= 0) {
     s.add(`<circle class="empty" r="${r2(outer)}" fill="none" stroke="${GRID}" stroke-width="2"/>`);
   }
-  const arcs = d3pie<(typeof slices)[number]>().sort(null).value((d) => d.weight)(slices);
+  const arcs = d3pie<(typeof slices)[number]>()
+    .sort(null)
+    .value((d) => d.weight)(slices);
   const shape = d3arc<{ startAngle: number; endAngle: number }>().innerRadius(inner).outerRadius(outer);
   arcs.forEach((a, n) => {
     if (a.data.value === null) return; // nothing to draw: its legend says n/a
     const color = PALETTE[n % PALETTE.length];
     const d = shape(a) ?? "";
     const share = weightSum > 0 ? a.data.weight / weightSum : 0;
-    s.add(`<path class="mark slice" d="${d}" fill="${color}" stroke="#fff" stroke-width="1"><title>${esc(`${a.data.name}: ${formatNumber(a.data.value)} (${(share * 100).toFixed(1)}%)`)}</title></path>`);
+    s.add(
+      `<path class="mark slice" d="${d}" fill="${color}" stroke="#fff" stroke-width="1"><title>${esc(`${a.data.name}: ${formatNumber(a.data.value)} (${(share * 100).toFixed(1)}%)`)}</title></path>`,
+    );
     // A share label only where the slice is wide enough to hold it.
     if (share * 2 * Math.PI * ((inner + outer) / 2) >= 40) {
       const [lx, ly] = shape.centroid(a);

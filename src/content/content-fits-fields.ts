@@ -13,8 +13,7 @@ import { duplicateValues } from "./unique";
 const SCAN_CHUNK = 2000;
 
 /** The parts of a definition that decide which values are valid. */
-const rulesOf = (f: FieldDefinition) =>
-  JSON.stringify([f.kind, f.isMulti, f.maxLength, f.options]);
+const rulesOf = (f: FieldDefinition) => JSON.stringify([f.kind, f.isMulti, f.maxLength, f.options]);
 
 const path = (name: string) => sql.raw(`'$.${name}'`); // names come from validated definitions
 
@@ -73,27 +72,41 @@ export async function assertContentFitsFields(db: Db, moduleId: number, before: 
       // A new field: existing items have no value, which only a required field rejects.
       if (field.isRequired) {
         const n = await countMissing(db, moduleId, field.name);
-        if (n) details.push({ path: `fields[${index}].isRequired`, message: `'${field.name}' is a new required field but ${n} existing item${n === 1 ? " has" : "s have"} no value` });
+        if (n)
+          details.push({
+            path: `fields[${index}].isRequired`,
+            message: `'${field.name}' is a new required field but ${n} existing item${n === 1 ? " has" : "s have"} no value`,
+          });
       }
       continue;
     }
     if (field.isRequired && !old.isRequired) {
       const n = await countMissing(db, moduleId, field.name);
-      if (n) details.push({ path: `fields[${index}].isRequired`, message: `'${field.name}' cannot become required: ${n} item${n === 1 ? " has" : "s have"} no value` });
+      if (n)
+        details.push({
+          path: `fields[${index}].isRequired`,
+          message: `'${field.name}' cannot become required: ${n} item${n === 1 ? " has" : "s have"} no value`,
+        });
     }
     if (field.isUnique && (!old.isUnique || rulesOf(old) !== rulesOf(field))) {
       for (const dup of await duplicateValues(db, moduleId, field)) {
-        details.push({ path: `fields[${index}].isUnique`, message: `'${field.name}' cannot become unique: items ${dup.ids.join(", ")} hold ${JSON.stringify(toPresented(field, dup.value))}` });
+        details.push({
+          path: `fields[${index}].isUnique`,
+          message: `'${field.name}' cannot become unique: items ${dup.ids.join(", ")} hold ${JSON.stringify(toPresented(field, dup.value))}`,
+        });
       }
     }
     if (rulesOf(old) !== rulesOf(field)) {
       const n = await countRejected(db, moduleId, old, field);
       const what = old.kind !== field.kind ? "kind" : old.isMulti !== field.isMulti ? "isMulti" : old.maxLength !== field.maxLength ? "maxLength" : "options";
-      if (n) details.push({ path: `fields[${index}].${what}`, message: `'${field.name}': ${n} item${n === 1 ? " holds a value" : "s hold values"} the new definition rejects` });
+      if (n)
+        details.push({
+          path: `fields[${index}].${what}`,
+          message: `'${field.name}': ${n} item${n === 1 ? " holds a value" : "s hold values"} the new definition rejects`,
+        });
     }
   }
   if (details.length) {
     throw conflict(`Existing content does not fit the new fields: ${details.map((d) => d.message).join("; ")}`, details, "content_conflict");
   }
 }
-

@@ -50,7 +50,14 @@ export type EventItem = {
  * condition. A row per kind that some workflow listens to on this module; none otherwise.
  * Answers the new rows' IDs.
  */
-export function recordEventsStatement(moduleId: number, kinds: ContentEventKind[], item: EventItem, when: SQL, origin: WriteOrigin = DEFAULT_ORIGIN, from?: SQL): SQL {
+export function recordEventsStatement(
+  moduleId: number,
+  kinds: ContentEventKind[],
+  item: EventItem,
+  when: SQL,
+  origin: WriteOrigin = DEFAULT_ORIGIN,
+  from?: SQL,
+): SQL {
   const kindRows = sql.join(
     kinds.map((k, i) => (i === 0 ? sql`select ${k} as "event"` : sql`select ${k}`)),
     sql` union all `,

@@ -102,7 +102,15 @@ export function tokenize(text: string, param: "filter" | "sort" = "filter"): Tok
 }
 
 const describe = (tok: Token) =>
-  tok.t === "end" ? "end of input" : tok.t === "word" ? `'${tok.text}'` : tok.t === "string" ? "a string" : tok.t === "number" ? `number ${tok.text}` : `'${tok.t}'`;
+  tok.t === "end"
+    ? "end of input"
+    : tok.t === "word"
+      ? `'${tok.text}'`
+      : tok.t === "string"
+        ? "a string"
+        : tok.t === "number"
+          ? `number ${tok.text}`
+          : `'${tok.t}'`;
 
 type Literal = { value: string | number | boolean; pos: number; kind: "string" | "number" | "bool" };
 
@@ -345,7 +353,10 @@ function compare(module: Module, ref: ResolvedField, op: string, values: unknown
       case "in":
         // A short list binds each value (the planner estimates it well); a long one binds one JSON array.
         return values.length <= SHORT_IN
-          ? sql`${x}${collate} in (${sql.join(values.map((v) => sql`${v}`), sql`, `)})`
+          ? sql`${x}${collate} in (${sql.join(
+              values.map((v) => sql`${v}`),
+              sql`, `,
+            )})`
           : sql`${x}${collate} in (select value from json_each(${JSON.stringify(values)}))`;
       case "ne":
       case "eq":

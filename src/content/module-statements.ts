@@ -23,16 +23,34 @@ export function removedFieldStatements(db: Db, moduleId: number, before: FieldDe
   const ofModule = and(eq(content.moduleId, moduleId), guard);
   const removed = before.filter((f) => !after.some((a) => a.name === f.name));
   if (removed.length) {
-    const paths = sql.join(removed.map((f) => path(f.name)), sql`, `);
-    out.push(db.update(content).set({ data: sql`json_remove(${sql.identifier("data")}, ${paths})` }).where(ofModule));
+    const paths = sql.join(
+      removed.map((f) => path(f.name)),
+      sql`, `,
+    );
+    out.push(
+      db
+        .update(content)
+        .set({ data: sql`json_remove(${sql.identifier("data")}, ${paths})` })
+        .where(ofModule),
+    );
   }
   for (const old of before) {
     const now = after.find((a) => a.name === old.name);
     if (textLike(old) && (!now || !textLike(now))) {
-      out.push(db.update(content).set({ search: searchWithout(old.name) }).where(ofModule));
+      out.push(
+        db
+          .update(content)
+          .set({ search: searchWithout(old.name) })
+          .where(ofModule),
+      );
     } else if (now && !textLike(old) && textLike(now)) {
       // Values that fit a text-like kind after a non-text one (dates, stamps) are ASCII, so SQL lower() folds them fully.
-      out.push(db.update(content).set({ search: searchWith(now) }).where(ofModule));
+      out.push(
+        db
+          .update(content)
+          .set({ search: searchWith(now) })
+          .where(ofModule),
+      );
     }
   }
   return out;

@@ -54,7 +54,10 @@ export function missingRelated(wanted: RelatedWanted[], found: Map<number, numbe
     const target = targetModule(field);
     const missing = notItemsOf(found, target, ids);
     if (missing.length) {
-      details.push({ path, message: `${missing.length === 1 ? "ID" : "IDs"} ${missing.join(", ")} ${missing.length === 1 ? "is not an item" : "are not items"} of module ${target}` });
+      details.push({
+        path,
+        message: `${missing.length === 1 ? "ID" : "IDs"} ${missing.join(", ")} ${missing.length === 1 ? "is not an item" : "are not items"} of module ${target}`,
+      });
     }
   }
   return details;
@@ -66,7 +69,13 @@ export function missingRelated(wanted: RelatedWanted[], found: Map<number, numbe
  */
 export async function checkRelated(db: Db, wanted: RelatedWanted[]): Promise<ErrorDetail[]> {
   if (!wanted.some((w) => w.ids.length)) return [];
-  return missingRelated(wanted, await liveItemModules(db, wanted.flatMap((w) => w.ids)));
+  return missingRelated(
+    wanted,
+    await liveItemModules(
+      db,
+      wanted.flatMap((w) => w.ids),
+    ),
+  );
 }
 
 /**

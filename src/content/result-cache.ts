@@ -57,7 +57,10 @@ export async function cachedResult<T>(module: Versioned, key: string, compute: (
 
 /** The statement to put in the same batch as any write to a module's content. */
 export const bumpContentVersion = (db: Db, moduleId: number) =>
-  db.update(modules).set({ contentVersion: sql`${modules.contentVersion} + 1` }).where(sql`${modules.id} = ${moduleId}`);
+  db
+    .update(modules)
+    .set({ contentVersion: sql`${modules.contentVersion} + 1` })
+    .where(sql`${modules.id} = ${moduleId}`);
 
 /** Forgets everything (tests that write to D1 directly, behind the service's back). */
 export function clearResultCache() {

@@ -71,8 +71,7 @@ export function presentContent(module: Module, row: ContentRow): ContentItem {
   };
 }
 
-const liveItem = (moduleId: number, contentId: number) =>
-  and(eq(content.id, contentId), eq(content.moduleId, moduleId), isNull(content.deletedAt));
+const liveItem = (moduleId: number, contentId: number) => and(eq(content.id, contentId), eq(content.moduleId, moduleId), isNull(content.deletedAt));
 
 async function findRow(db: Db, moduleId: number, contentId: number): Promise<ContentRow> {
   const row = await db.select(itemColumns).from(content).where(liveItem(moduleId, contentId)).get();
@@ -135,7 +134,10 @@ const liveRow = (moduleId: number, contentId: number) => sql`"c"."id" = ${conten
 
 /** `bumpContentVersion` under the write's guard, so a refused write changes nothing at all. */
 const bumpIfWritten = (db: Db, guard: SQL) =>
-  db.update(modules).set({ contentVersion: sql`${modules.contentVersion} + 1` }).where(guard);
+  db
+    .update(modules)
+    .set({ contentVersion: sql`${modules.contentVersion} + 1` })
+    .where(guard);
 
 /**
  * Whether a write's batch failed because the module's typed table no longer has the columns the
@@ -215,7 +217,13 @@ export async function createContent(db: Db, moduleId: number | Module, userId: s
 }
 
 /** Replaces an item's fields (no defaults applied); keeps `createdAt` and `userID`. `options`: as for create. */
-export async function updateContent(db: Db, moduleId: number | Module, contentId: number, fieldsInput: unknown, options: WriteOptions = {}): Promise<ContentItem> {
+export async function updateContent(
+  db: Db,
+  moduleId: number | Module,
+  contentId: number,
+  fieldsInput: unknown,
+  options: WriteOptions = {},
+): Promise<ContentItem> {
   const { effectKey } = options;
   if (effectKey !== undefined && (await recordedEffect(db, effectKey)) !== undefined) return getContent(db, moduleId, contentId);
   // The module and the item's existence in one round trip (404 before any validation error).
@@ -238,7 +246,14 @@ export async function updateContent(db: Db, moduleId: number | Module, contentId
     const item = { contentId, userId: sql`"c"."user_id"`, createdAt: sql`"c"."created_at"`, updatedAt: now, data: stored.data, previous: sql`"c"."data"` };
     const events = rawStatement(
       db,
-      recordEventsStatement(module.id, ["content.updated", "content.date"], item, sql`${liveRow(module.id, contentId)} and ${guardHolds(db, guard)}`, options.origin, sql`${content} as "c"`),
+      recordEventsStatement(
+        module.id,
+        ["content.updated", "content.date"],
+        item,
+        sql`${liveRow(module.id, contentId)} and ${guardHolds(db, guard)}`,
+        options.origin,
+        sql`${content} as "c"`,
+      ),
     );
     const [eventRows, [row]] = (await db
       .batch([events, update, ...typed, ...record, bumpIfWritten(db, guard)] as unknown as [typeof update])
@@ -258,20 +273,18 @@ export async function deleteContent(db: Db, moduleId: number | Module, contentId
   if (effectKey !== undefined && (await recordedEffect(db, effectKey)) !== undefined) return;
   const module = await moduleOf(db, moduleId);
   const now = nowIso();
-  const softDelete = db
-    .update(content)
-    .set({ deletedAt: now, updatedAt: now })
-    .where(liveItem(module.id, contentId))
-    .returning({ id: content.id });
+  const softDelete = db.update(content).set({ deletedAt: now, updatedAt: now }).where(liveItem(module.id, contentId)).returning({ id: content.id });
   const record = effectKey === undefined ? [] : [recordEffect(db, effectKey, contentId)];
   const typed = dropItemStatements(module.id, layoutOf(module), contentId).map((q) => rawStatement(db, q, "run"));
   // The event first: it keeps the item's last values, under the soft delete's own condition.
   const item = { contentId, userId: sql`"c"."user_id"`, createdAt: sql`"c"."created_at"`, updatedAt: now, data: sql`"c"."data"`, previous: null };
-  const events = rawStatement(db, recordEventsStatement(module.id, ["content.deleted"], item, liveRow(module.id, contentId), options.origin, sql`${content} as "c"`));
-  const [eventRows, [row]] = (await db.batch([events, softDelete, ...typed, ...record, bumpContentVersion(db, module.id)] as unknown as [typeof softDelete])) as unknown as [
-    unknown,
-    { id: number }[],
-  ];
+  const events = rawStatement(
+    db,
+    recordEventsStatement(module.id, ["content.deleted"], item, liveRow(module.id, contentId), options.origin, sql`${content} as "c"`),
+  );
+  const [eventRows, [row]] = (await db.batch([events, softDelete, ...typed, ...record, bumpContentVersion(db, module.id)] as unknown as [
+    typeof softDelete,
+  ])) as unknown as [unknown, { id: number }[]];
   if (!row) throw notFound(`Content ${contentId} of module ${module.id}`);
   options.events?.push(...recordedIds(eventRows));
 }

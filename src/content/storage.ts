@@ -75,8 +75,7 @@ export function toPresented(field: FieldDefinition, value: unknown): unknown {
 }
 
 /** Whether a value counts as "no value": missing, null, "" or []. */
-export const isEmptyValue = (value: unknown) =>
-  value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0);
+export const isEmptyValue = (value: unknown) => value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0);
 
 // ---------------------------------------------------------------------------------------------
 // Search text
@@ -98,7 +97,11 @@ export function searchMarker(name: string): string {
 }
 
 /** Lower-cases for search (full Unicode, NFC); marker characters become spaces. */
-export const searchFold = (text: string) => text.normalize("NFC").toLowerCase().replace(/[\u001e\u001f]/g, " ");
+export const searchFold = (text: string) =>
+  text
+    .normalize("NFC")
+    .toLowerCase()
+    .replace(/[\u001e\u001f]/g, " ");
 
 /**
  * The `search` column of an item: for each text-like field with a value, its marker followed by

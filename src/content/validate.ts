@@ -11,8 +11,7 @@ import { throwIfDetails } from "../http/details";
 
 export type Mode = "create" | "update";
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === "object" && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** Reads the two accepted shapes of `fields` into name → value, recording structural problems. */
 function readInput(input: unknown, details: ErrorDetail[]): Map<string, { value: unknown; path: string }> {
@@ -89,7 +88,11 @@ export function checkContentFields(module: Module, input: unknown, mode: Mode): 
 export async function validateContentFields(db: Db, module: Module, input: unknown, mode: Mode): Promise<Record<string, unknown>> {
   // A replace without `fields` would silently empty the item: it must say what the item holds.
   if (mode === "update" && input === undefined) {
-    throw badRequest("Invalid content: fields: is required to replace an item's fields", [{ path: "fields", message: "is required to replace an item's fields" }], "invalid_content");
+    throw badRequest(
+      "Invalid content: fields: is required to replace an item's fields",
+      [{ path: "fields", message: "is required to replace an item's fields" }],
+      "invalid_content",
+    );
   }
   const { data, details, related } = checkContentFields(module, input, mode);
   details.push(...(await checkRelated(db, related)));

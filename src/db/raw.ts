@@ -35,7 +35,10 @@ export async function runBatch(db: Db, statements: unknown[]): Promise<unknown[]
 /** Rows of one raw query. */
 export async function allRows<T>(db: Db, query: SQL): Promise<T[]> {
   const built = toQuery(query);
-  const result = await db.$client.prepare(built.sql).bind(...built.params).all<T>();
+  const result = await db.$client
+    .prepare(built.sql)
+    .bind(...built.params)
+    .all<T>();
   return result.results ?? [];
 }
 
@@ -51,8 +54,7 @@ export const ident = (name: string) => {
  * included. Conditional statements cannot guard `CREATE`/`DROP`/`ALTER`; this can. The condition
  * is a subquery, so SQLite cannot evaluate it once ahead of the batch as a constant.
  */
-export const abortUnless = (condition: SQL): SQL =>
-  sql`select json(case when ${condition} then '1' else '${sql.raw(ABORTED)}' end) as "guard"`;
+export const abortUnless = (condition: SQL): SQL => sql`select json(case when ${condition} then '1' else '${sql.raw(ABORTED)}' end) as "guard"`;
 
 const ABORTED = "stale: the condition of the batch no longer holds";
 

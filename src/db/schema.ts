@@ -62,10 +62,7 @@ export const pages = sqliteTable(
     blocks: text("blocks", { mode: "json" }).notNull().$type<unknown[]>(),
     ...timestamps,
   },
-  (t) => [
-    index("pages_parent_weight_idx").on(t.selfId, t.weight, t.id),
-    uniqueIndex("pages_module_unique").on(t.moduleId).where(sql`module_id IS NOT NULL`),
-  ],
+  (t) => [index("pages_parent_weight_idx").on(t.selfId, t.weight, t.id), uniqueIndex("pages_module_unique").on(t.moduleId).where(sql`module_id IS NOT NULL`)],
 );
 
 /** A named list of tasks; jobs snapshot it when they are created. */
@@ -231,15 +228,17 @@ export const schedules = sqliteTable(
  * request holding the key is named by `claimToken` (random per claim, new on every take-over);
  * each later step of that request is conditional on it (src/jobs/idempotency.ts).
  */
-export const idempotencyKeys = sqliteTable("idempotency_keys", {
-  key: text("key").primaryKey(),
-  /** 0 while the claiming request is still making its job. */
-  jobId: integer("job_id").notNull(),
-  requestHash: text("request_hash").notNull(),
-  createdAt: text("created_at").notNull(),
-  /** Rows written before claim tokens existed read '' (one more token value, claimed like any other). */
-  claimToken: text("claim_token").notNull().default(""),
-},
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    key: text("key").primaryKey(),
+    /** 0 while the claiming request is still making its job. */
+    jobId: integer("job_id").notNull(),
+    requestHash: text("request_hash").notNull(),
+    createdAt: text("created_at").notNull(),
+    /** Rows written before claim tokens existed read '' (one more token value, claimed like any other). */
+    claimToken: text("claim_token").notNull().default(""),
+  },
   // The cron sweep deletes keys older than 24 h through this, instead of reading them all.
   (t) => [index("idempotency_keys_created_idx").on(t.createdAt)],
 );

@@ -336,9 +336,7 @@ const kinds: FieldKind[] = [
   },
 ];
 
-export const fieldKinds: ReadonlyMap<string, FieldKind> = new Map(
-  [...kinds].sort((a, b) => a.type.localeCompare(b.type)).map((k) => [k.type, k]),
-);
+export const fieldKinds: ReadonlyMap<string, FieldKind> = new Map([...kinds].sort((a, b) => a.type.localeCompare(b.type)).map((k) => [k.type, k]));
 
 export const kindTypes = [...fieldKinds.keys()];
 

@@ -17,10 +17,8 @@ const kindSchema = z
   .openapi("FieldKind");
 
 export function registerFieldRoutes(app: OpenAPIHono<AppEnv>) {
-  defineRoute(
-    app,
-    { method: "get", path: "/field/", tag: "Fields", summary: "List field kinds", response: responseOf(z.array(kindSchema)) },
-    (c) => ok(c, [...fieldKinds.values()].map(describeKind)),
+  defineRoute(app, { method: "get", path: "/field/", tag: "Fields", summary: "List field kinds", response: responseOf(z.array(kindSchema)) }, (c) =>
+    ok(c, [...fieldKinds.values()].map(describeKind)),
   );
   defineRoute(
     app,

@@ -9,8 +9,7 @@ export function sendJson(c: Context, body: unknown, status: ContentfulStatusCode
   return c.body(JSON.stringify(body), status, { "content-type": JSON_TYPE, ...headers });
 }
 
-export const ok = (c: Context, payload: unknown, status: ContentfulStatusCode = 200) =>
-  sendJson(c, { response: payload }, status);
+export const ok = (c: Context, payload: unknown, status: ContentfulStatusCode = 200) => sendJson(c, { response: payload }, status);
 
 export const created = (c: Context, payload: unknown) => ok(c, payload, 201);
 

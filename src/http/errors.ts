@@ -93,18 +93,15 @@ export class ApiError extends Error {
   }
 }
 
-export const badRequest = (message: string, details?: ErrorDetail[], code: CodeOf<400> = "invalid_input") =>
-  new ApiError(code, message, details);
+export const badRequest = (message: string, details?: ErrorDetail[], code: CodeOf<400> = "invalid_input") => new ApiError(code, message, details);
 
 export const notFound = (what: string) => new ApiError("not_found", `${what} not found`);
 
-export const conflict = (message: string, details?: ErrorDetail[], code: CodeOf<409> = "conflict") =>
-  new ApiError(code, message, details);
+export const conflict = (message: string, details?: ErrorDetail[], code: CodeOf<409> = "conflict") => new ApiError(code, message, details);
 
 export const unauthorized = () => new ApiError("unauthorized", "Unauthorized");
 
-export const forbidden = (scope: string) =>
-  new ApiError("forbidden", `This token lacks the '${scope}' scope`);
+export const forbidden = (scope: string) => new ApiError("forbidden", `This token lacks the '${scope}' scope`);
 
 /** Formats a zod-style path (["fields", 2, "kind"]) as `fields[2].kind`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {

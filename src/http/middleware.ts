@@ -49,7 +49,10 @@ export const d1Session: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 export const corsFromConfig: MiddlewareHandler<AppEnv> = (c, next) => {
-  const configured = (c.env.CORS_ORIGINS ?? "*").split(",").map((o) => o.trim()).filter(Boolean);
+  const configured = (c.env.CORS_ORIGINS ?? "*")
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
   const origin = configured.length === 0 || configured.includes("*") ? "*" : configured;
   return cors({
     origin,

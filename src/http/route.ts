@@ -89,8 +89,8 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
     spec.ids?.includes(name)
       ? { pattern: ID_PATTERN, example: "1" }
       : spec.idsOrZero?.includes(name)
-      ? { pattern: ID_OR_ZERO_PATTERN, example: "0" }
-      : { example: "text" };
+        ? { pattern: ID_OR_ZERO_PATTERN, example: "0" }
+        : { example: "text" };
   const paramsSchema = paramNames.length
     ? z.object(Object.fromEntries(paramNames.map((name) => [name, z.string().openapi({ param: { name, in: "path" }, ...paramDoc(name) })])))
     : undefined;
@@ -122,14 +122,14 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
             content: Object.fromEntries(spec.fileBody.contentTypes.map((t) => [t, { schema: { type: "string", format: "binary" } }])),
           }
         : spec.body
-        ? {
-            content: {
-              "application/json": { schema: spec.body },
-              "application/x-www-form-urlencoded": { schema: spec.body },
-              "multipart/form-data": { schema: spec.body },
-            },
-          }
-        : undefined,
+          ? {
+              content: {
+                "application/json": { schema: spec.body },
+                "application/x-www-form-urlencoded": { schema: spec.body },
+                "multipart/form-data": { schema: spec.body },
+              },
+            }
+          : undefined,
     },
     responses: {
       [status]: {
@@ -153,10 +153,7 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
           }
         : {}),
       ...Object.fromEntries(
-        Object.entries(documentedErrors).map(([code, description]) => [
-          code,
-          { description, content: { "application/json": { schema: errorSchema } } },
-        ]),
+        Object.entries(documentedErrors).map(([code, description]) => [code, { description, content: { "application/json": { schema: errorSchema } } }]),
       ),
     },
   });
@@ -178,18 +175,22 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
     for (const name of spec.ids ?? []) {
       const id = parseId(params[name]);
       if (id === undefined) {
-        throw badRequest(`Invalid ${name} '${params[name]}': must be a positive integer ID`, [
-          { path: name, message: "must be a positive integer below 2^53" },
-        ], "invalid_id");
+        throw badRequest(
+          `Invalid ${name} '${params[name]}': must be a positive integer ID`,
+          [{ path: name, message: "must be a positive integer below 2^53" }],
+          "invalid_id",
+        );
       }
       ids[name] = id;
     }
     for (const name of spec.idsOrZero ?? []) {
       const id = parseIdOrZero(params[name]);
       if (id === undefined) {
-        throw badRequest(`Invalid ${name} '${params[name]}': must be a positive integer ID or 0`, [
-          { path: name, message: "must be a positive integer below 2^53, or 0" },
-        ], "invalid_id");
+        throw badRequest(
+          `Invalid ${name} '${params[name]}': must be a positive integer ID or 0`,
+          [{ path: name, message: "must be a positive integer below 2^53, or 0" }],
+          "invalid_id",
+        );
       }
       ids[name] = id;
     }

@@ -40,19 +40,14 @@ function parseJsonString(value: unknown, ctx: z.RefinementCtx) {
 export const jsonParam = <T extends z.ZodType>(schema: T) => z.preprocess(parseJsonString, schema);
 
 /** A boolean, or "true"/"false" as a form sends it. */
-export const boolParam = () =>
-  z.preprocess((v) => (!parsingForm ? v : v === "true" ? true : v === "false" ? false : v), z.boolean());
+export const boolParam = () => z.preprocess((v) => (!parsingForm ? v : v === "true" ? true : v === "false" ? false : v), z.boolean());
 
 /** An integer, or its decimal spelling as a form sends it. */
-export const intParam = () =>
-  z.preprocess((v) => (parsingForm && typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int());
+export const intParam = () => z.preprocess((v) => (parsingForm && typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int());
 
 /** A number, or its decimal spelling as a form sends it. */
 export const numberParam = () =>
-  z.preprocess(
-    (v) => (parsingForm && typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : v),
-    z.number(),
-  );
+  z.preprocess((v) => (parsingForm && typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : v), z.number());
 
 const ID_DOC = {
   anyOf: [
@@ -161,7 +156,9 @@ export const errorSchema = z
   .object({
     error: z.object({
       message: z.string(),
-      code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]).openapi({ description: "One of the closed list of error codes (README: status codes and error codes)" }),
+      code: z
+        .enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]])
+        .openapi({ description: "One of the closed list of error codes (README: status codes and error codes)" }),
       details: z.array(z.object({ path: z.string(), message: z.string(), contentID: z.string().optional() })).optional(),
       requestId: z.string().optional(),
     }),

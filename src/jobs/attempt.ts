@@ -54,10 +54,13 @@ export async function runAttempt(env: Env, run: AttemptRun, cancel: AbortSignal,
     controller.abort(reason);
     rejectAborted(reason);
   };
-  const timer = setTimeout(() => {
-    timedOut = true;
-    stop(new TaskFailure(run.timeoutMessage));
-  }, Math.max(0, run.deadline - Date.now()));
+  const timer = setTimeout(
+    () => {
+      timedOut = true;
+      stop(new TaskFailure(run.timeoutMessage));
+    },
+    Math.max(0, run.deadline - Date.now()),
+  );
   const onCancel = () => stop(new Discarded("the job no longer waits for this attempt"));
   if (cancel.aborted) onCancel();
   else cancel.addEventListener("abort", onCancel, { once: true });

@@ -34,7 +34,9 @@ const KEY_SPELLING = /^[\x21-\x7e]{1,255}$/;
 /** The key a request claims: the header, checked, scoped to the token's subject. */
 export function scopedKey(sub: string, header: string): string {
   if (!KEY_SPELLING.test(header)) {
-    throw badRequest("Invalid Idempotency-Key header: 1 to 255 visible ASCII characters", [{ path: "Idempotency-Key", message: "1 to 255 visible ASCII characters" }]);
+    throw badRequest("Invalid Idempotency-Key header: 1 to 255 visible ASCII characters", [
+      { path: "Idempotency-Key", message: "1 to 255 visible ASCII characters" },
+    ]);
   }
   return `${sub}:${header}`;
 }
@@ -85,9 +87,7 @@ export async function insertClaim(db: Db, key: string, hash: string, now: number
 export async function takeOver(db: Db, row: KeyRow, hash: string, now: number): Promise<Claim | null> {
   if (!isExpired(row, now) && !isAbandoned(row, now)) return null;
   const k = idempotencyKeys;
-  const stale = isExpired(row, now)
-    ? lte(k.createdAt, iso(now - IDEMPOTENCY_TTL_MS))
-    : and(eq(k.jobId, 0), lt(k.createdAt, iso(now - ABANDONED_CLAIM_MS)));
+  const stale = isExpired(row, now) ? lte(k.createdAt, iso(now - IDEMPOTENCY_TTL_MS)) : and(eq(k.jobId, 0), lt(k.createdAt, iso(now - ABANDONED_CLAIM_MS)));
   const token = crypto.randomUUID();
   const taken = await db
     .update(k)
@@ -123,8 +123,7 @@ export const claimHeld = (db: Db, claim: Claim) => sql`exists ${db.select({ one:
  * Points the claim's key at the job inserted just before it in the same batch. It matches only
  * where that insert's condition (`claimHeld`) held, so `last_insert_rowid()` is that job's ID.
  */
-export const bindJob = (db: Db, claim: Claim) =>
-  db.update(idempotencyKeys).set({ jobId: sql`last_insert_rowid()` }).where(held(claim));
+export const bindJob = (db: Db, claim: Claim) => db.update(idempotencyKeys).set({ jobId: sql`last_insert_rowid()` }).where(held(claim));
 
 /** Gives up a claim that has no job yet; a claim taken over meanwhile is left alone. */
 export async function releaseClaim(db: Db, claim: Claim) {

@@ -17,7 +17,17 @@ import {
   REPORT_GRACE_MS,
   RUN_WATCH_MS,
 } from "./limits";
-import { iso, type AttemptMessage, type AttemptReport, type CreateInput, type JobView, type LogInput, type LogLevel, type Refusal, type UpdateInput } from "./model";
+import {
+  iso,
+  type AttemptMessage,
+  type AttemptReport,
+  type CreateInput,
+  type JobView,
+  type LogInput,
+  type LogLevel,
+  type Refusal,
+  type UpdateInput,
+} from "./model";
 import { canTransition, isFinal, TRANSITIONS, type JobStatus } from "./states";
 
 /** Kinds run inside the DO's transaction-bounded steps: no effect outside the job. */
@@ -37,10 +47,7 @@ export type RunOrder = {
   deadline: number;
 };
 
-export type Effect =
-  | { type: "send"; message: AttemptMessage }
-  | { type: "run"; run: RunOrder }
-  | { type: "abort"; attemptId: string; reason: string };
+export type Effect = { type: "send"; message: AttemptMessage } | { type: "run"; run: RunOrder } | { type: "abort"; attemptId: string; reason: string };
 
 export type Decision<T> = {
   /** The job after the decision (null: there is no job). */
@@ -72,7 +79,10 @@ class Draft {
   definitionChanged = false;
   changed = false;
 
-  constructor(job: Job, readonly now: number) {
+  constructor(
+    job: Job,
+    readonly now: number,
+  ) {
     // The definition is shared, never changed in place (updateJob replaces it): only the hot state is copied.
     this.job = { state: structuredClone(job.state), definition: job.definition };
   }
@@ -101,7 +111,9 @@ class Draft {
     const line = fitLine(message, data);
     if (tally.lines + 1 > LOG_MAX_LINES - 1 || tally.bytes + line.bytes > LOG_MAX_BYTES - LOG_TRUNCATION_RESERVE_BYTES) {
       tally.truncated = true;
-      const note = fitLine(`log truncated: the job's log is full (at most ${LOG_MAX_LINES} lines and ${LOG_MAX_BYTES} bytes); the engine's later lines are dropped`);
+      const note = fitLine(
+        `log truncated: the job's log is full (at most ${LOG_MAX_LINES} lines and ${LOG_MAX_BYTES} bytes); the engine's later lines are dropped`,
+      );
       this.push("warn", null, note);
       return;
     }
@@ -194,10 +206,16 @@ export function createJob(existing: Job | null, created: Job, now: number): Deci
   const spec = d.job.definition.import;
   if (spec) {
     const keyed = spec.key ? `, key ${spec.key} (onConflict ${spec.onConflict})` : "";
-    d.log("info", null, `import job created: ${spec.rows} rows (${spec.bytes} bytes of ${spec.format}) into module ${spec.moduleID}; mode ${spec.mode}${keyed}${spec.triggers ? "" : ", triggers off"}`, {
-      columns: Object.fromEntries(spec.columns.map((c, i) => [c, spec.fields[i]])),
-    });
-  } else d.log("info", null, `job created from workflow ${d.s.workflowID} '${snapshot.name}' (${snapshot.tasks.length} tasks)${byNote}${startNote}`, { parameters });
+    d.log(
+      "info",
+      null,
+      `import job created: ${spec.rows} rows (${spec.bytes} bytes of ${spec.format}) into module ${spec.moduleID}; mode ${spec.mode}${keyed}${spec.triggers ? "" : ", triggers off"}`,
+      {
+        columns: Object.fromEntries(spec.columns.map((c, i) => [c, spec.fields[i]])),
+      },
+    );
+  } else
+    d.log("info", null, `job created from workflow ${d.s.workflowID} '${snapshot.name}' (${snapshot.tasks.length} tasks)${byNote}${startNote}`, { parameters });
   return d.done({ job: jobView(d.job), created: true });
 }
 
@@ -206,12 +224,23 @@ export function updateJob(job: Job, input: UpdateInput, now: number): Decision<R
   const s = job.state;
   const changed = (["workflowID", "startAt", "parameters"] as const).filter((k) => input[k] !== undefined);
   if (changed.length && job.definition.import) {
-    return unchanged(job, refusal("import_job", `${changed.join(", ")} of an import job cannot change`, changed.map((path) => ({ path, message: "an import job runs its import" }))));
+    return unchanged(
+      job,
+      refusal(
+        "import_job",
+        `${changed.join(", ")} of an import job cannot change`,
+        changed.map((path) => ({ path, message: "an import job runs its import" })),
+      ),
+    );
   }
   if (changed.length && s.status !== "queued") {
     return unchanged(
       job,
-      refusal("job_not_queued", `${changed.join(", ")} can change only while the job is queued; it is ${s.status}`, changed.map((path) => ({ path, message: `the job is ${s.status}` }))),
+      refusal(
+        "job_not_queued",
+        `${changed.join(", ")} can change only while the job is queued; it is ${s.status}`,
+        changed.map((path) => ({ path, message: `the job is ${s.status}` })),
+      ),
     );
   }
   if (input.status !== undefined && !canTransition(s.status, input.status)) return unchanged(job, transitionRefusal(s.status, input.status));
@@ -298,7 +327,9 @@ export function endAttempt(job: Job, attemptId: string, report: AttemptReport, n
 }
 
 export function pastDeadline(s: JobState, now: number) {
-  return (s.status === "running" && s.deadline !== null && now >= s.deadline) || (s.phase === "onError" && s.onErrorDeadline !== null && now >= s.onErrorDeadline);
+  return (
+    (s.status === "running" && s.deadline !== null && now >= s.deadline) || (s.phase === "onError" && s.onErrorDeadline !== null && now >= s.onErrorDeadline)
+  );
 }
 
 const taskOf = (job: Job, a: Pick<Attempt, "phase" | "index">) => tasksOf(job.definition, a.phase)[a.index];
@@ -370,9 +401,16 @@ function step(d: Draft, ctx: TickContext): boolean {
       s.lost += 1;
       s.attempt = null;
       if (s.lost > MAX_LOST) {
-        fail(d, a, task, { ok: false, durationMs: now - a.running.since, message: `the attempt was lost ${s.lost} times (the Durable Object running it was restarted)` });
+        fail(d, a, task, {
+          ok: false,
+          durationMs: now - a.running.since,
+          message: `the attempt was lost ${s.lost} times (the Durable Object running it was restarted)`,
+        });
       } else {
-        d.log("warn", task.name, `attempt ${a.number} of task '${task.name}' was lost: the Durable Object instance running it is gone; running it again`, { attempt: a.number, outcome: "lost" });
+        d.log("warn", task.name, `attempt ${a.number} of task '${task.name}' was lost: the Durable Object instance running it is gone; running it again`, {
+          attempt: a.number,
+          outcome: "lost",
+        });
       }
       return true;
     }
@@ -422,7 +460,11 @@ function dispatch(d: Draft, task: TaskDefinition, ctx: TickContext): boolean {
   if (task.kind === "delay") {
     const seconds = Math.max(0, Number(task.options.seconds) || 0);
     s.attempt = { ...base, mode: "delay", claimedAt: now, deadline: now + seconds * 1000 };
-    d.log("info", task.name, `attempt ${base.number} of task '${task.name}' (delay) started: waiting ${seconds} s`, { attempt: base.number, kind: "delay", until: iso(now + seconds * 1000) });
+    d.log("info", task.name, `attempt ${base.number} of task '${task.name}' (delay) started: waiting ${seconds} s`, {
+      attempt: base.number,
+      kind: "delay",
+      until: iso(now + seconds * 1000),
+    });
     return true;
   }
   if (INLINE_KINDS.has(task.kind)) {
@@ -443,7 +485,12 @@ function succeed(d: Draft, report: Extract<AttemptReport, { ok: true }>) {
   if (report.result !== undefined) d.results.push({ phase: a.phase, name: task.name, value: JSON.stringify(report.result) });
   for (const line of report.logs ?? []) d.log(line.level, task.name, line.message, line.data);
   const what = a.mode === "delay" ? `ended after ${Math.round(report.durationMs / 1000)} s` : `succeeded in ${report.durationMs} ms`;
-  d.log("info", task.name, `attempt ${a.number} of task '${task.name}' ${what}`, { attempt: a.number, kind: task.kind, outcome: "ok", durationMs: report.durationMs });
+  d.log("info", task.name, `attempt ${a.number} of task '${task.name}' ${what}`, {
+    attempt: a.number,
+    kind: task.kind,
+    outcome: "ok",
+    durationMs: report.durationMs,
+  });
   nextTask(s);
   // An import job's progress counts rows, written by its task as it goes.
   if (a.phase === "main" && !d.job.definition.import) {

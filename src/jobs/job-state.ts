@@ -96,7 +96,9 @@ export type JobDefinition = {
  * (`done` counts rows read; the import's task writes it after each batch).
  */
 export const startProgress = (def: JobDefinition) =>
-  def.import ? { task: def.snapshot.tasks[0]?.name ?? null, done: 0, total: def.import.rows } : { task: def.snapshot.tasks[0]?.name ?? null, done: 0, total: def.snapshot.tasks.length };
+  def.import
+    ? { task: def.snapshot.tasks[0]?.name ?? null, done: 0, total: def.import.rows }
+    : { task: def.snapshot.tasks[0]?.name ?? null, done: 0, total: def.snapshot.tasks.length };
 
 /** The job's trigger depth: 0 unless a trigger started it. */
 export const triggerDepthOf = (def: JobDefinition) => def.trigger?.depth ?? 0;

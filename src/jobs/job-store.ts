@@ -15,7 +15,12 @@ import { iso, type JobOrigin, type LogLevel, type LogLine, type TriggerOrigin } 
  * bookkeeping. `load` answers the row, `save` receives the bookkeeping the write decided on;
  * JobObject applies that to the state itself.
  */
-export type MirrorRow = JobState & { parameters: Record<string, string>; schedule?: JobOrigin | null; trigger?: TriggerOrigin | null; importView?: ImportView | null };
+export type MirrorRow = JobState & {
+  parameters: Record<string, string>;
+  schedule?: JobOrigin | null;
+  trigger?: TriggerOrigin | null;
+  importView?: ImportView | null;
+};
 export type JobStore = { load(): MirrorRow | null; save(row: MirrorRow): void };
 
 export class JobStorage {
@@ -70,7 +75,12 @@ export class JobStorage {
       this.sql.exec("INSERT INTO log (seq, time, level, task, message, data) VALUES (?, ?, ?, ?, ?, ?)", l.seq, l.time, l.level, l.task, l.message, l.data);
     }
     for (const r of decision.results) {
-      this.sql.exec("INSERT INTO results (phase, name, value) VALUES (?, ?, ?) ON CONFLICT (phase, name) DO UPDATE SET value = excluded.value", r.phase, r.name, r.value);
+      this.sql.exec(
+        "INSERT INTO results (phase, name, value) VALUES (?, ?, ?) ON CONFLICT (phase, name) DO UPDATE SET value = excluded.value",
+        r.phase,
+        r.name,
+        r.value,
+      );
     }
   }
 
@@ -96,7 +106,14 @@ export class JobStorage {
       .toArray();
     return {
       count,
-      logs: rows.map((r) => ({ seq: r.seq, time: iso(r.time)!, level: r.level, task: r.task, message: r.message, data: r.data === null ? null : JSON.parse(r.data) })),
+      logs: rows.map((r) => ({
+        seq: r.seq,
+        time: iso(r.time)!,
+        level: r.level,
+        task: r.task,
+        message: r.message,
+        data: r.data === null ? null : JSON.parse(r.data),
+      })),
     };
   }
 

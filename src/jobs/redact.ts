@@ -23,7 +23,12 @@ export function redactHeaders(headers: Record<string, unknown>, keep: (value: un
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(headers)) {
     // defineProperty, so that a header named `__proto__` stays a plain key
-    Object.defineProperty(out, name, { value: isCredentialHeader(name) && !keep(value) ? REDACTED : value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, name, {
+      value: isCredentialHeader(name) && !keep(value) ? REDACTED : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

@@ -53,10 +53,8 @@ export function registerJobsRoutes(app: OpenAPIHono<AppEnv>) {
     },
   );
 
-  defineRoute(
-    app,
-    { method: "get", path: "/job/{jobID}", tag, summary: "Read a job", ids: ["jobID"], response: responseOf(jobSchema) },
-    async (c, { ids }) => ok(c, await getJob(c.env, ids.jobID)),
+  defineRoute(app, { method: "get", path: "/job/{jobID}", tag, summary: "Read a job", ids: ["jobID"], response: responseOf(jobSchema) }, async (c, { ids }) =>
+    ok(c, await getJob(c.env, ids.jobID)),
   );
 
   defineRoute(
@@ -66,8 +64,7 @@ export function registerJobsRoutes(app: OpenAPIHono<AppEnv>) {
       path: "/job/{jobID}/logs",
       tag,
       summary: "A job's log, oldest first; `after` for tailing",
-      description:
-        'Requires the `read` scope. For a token without `admin`, credential header values inside `data` (any `headers` object) read "[redacted]".',
+      description: 'Requires the `read` scope. For a token without `admin`, credential header values inside `data` (any `headers` object) read "[redacted]".',
       ids: ["jobID"],
       query: jobLogsQuery,
       response: responseOf(jobLogsSchema),
@@ -76,7 +73,8 @@ export function registerJobsRoutes(app: OpenAPIHono<AppEnv>) {
       const page = parsePaging(query);
       let after = 0;
       if (query.after !== undefined && query.after.trim() !== "") {
-        if (!/^\d{1,15}$/.test(query.after.trim())) throw badRequest(`Invalid after '${query.after}': must be a log seq (an integer ≥ 0)`, [{ path: "after", message: "must be an integer ≥ 0" }]);
+        if (!/^\d{1,15}$/.test(query.after.trim()))
+          throw badRequest(`Invalid after '${query.after}': must be a log seq (an integer ≥ 0)`, [{ path: "after", message: "must be an integer ≥ 0" }]);
         after = Number(query.after.trim());
       }
       const found = (await jobStub(c.env, String(ids.jobID)).logs({ offset: page.offset, limit: page.perPage, after })) as {

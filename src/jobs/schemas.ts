@@ -111,8 +111,7 @@ export const parametersParam = () =>
     description: `a map of strings (a JSON string in a form): at most ${PARAMETERS_MAX_COUNT} parameters, names of at most ${PARAMETER_NAME_MAX_CHARS} characters, ${PARAMETERS_MAX_BYTES / 1024} KiB as JSON`,
   });
 
-const statusParam = () =>
-  z.enum(JOB_STATUSES, { error: `must be one of ${JOB_STATUSES.join(", ")}` });
+const statusParam = () => z.enum(JOB_STATUSES, { error: `must be one of ${JOB_STATUSES.join(", ")}` });
 
 export const logLineInput = z.object({
   message: z.string({ error: (i) => (i.input === undefined ? "is required" : "must be a string") }).min(1, "must not be empty"),
@@ -175,7 +174,11 @@ export const updateJobBody = z.object({
     .openapi({
       description: "a line {message, level?, data?} or an array of at most 100 lines (a JSON string in a form)",
       oneOf: [
-        { type: "object", required: ["message"], properties: { message: { type: "string" }, level: { type: "string", enum: ["info", "warn", "error"] }, data: {} } },
+        {
+          type: "object",
+          required: ["message"],
+          properties: { message: { type: "string" }, level: { type: "string", enum: ["info", "warn", "error"] }, data: {} },
+        },
         { type: "array", maxItems: MAX_LOG_LINES_PER_REQUEST, items: { type: "object", required: ["message"] } },
       ],
     }),
@@ -210,7 +213,9 @@ export const jobSchema = z
     progress: z.object({ task: z.string().nullable(), done: z.number(), total: z.number() }),
     error: z.string().nullable(),
     scheduleID: idString.nullable().openapi({ description: "the schedule that started the job; null for jobs posted by clients" }),
-    scheduledFor: timestamp.nullable().openapi({ description: "the schedule's fire time the job stands for (one job per schedule and fire time); null for jobs posted by clients" }),
+    scheduledFor: timestamp
+      .nullable()
+      .openapi({ description: "the schedule's fire time the job stands for (one job per schedule and fire time); null for jobs posted by clients" }),
     triggeredBy: z
       .object({
         event: z.string().openapi({ example: "content.updated" }),

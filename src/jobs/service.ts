@@ -141,7 +141,15 @@ export async function startTriggeredJob(
   input: { workflowID: number; parameters: Record<string, string>; userID: string; trigger: TriggerOrigin },
 ): Promise<{ job: JobView; created: boolean }> {
   const snapshot = await loadSnapshot(env, input.workflowID);
-  const made = await insertJobRow(env, { workflowID: input.workflowID, parameters: input.parameters }, snapshot, input.userID, undefined, undefined, input.trigger);
+  const made = await insertJobRow(
+    env,
+    { workflowID: input.workflowID, parameters: input.parameters },
+    snapshot,
+    input.userID,
+    undefined,
+    undefined,
+    input.trigger,
+  );
   if (made === CLAIM_LOST) throw new Error("bug: a triggered job has no Idempotency-Key claim to lose");
   return made;
 }
@@ -203,7 +211,11 @@ async function insertJobRow(
     .from(workflows)
     .where(and(eq(workflows.id, body.workflowID), claim ? claimHeld(db, claim) : undefined));
   const insert = origin
-    ? db.insert(jobs).select(row).onConflictDoNothing({ target: [jobs.scheduleId, jobs.scheduledFor] }).returning({ id: jobs.id })
+    ? db
+        .insert(jobs)
+        .select(row)
+        .onConflictDoNothing({ target: [jobs.scheduleId, jobs.scheduledFor] })
+        .returning({ id: jobs.id })
     : trigger
       ? db.insert(jobs).select(row).onConflictDoNothing({ target: jobs.triggerKey }).returning({ id: jobs.id })
       : db.insert(jobs).select(row).returning({ id: jobs.id });
@@ -214,7 +226,11 @@ async function insertJobRow(
     if (holder !== null) {
       // The fire time has its job already. Its DO's create is idempotent: it answers the job, or
       // makes it from the same input if the call that inserted the row died before reaching it.
-      const mirror = await db.select({ workflowId: jobs.workflowId, createdAt: jobs.createdAt, parameters: jobs.parameters }).from(jobs).where(eq(jobs.id, holder)).get();
+      const mirror = await db
+        .select({ workflowId: jobs.workflowId, createdAt: jobs.createdAt, parameters: jobs.parameters })
+        .from(jobs)
+        .where(eq(jobs.id, holder))
+        .get();
       const workflowID = mirror?.workflowId ?? body.workflowID;
       const { job } = await jobStub(env, String(holder)).create({
         jobID: String(holder),
@@ -229,7 +245,11 @@ async function insertJobRow(
       });
       return { job, created: false };
     }
-    throw badRequest(`Workflow ${body.workflowID} does not exist`, [{ path: "workflowID", message: `workflow ${body.workflowID} does not exist` }], "unknown_workflow");
+    throw badRequest(
+      `Workflow ${body.workflowID} does not exist`,
+      [{ path: "workflowID", message: `workflow ${body.workflowID} does not exist` }],
+      "unknown_workflow",
+    );
   }
   const jobID = String(inserted.id);
   try {
@@ -251,7 +271,9 @@ async function insertJobRow(
     // listings and the sweep, and free the Idempotency-Key for a duplicate). Only a DO that surely
     // holds no job loses its row (and its key) here; if that cannot be told, the sweep decides
     // after a minute, and a repeat of the key finishes or forgets the job (see finishJob).
-    const made = await jobStub(env, jobID).get().catch(() => undefined);
+    const made = await jobStub(env, jobID)
+      .get()
+      .catch(() => undefined);
     if (made) return { job: made, created: true };
     if (made === null) {
       const dropRow = db.delete(jobs).where(and(eq(jobs.id, inserted.id), eq(jobs.version, 0)));

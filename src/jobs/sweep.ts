@@ -32,14 +32,23 @@ export async function sweep(env: Env, now: Date) {
   const orphanBefore = new Date(nowMs - ORPHAN_AFTER_MS).toISOString();
   const id = { id: jobs.id };
   const [missed, overdue, orphans] = await db.batch([
-    db.select(id).from(jobs).where(and(eq(jobs.status, "queued"), lte(jobs.startAt, due))).orderBy(asc(jobs.startAt)).limit(BATCH),
+    db
+      .select(id)
+      .from(jobs)
+      .where(and(eq(jobs.status, "queued"), lte(jobs.startAt, due)))
+      .orderBy(asc(jobs.startAt))
+      .limit(BATCH),
     db
       .select(id)
       .from(jobs)
       .where(and(eq(jobs.status, "running"), isNotNull(jobs.deadlineAt), lte(jobs.deadlineAt, nowIso)))
       .orderBy(asc(jobs.deadlineAt))
       .limit(BATCH),
-    db.select(id).from(jobs).where(and(eq(jobs.version, 0), lte(jobs.createdAt, orphanBefore))).limit(BATCH),
+    db
+      .select(id)
+      .from(jobs)
+      .where(and(eq(jobs.version, 0), lte(jobs.createdAt, orphanBefore)))
+      .limit(BATCH),
   ]);
   const ids = [...new Set([...missed, ...overdue].map((r) => r.id))];
   const results = await Promise.allSettled(ids.map((id) => jobStub(env, String(id)).sweep(nowMs)));

@@ -63,7 +63,10 @@ export type TaskOutcome = {
 
 /** A task attempt that failed in a way the workflow should see (retry, then onError). */
 export class TaskFailure extends Error {
-  constructor(message: string, readonly data?: unknown) {
+  constructor(
+    message: string,
+    readonly data?: unknown,
+  ) {
     super(message);
   }
 }

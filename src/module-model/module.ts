@@ -75,7 +75,9 @@ async function conversionStatements(db: Db, moduleId: number, fields: FieldDefin
 
 /** The module's expression indexes on `content` from before typed tables (`cx_<module>_...`). */
 async function legacyFieldIndexes(db: Db, moduleId: number): Promise<string[]> {
-  const rows = await db.all<{ name: string }>(sql`select name from sqlite_master where type = 'index' and substr(name, 1, ${`cx_${moduleId}_`.length}) = ${`cx_${moduleId}_`}`);
+  const rows = await db.all<{ name: string }>(
+    sql`select name from sqlite_master where type = 'index' and substr(name, 1, ${`cx_${moduleId}_`.length}) = ${`cx_${moduleId}_`}`,
+  );
   return rows.map((r) => r.name);
 }
 

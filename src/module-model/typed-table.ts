@@ -202,14 +202,10 @@ export function itemsFrom(layout: TypedLayout, needsDocument: boolean): SQL {
 // ---------------------------------------------------------------------------------------------
 // Statements that keep the typed table in step (each runs inside the write's or edit's batch)
 
-const columnList = (layout: TypedLayout) =>
-  sql.join([sql`"id", "user_id", "created_at", "updated_at"`, ...layout.columns.map((c) => ident(c.name))], sql`, `);
+const columnList = (layout: TypedLayout) => sql.join([sql`"id", "user_id", "created_at", "updated_at"`, ...layout.columns.map((c) => ident(c.name))], sql`, `);
 
 const derivedRow = (layout: TypedLayout) =>
-  sql.join(
-    [sql`"id", "user_id", "created_at", "updated_at"`, ...layout.columns.map((c) => typedValue(sql`"data"`, c.field))],
-    sql`, `,
-  );
+  sql.join([sql`"id", "user_id", "created_at", "updated_at"`, ...layout.columns.map((c) => typedValue(sql`"data"`, c.field))], sql`, `);
 
 /**
  * Derives the typed rows of the `content` rows matching `where` (a condition on `content`'s own
@@ -274,7 +270,8 @@ export function rebuildStatements(moduleId: number, fields: FieldDefinition[]): 
     sql`create table ${ident(layout.table)} (${columns}) strict`,
     sql`insert into ${ident(layout.table)} (${columnList(layout)}) select ${derivedRow(layout)} from "content" where ${live}`,
     ...layout.indexes.map(
-      (i) => sql`create ${sql.raw(i.unique ? "unique index" : "index")} ${ident(i.name)} on ${ident(layout.table)} (${sql.join(i.columns.map(ident), sql`, `)})`,
+      (i) =>
+        sql`create ${sql.raw(i.unique ? "unique index" : "index")} ${ident(i.name)} on ${ident(layout.table)} (${sql.join(i.columns.map(ident), sql`, `)})`,
     ),
     sql`create virtual table ${search} using fts5("search", tokenize = 'trigram case_sensitive 1')`,
     sql`insert into ${search} ("rowid", "search") select "id", "search" from "content" where ${live}`,

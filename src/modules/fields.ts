@@ -63,7 +63,4 @@ export function normaliseFields(input: FieldInput[]): NormalisedFields {
 }
 
 /** The fields (with their index) that hold references to items of another module. */
-export const relatedTargets = (fields: FieldDefinition[]) =>
-  fields
-    .map((f, i) => ({ index: i, field: f }))
-    .filter(({ field }) => holdsReferences(field));
+export const relatedTargets = (fields: FieldDefinition[]) => fields.map((f, i) => ({ index: i, field: f })).filter(({ field }) => holdsReferences(field));

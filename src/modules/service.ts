@@ -47,12 +47,13 @@ async function validatedFields(db: Db, input: ModuleInput, selfId?: number): Pro
     const related = relatedTargets(fields);
     const targetIds = [...new Set(related.map(({ field }) => targetModule(field)))];
     const existing = new Set(
-      targetIds.length
-        ? (await db.select({ id: modules.id }).from(modules).where(inArray(modules.id, targetIds)).all()).map((r) => r.id)
-        : [],
+      targetIds.length ? (await db.select({ id: modules.id }).from(modules).where(inArray(modules.id, targetIds)).all()).map((r) => r.id) : [],
     );
     if (selfId !== undefined) existing.add(selfId);
-    const found = await liveItemModules(db, related.flatMap(({ field }) => referencedIds(field, field.defaultValue)));
+    const found = await liveItemModules(
+      db,
+      related.flatMap(({ field }) => referencedIds(field, field.defaultValue)),
+    );
     for (const { index, field } of related) {
       const target = targetModule(field);
       if (!existing.has(target)) {

@@ -5,16 +5,7 @@ import { defineRoute } from "../http/route";
 import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { createPageBody, pageListQuery, pageSchema, pageTreeSchema, reorderBody, updatePageBody } from "./schemas";
-import {
-  createPage,
-  deletePage,
-  getPage,
-  listChildren,
-  pageTree,
-  presentPage,
-  reorderPages,
-  updatePage,
-} from "./service";
+import { createPage, deletePage, getPage, listChildren, pageTree, presentPage, reorderPages, updatePage } from "./service";
 
 const tag = "Pages";
 

@@ -9,11 +9,9 @@ export const MAX_DESCRIPTION = 4000;
 export const MAX_REORDER = 10_000;
 
 /** "is required" when the value is missing, else `wrongType`. */
-const typeError = (wrongType: string) => (issue: { input: unknown }) =>
-  issue.input === undefined ? "is required" : wrongType;
+const typeError = (wrongType: string) => (issue: { input: unknown }) => (issue.input === undefined ? "is required" : wrongType);
 
-const text = (max: number) =>
-  z.string({ error: typeError("must be a string") }).max(max, `at most ${max} characters`);
+const text = (max: number) => z.string({ error: typeError("must be a string") }).max(max, `at most ${max} characters`);
 
 /** A layout block; unknown keys are dropped, the rest is stored in this order after defaults. */
 export const blockInput = z
@@ -35,11 +33,9 @@ export const blockInput = z
   )
   .openapi("PageBlock");
 
-const blocks = jsonParam(
-  z
-    .array(blockInput, { error: typeError("must be a JSON array of blocks") })
-    .max(MAX_BLOCKS, `at most ${MAX_BLOCKS} blocks`),
-).openapi({ description: "array of blocks (a JSON string in a form)" });
+const blocks = jsonParam(z.array(blockInput, { error: typeError("must be a JSON array of blocks") }).max(MAX_BLOCKS, `at most ${MAX_BLOCKS} blocks`)).openapi({
+  description: "array of blocks (a JSON string in a form)",
+});
 
 const title = z
   .string({ error: typeError("must be a string") })
@@ -47,7 +43,7 @@ const title = z
   .min(1, "must not be empty")
   .max(MAX_TITLE, `at most ${MAX_TITLE} characters`);
 
-const visible = boolParam().openapi({ type: "boolean", description: "a boolean, or \"true\"/\"false\" in a form" });
+const visible = boolParam().openapi({ type: "boolean", description: 'a boolean, or "true"/"false" in a form' });
 const selfID = optionalRef().openapi({ description: "the parent page; 0 or absent: top level" });
 const moduleID = optionalRef().openapi({ description: "makes this the module's record page; 0: none" });
 
@@ -71,11 +67,9 @@ export const updatePageBody = z.object({
 });
 
 export const reorderBody = z.object({
-  pageIDs: jsonParam(
-    z
-      .array(idValue(), { error: typeError("must be a JSON array of page IDs") })
-      .max(MAX_REORDER, `at most ${MAX_REORDER} IDs`),
-  ).openapi({ description: "every child of selfID, in the new order (a JSON string in a form)" }),
+  pageIDs: jsonParam(z.array(idValue(), { error: typeError("must be a JSON array of page IDs") }).max(MAX_REORDER, `at most ${MAX_REORDER} IDs`)).openapi({
+    description: "every child of selfID, in the new order (a JSON string in a form)",
+  }),
 });
 
 export const pageListQuery = z.object({

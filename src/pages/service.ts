@@ -51,12 +51,22 @@ export async function getPage(db: Db, id: number): Promise<PageRow> {
 /** The children of `selfId` (0: top level), by weight then ID. An unknown parent is a 404. */
 export async function listChildren(db: Db, selfId: number): Promise<PageRow[]> {
   if (selfId !== 0) await getPage(db, selfId);
-  return db.select().from(pages).where(eq(pages.selfId, selfId)).orderBy(...byOrder).all();
+  return db
+    .select()
+    .from(pages)
+    .where(eq(pages.selfId, selfId))
+    .orderBy(...byOrder)
+    .all();
 }
 
 /** Every non-record page, nested, from one query. */
 export async function pageTree(db: Db): Promise<PageTreeNode[]> {
-  const rows = await db.select().from(pages).where(isNull(pages.moduleId)).orderBy(asc(pages.selfId), ...byOrder).all();
+  const rows = await db
+    .select()
+    .from(pages)
+    .where(isNull(pages.moduleId))
+    .orderBy(asc(pages.selfId), ...byOrder)
+    .all();
   const nodes = new Map<number, PageTreeNode>();
   for (const row of rows) nodes.set(row.id, { ...presentPage(row), children: [] });
   const top: PageTreeNode[] = [];
@@ -140,17 +150,14 @@ function isUniqueViolation(err: unknown): boolean {
   return false;
 }
 
-const raceConflict = (what: string) =>
-  conflict(`${what} changed while this request ran; nothing was changed, retry`, undefined, "concurrent_change");
+const raceConflict = (what: string) => conflict(`${what} changed while this request ran; nothing was changed, retry`, undefined, "concurrent_change");
 
 const lastWeightSql = (parentId: number, exceptId = 0) =>
   sql`(select coalesce(max(w.weight), 0) + 1 from pages w where w.self_id = ${parentId} and w.id <> ${exceptId})`;
 
-const parentExistsSql = (parentId: number) =>
-  sql`(${parentId} = 0 or exists (select 1 from pages pp where pp.id = ${parentId} and pp.module_id is null))`;
+const parentExistsSql = (parentId: number) => sql`(${parentId} = 0 or exists (select 1 from pages pp where pp.id = ${parentId} and pp.module_id is null))`;
 
-const moduleExistsSql = (moduleId: number | null) =>
-  moduleId === null ? sql`1` : sql`exists (select 1 from modules m where m.id = ${moduleId})`;
+const moduleExistsSql = (moduleId: number | null) => (moduleId === null ? sql`1` : sql`exists (select 1 from modules m where m.id = ${moduleId})`);
 
 // ---- writes ----------------------------------------------------------------------------------
 
@@ -259,21 +266,24 @@ export async function reorderPages(db: Db, selfId: number, pageIds: number[]): P
   });
   if (foreign.length) {
     const found = new Map(
-      (await db.select({ id: pages.id, selfId: pages.selfId }).from(pages).where(sql`${pages.id} in (select value from json_each(${JSON.stringify(foreign.map((f) => f.id))}))`).all()).map(
-        (r) => [r.id, r.selfId],
-      ),
+      (
+        await db
+          .select({ id: pages.id, selfId: pages.selfId })
+          .from(pages)
+          .where(sql`${pages.id} in (select value from json_each(${JSON.stringify(foreign.map((f) => f.id))}))`)
+          .all()
+      ).map((r) => [r.id, r.selfId]),
     );
     for (const { index, id } of foreign) {
       const parent = found.get(id);
       const message =
-        parent === undefined
-          ? `page ${id} does not exist`
-          : `page ${id} is ${parent === 0 ? "a top-level page" : `a child of page ${parent}`}, ${wanted}`;
+        parent === undefined ? `page ${id} does not exist` : `page ${id} is ${parent === 0 ? "a top-level page" : `a child of page ${parent}`}, ${wanted}`;
       details.push({ path: `pageIDs[${index}]`, message });
     }
   }
   for (const child of children) {
-    if (!seen.has(child.id)) details.push({ path: "pageIDs", message: `page ${child.id} is missing: list every child of ${selfId === 0 ? "the top level" : `page ${selfId}`}` });
+    if (!seen.has(child.id))
+      details.push({ path: "pageIDs", message: `page ${child.id} is missing: list every child of ${selfId === 0 ? "the top level" : `page ${selfId}`}` });
   }
   throwIfDetails(details, "Invalid pageIDs");
   if (pageIds.length === 0) return;
@@ -300,7 +310,12 @@ export async function reorderPages(db: Db, selfId: number, pageIds: number[]): P
 export async function deletePage(db: Db, id: number): Promise<void> {
   await getPage(db, id);
   const check = async () => {
-    const children = await db.select({ id: pages.id }).from(pages).where(eq(pages.selfId, id)).orderBy(...byOrder).all();
+    const children = await db
+      .select({ id: pages.id })
+      .from(pages)
+      .where(eq(pages.selfId, id))
+      .orderBy(...byOrder)
+      .all();
     if (children.length) {
       throw conflict(
         `Page ${id} has ${children.length} child page(s); move or delete them first`,

@@ -65,7 +65,14 @@ export function registerSchedulesRoutes(app: OpenAPIHono<AppEnv>) {
 
   defineRoute(
     app,
-    { method: "get", path: "/schedule/{scheduleID}", tag, summary: "Read a schedule, with its next five fire times and its last jobs", ids: ["scheduleID"], response: responseOf(scheduleSchema) },
+    {
+      method: "get",
+      path: "/schedule/{scheduleID}",
+      tag,
+      summary: "Read a schedule, with its next five fire times and its last jobs",
+      ids: ["scheduleID"],
+      response: responseOf(scheduleSchema),
+    },
     async (c, { ids }) => ok(c, await getSchedule(c.env, ids.scheduleID)),
   );
 
@@ -135,8 +142,7 @@ export function registerSchedulesRoutes(app: OpenAPIHono<AppEnv>) {
       path: "/schedule/{scheduleID}/backfill",
       tag,
       summary: `Start the jobs of every fire time in [from, to] (at most ${BACKFILL_MAX_FIRES}), obeying the overlap policy`,
-      description:
-        `Requires the \`write\` scope. Fire times come from \`cron\` and \`timezone\` alone (paused, startAt and endAt do not apply). A fire time that already has a job answers it (\`existing\`): a repeated backfill starts nothing twice. More than ${BACKFILL_MAX_FIRES} fire times, \`to\` before \`from\` or in the future: 400. Under \`skip\` only the first job starts while it runs; send \`overlap: allow_all\` to start every one.`,
+      description: `Requires the \`write\` scope. Fire times come from \`cron\` and \`timezone\` alone (paused, startAt and endAt do not apply). A fire time that already has a job answers it (\`existing\`): a repeated backfill starts nothing twice. More than ${BACKFILL_MAX_FIRES} fire times, \`to\` before \`from\` or in the future: 400. Under \`skip\` only the first job starts while it runs; send \`overlap: allow_all\` to start every one.`,
       ids: ["scheduleID"],
       body: backfillBody,
       response: responseOf(backfillSchema),
@@ -160,7 +166,8 @@ export function registerSchedulesRoutes(app: OpenAPIHono<AppEnv>) {
       const page = parsePaging(query);
       let after = 0;
       if (query.after !== undefined && query.after.trim() !== "") {
-        if (!/^\d{1,15}$/.test(query.after.trim())) throw badRequest(`Invalid after '${query.after}': must be a log seq (an integer ≥ 0)`, [{ path: "after", message: "must be an integer ≥ 0" }]);
+        if (!/^\d{1,15}$/.test(query.after.trim()))
+          throw badRequest(`Invalid after '${query.after}': must be a log seq (an integer ≥ 0)`, [{ path: "after", message: "must be an integer ≥ 0" }]);
         after = Number(query.after.trim());
       }
       const found = await scheduleLog(c.env, ids.scheduleID, { offset: page.offset, limit: page.perPage, after });

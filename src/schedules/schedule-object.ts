@@ -225,17 +225,26 @@ export class ScheduleObject extends DurableObject<Env> {
   /** Every fire time in (cursor, edge] is older than the catch-up window: one line says how many. */
   private recordMissed(row: ScheduleRow, cursor: number, edge: number) {
     const window = windowOf(row);
-    const missed = fireTimesAfter(specOf(row), cursor, { startAt: window.startAt, endAt: window.endAt === null ? edge : Math.min(edge, window.endAt) }, MISSED_COUNT_CAP);
+    const missed = fireTimesAfter(
+      specOf(row),
+      cursor,
+      { startAt: window.startAt, endAt: window.endAt === null ? edge : Math.min(edge, window.endAt) },
+      MISSED_COUNT_CAP,
+    );
     if (!missed.length) return;
     const n = missed.length >= MISSED_COUNT_CAP ? `${MISSED_COUNT_CAP} or more` : String(missed.length);
-    this.log("warn", `missed ${n} fire time${missed.length === 1 ? "" : "s"} from ${iso(missed[0])} to ${iso(missed[missed.length - 1])}: older than the catch-up window (${row.catchupWindow} s) when the schedule woke`, {
-      scheduleID: String(row.id),
-      action: "missed",
-      count: missed.length,
-      countCapped: missed.length >= MISSED_COUNT_CAP,
-      first: iso(missed[0]),
-      last: iso(missed[missed.length - 1]),
-    });
+    this.log(
+      "warn",
+      `missed ${n} fire time${missed.length === 1 ? "" : "s"} from ${iso(missed[0])} to ${iso(missed[missed.length - 1])}: older than the catch-up window (${row.catchupWindow} s) when the schedule woke`,
+      {
+        scheduleID: String(row.id),
+        action: "missed",
+        count: missed.length,
+        countCapped: missed.length >= MISSED_COUNT_CAP,
+        first: iso(missed[0]),
+        last: iso(missed[missed.length - 1]),
+      },
+    );
   }
 
   /** The buffered run starts once no job of the schedule is queued or running. */
@@ -262,7 +271,14 @@ export class ScheduleObject extends DurableObject<Env> {
         if (overlap === "skip") return this.run(row, t, "skipped", null, `${others} still queued or running (overlap skip)`, via);
         if (overlap === "buffer_one") {
           if (clock.buffered !== null && clock.buffered !== t) {
-            return this.run(row, t, "skipped", null, `${others} still queued or running and the run for ${iso(clock.buffered)} already waits (overlap buffer_one)`, via);
+            return this.run(
+              row,
+              t,
+              "skipped",
+              null,
+              `${others} still queued or running and the run for ${iso(clock.buffered)} already waits (overlap buffer_one)`,
+              via,
+            );
           }
           clock.buffered = t;
           this.store.save(clock);
@@ -270,7 +286,8 @@ export class ScheduleObject extends DurableObject<Env> {
         }
         for (const id of active) {
           const result = await jobStub(this.env, String(id)).cancel();
-          if (result.ok) this.log("info", `job ${id} cancelled for the fire time ${iso(t)} (overlap cancel_other)`, { scheduledFor: iso(t), jobID: String(id), via });
+          if (result.ok)
+            this.log("info", `job ${id} cancelled for the fire time ${iso(t)} (overlap cancel_other)`, { scheduledFor: iso(t), jobID: String(id), via });
         }
       }
     }
@@ -319,8 +336,16 @@ export class ScheduleObject extends DurableObject<Env> {
     const id = { id: jobs.id };
     // Both through indexes: (schedule_id, scheduled_for) unique, and (schedule_id, status, id).
     const [holder, candidates] = await db.batch([
-      db.select(id).from(jobs).where(and(eq(jobs.scheduleId, scheduleId), eq(jobs.scheduledFor, iso(t)!))),
-      db.select(id).from(jobs).where(and(eq(jobs.scheduleId, scheduleId), inArray(jobs.status, ACTIVE))).orderBy(desc(jobs.id)).limit(ACTIVE_JOBS_CHECKED + 1),
+      db
+        .select(id)
+        .from(jobs)
+        .where(and(eq(jobs.scheduleId, scheduleId), eq(jobs.scheduledFor, iso(t)!))),
+      db
+        .select(id)
+        .from(jobs)
+        .where(and(eq(jobs.scheduleId, scheduleId), inArray(jobs.status, ACTIVE)))
+        .orderBy(desc(jobs.id))
+        .limit(ACTIVE_JOBS_CHECKED + 1),
     ]);
     const existing = holder[0]?.id ?? null;
     const others = candidates.filter((r) => r.id !== existing).slice(0, ACTIVE_JOBS_CHECKED);

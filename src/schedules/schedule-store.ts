@@ -55,7 +55,14 @@ export class ScheduleStore {
   log(level: LogLevel, message: string, data: unknown, now: number) {
     this.ensureTables();
     const seq = (this.sql.exec<{ n: number }>("SELECT IFNULL(MAX(seq), 0) AS n FROM log").one().n ?? 0) + 1;
-    this.sql.exec("INSERT INTO log (seq, time, level, message, data) VALUES (?, ?, ?, ?, ?)", seq, now, level, message, data === undefined ? null : JSON.stringify(data));
+    this.sql.exec(
+      "INSERT INTO log (seq, time, level, message, data) VALUES (?, ?, ?, ?, ?)",
+      seq,
+      now,
+      level,
+      message,
+      data === undefined ? null : JSON.stringify(data),
+    );
     this.sql.exec("DELETE FROM log WHERE seq <= ?", seq - SCHEDULE_LOG_MAX_LINES);
   }
 
@@ -70,6 +77,9 @@ export class ScheduleStore {
         query.offset,
       )
       .toArray();
-    return { count, logs: rows.map((r) => ({ seq: r.seq, time: iso(r.time)!, level: r.level, message: r.message, data: r.data === null ? null : JSON.parse(r.data) })) };
+    return {
+      count,
+      logs: rows.map((r) => ({ seq: r.seq, time: iso(r.time)!, level: r.level, message: r.message, data: r.data === null ? null : JSON.parse(r.data) })),
+    };
   }
 }

@@ -111,8 +111,12 @@ export const triggerBody = z.object({
 });
 
 export const backfillBody = z.object({
-  from: instantParam("the first instant of the range (inclusive)").refine((v) => v !== null, "is required").openapi({ type: "string" }),
-  to: instantParam("the last instant of the range (inclusive); not in the future").refine((v) => v !== null, "is required").openapi({ type: "string" }),
+  from: instantParam("the first instant of the range (inclusive)")
+    .refine((v) => v !== null, "is required")
+    .openapi({ type: "string" }),
+  to: instantParam("the last instant of the range (inclusive); not in the future")
+    .refine((v) => v !== null, "is required")
+    .openapi({ type: "string" }),
   overlap: overlapParam().optional().openapi({ description: "overrides the schedule's overlap policy for these starts (allow_all starts every one)" }),
 });
 
@@ -128,7 +132,9 @@ export const scheduleLogQuery = z.object({
 
 const fireTimeSchema = z.object({
   utc: timestamp,
-  local: z.string().openapi({ example: "2026-11-30T08:00:00.000+01:00", description: "the same instant as wall-clock time in the schedule's zone, with its offset" }),
+  local: z
+    .string()
+    .openapi({ example: "2026-11-30T08:00:00.000+01:00", description: "the same instant as wall-clock time in the schedule's zone, with its offset" }),
 });
 
 const lastRunSchema = z.object({

@@ -12,7 +12,17 @@ import { iso } from "../jobs/model";
 import type { JobStatus } from "../jobs/states";
 import { fireTimesAfter, fireTimesBetween, localIso, nextFireAfter } from "./cron";
 import { BACKFILL_MAX_FIRES, CATCHUP_WINDOW_DEFAULT_S, LAST_RUNS_SHOWN, NEXT_RUNS_SHOWN } from "./limits";
-import { specOf, windowOf, type LastRun, type OverlapPolicy, type Run, type ScheduleLogLine, type ScheduleResult, type ScheduleRow, type ScheduleView } from "./model";
+import {
+  specOf,
+  windowOf,
+  type LastRun,
+  type OverlapPolicy,
+  type Run,
+  type ScheduleLogLine,
+  type ScheduleResult,
+  type ScheduleRow,
+  type ScheduleView,
+} from "./model";
 import type { backfillBody, createScheduleBody, updateScheduleBody } from "./schemas";
 import { scheduleStub } from "./stub";
 
@@ -166,7 +176,9 @@ export async function listSchedules(env: Env, query: { workflowID?: number }, pa
     db.select({ n: count() }).from(schedules).where(cond),
   ]);
   // Each schedule's last runs through the (schedule_id, id) index, all in one round trip.
-  const runs = rows.length ? await db.batch(rows.map((r) => lastRunsQuery(db, r.id)) as [ReturnType<typeof lastRunsQuery>, ...ReturnType<typeof lastRunsQuery>[]]) : [];
+  const runs = rows.length
+    ? await db.batch(rows.map((r) => lastRunsQuery(db, r.id)) as [ReturnType<typeof lastRunsQuery>, ...ReturnType<typeof lastRunsQuery>[]])
+    : [];
   const now = Date.now();
   return { count: total[0]?.n ?? 0, schedules: rows.map((r, i) => presentSchedule(r, runs[i].map(presentLastRun), now)) };
 }
@@ -210,11 +222,7 @@ export async function updateSchedule(env: Env, id: number, body: UpdateInput): P
       .update(schedules)
       .set({ ...merged, firesAfter, nextFireAt, version: sql`${schedules.version} + 1`, updatedAt: nowIso() })
       .where(
-        and(
-          eq(schedules.id, id),
-          eq(schedules.version, row.version),
-          sql`exists (select 1 from ${workflows} where ${workflows.id} = ${merged.workflowId})`,
-        ),
+        and(eq(schedules.id, id), eq(schedules.version, row.version), sql`exists (select 1 from ${workflows} where ${workflows.id} = ${merged.workflowId})`),
       )
       .returning()
       .get();
@@ -265,18 +273,32 @@ export async function backfillSchedule(env: Env, id: number, body: BackfillInput
   const to = body.to as number;
   const now = Date.now();
   if (to < from) throw badRequest("Invalid backfill: to is before from", [{ path: "to", message: `must not be before from (${iso(from)})` }]);
-  if (to > now) throw badRequest("Invalid backfill: to is in the future", [{ path: "to", message: `must not be after now (${iso(now)}); the schedule starts future fire times itself` }]);
+  if (to > now)
+    throw badRequest("Invalid backfill: to is in the future", [
+      { path: "to", message: `must not be after now (${iso(now)}); the schedule starts future fire times itself` },
+    ]);
   const times = fireTimesBetween(specOf(row), from, to, BACKFILL_MAX_FIRES + 1);
   if (times.length > BACKFILL_MAX_FIRES) {
-    throw badRequest(`Invalid backfill: the range holds more than ${BACKFILL_MAX_FIRES} fire times`, [
-      { path: "to", message: `the range holds more than ${BACKFILL_MAX_FIRES} fire times (the ${BACKFILL_MAX_FIRES + 1}st is ${iso(times[BACKFILL_MAX_FIRES])}); split it` },
-    ], "backfill_too_large");
+    throw badRequest(
+      `Invalid backfill: the range holds more than ${BACKFILL_MAX_FIRES} fire times`,
+      [
+        {
+          path: "to",
+          message: `the range holds more than ${BACKFILL_MAX_FIRES} fire times (the ${BACKFILL_MAX_FIRES + 1}st is ${iso(times[BACKFILL_MAX_FIRES])}); split it`,
+        },
+      ],
+      "backfill_too_large",
+    );
   }
   if (!times.length) return [];
   return unwrapRun(await scheduleStub(env, String(id)).backfill(String(id), times, body.overlap ?? null), id);
 }
 
-export async function scheduleLog(env: Env, id: number, query: { offset: number; limit: number; after: number }): Promise<{ count: number; logs: ScheduleLogLine[] }> {
+export async function scheduleLog(
+  env: Env,
+  id: number,
+  query: { offset: number; limit: number; after: number },
+): Promise<{ count: number; logs: ScheduleLogLine[] }> {
   await getRow(getDb(env), id);
   // `data` is JSON (unknown), which the RPC stub's types cannot express.
   return (await scheduleStub(env, String(id)).logs(query)) as { count: number; logs: ScheduleLogLine[] };

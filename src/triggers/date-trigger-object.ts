@@ -112,18 +112,35 @@ export class DateTriggerObject extends DurableObject<Env> {
     const comparison = field ? fieldKinds.get(field.kind)?.comparison : undefined;
     if (!module || !field || (comparison !== "date" && comparison !== "stamp") || isMultiField(field)) {
       // The module or its field is gone (or changed kind): nothing can be due. An edit of the workflow drops the trigger.
-      console.warn(JSON.stringify({ level: "warn", msg: "date trigger's module or field no longer fits; its clock stops", workflowID: who.workflowID, moduleID: row.moduleId, field: trigger.field }));
+      console.warn(
+        JSON.stringify({
+          level: "warn",
+          msg: "date trigger's module or field no longer fits; its clock stops",
+          workflowID: who.workflowID,
+          moduleID: row.moduleId,
+          field: trigger.field,
+        }),
+      );
       await this.ctx.storage.deleteAlarm();
       await this.writeNextDue(db, who, row, null);
       return { stopped: false, due: 0, started: 0, nextDueAt: null };
     }
     const spec = clockSpec(trigger, field.kind);
     const stored = await this.ctx.storage.get<Clock>("clock");
-    const clock: Clock = stored && stored.armedAt === row.armedAt ? stored : { armedAt: row.armedAt, value: lastValueDueBy(spec, Date.parse(row.armedAt)), id: LAST_ID };
+    const clock: Clock =
+      stored && stored.armedAt === row.armedAt ? stored : { armedAt: row.armedAt, value: lastValueDueBy(spec, Date.parse(row.armedAt)), id: LAST_ID };
     const upper = lastValueDueBy(spec, nowMs);
     const value = fieldValue(layoutOf(module), field);
     const due = await this.dueItems(db, module, value, clock, upper);
-    const matching = trigger.filter === undefined ? null : await this.matching(db, module, trigger.filter, due.map((d) => d.id));
+    const matching =
+      trigger.filter === undefined
+        ? null
+        : await this.matching(
+            db,
+            module,
+            trigger.filter,
+            due.map((d) => d.id),
+          );
 
     let started = 0;
     let failed: string | undefined;
@@ -136,7 +153,15 @@ export class DateTriggerObject extends DurableObject<Env> {
         } catch (err) {
           if (err instanceof ApiError && err.code === "unknown_workflow") return this.stop();
           failed = String((err as Error)?.message ?? err);
-          console.error(JSON.stringify({ level: "error", msg: "date trigger job start failed; the clock tries again", workflowID: who.workflowID, contentID: item.id, error: failed }));
+          console.error(
+            JSON.stringify({
+              level: "error",
+              msg: "date trigger job start failed; the clock tries again",
+              workflowID: who.workflowID,
+              contentID: item.id,
+              error: failed,
+            }),
+          );
           break;
         }
       }
@@ -173,7 +198,15 @@ export class DateTriggerObject extends DurableObject<Env> {
       condition = compileFilter(module, filter);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      console.warn(JSON.stringify({ level: "warn", msg: "date trigger filter no longer compiles against its module; it matches nothing", moduleID: module.id, filter, error: err.message }));
+      console.warn(
+        JSON.stringify({
+          level: "warn",
+          msg: "date trigger filter no longer compiles against its module; it matches nothing",
+          moduleID: module.id,
+          filter,
+          error: err.message,
+        }),
+      );
       return new Set();
     }
     const rows = await allRows<{ id: number }>(
@@ -193,7 +226,13 @@ export class DateTriggerObject extends DurableObject<Env> {
   }
 
   /** Starts the item's job; false when it existed already (a wake that ran before made it). */
-  private async start(who: Who, module: Module, trigger: DateTrigger, item: { id: number; v: string; userId: string; data: string }, dueMs: number): Promise<boolean> {
+  private async start(
+    who: Who,
+    module: Module,
+    trigger: DateTrigger,
+    item: { id: number; v: string; userId: string; data: string },
+    dueMs: number,
+  ): Promise<boolean> {
     const dueIso = new Date(dueMs).toISOString();
     const moduleID = String(module.id);
     const contentID = String(item.id);

@@ -84,7 +84,10 @@ function readEvent(db: Db, id: number) {
       .from(workflowTriggers)
       .where(and(eq(workflowTriggers.moduleId, ofEvent("module_id")), eq(workflowTriggers.event, ofEvent("event"))))
       .orderBy(asc(workflowTriggers.workflowId), asc(workflowTriggers.position)),
-    db.select().from(modules).where(eq(modules.id, ofEvent("module_id"))),
+    db
+      .select()
+      .from(modules)
+      .where(eq(modules.id, ofEvent("module_id"))),
     db
       .select({ key: jobs.triggerKey })
       .from(jobs)
@@ -168,7 +171,16 @@ async function matchingTriggers(db: Db, module: Module, event: EventRow, trigger
       return [{ t, statement: rawStatement<{ ok: number }>(db, filterHoldsStatement(module, filter, event.id)) }];
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
-      console.warn(JSON.stringify({ level: "warn", msg: "trigger filter no longer compiles against its module; the trigger matches nothing", workflowID: t.workflowId, moduleID: module.id, filter, error: err.message }));
+      console.warn(
+        JSON.stringify({
+          level: "warn",
+          msg: "trigger filter no longer compiles against its module; the trigger matches nothing",
+          workflowID: t.workflowId,
+          moduleID: module.id,
+          filter,
+          error: err.message,
+        }),
+      );
       return [];
     }
   });
@@ -195,7 +207,14 @@ async function refuse(env: Env, event: EventRow, matching: TriggerRow[]) {
     `trigger refused: ${event.event} of item ${event.contentId} in module ${event.moduleId} would start ` +
     `workflow${workflowIDs.length === 1 ? "" : "s"} ${workflowIDs.join(", ")} at trigger depth ${event.depth}; ` +
     `at most ${MAX_TRIGGER_DEPTH} triggered jobs may follow one another, so no job was started`;
-  const data = { eventID: String(event.id), event: event.event, moduleID: String(event.moduleId), contentID: String(event.contentId), depth: event.depth, workflowIDs };
+  const data = {
+    eventID: String(event.id),
+    event: event.event,
+    moduleID: String(event.moduleId),
+    contentID: String(event.contentId),
+    depth: event.depth,
+    workflowIDs,
+  };
   console.warn(JSON.stringify({ level: "warn", msg: message, sourceJobID: event.sourceJobId, ...data }));
   if (event.sourceJobId !== null) await jobStub(env, String(event.sourceJobId)).noteTriggerRefusal(String(event.id), message, data);
 }

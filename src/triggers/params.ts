@@ -74,7 +74,8 @@ export function triggerParameters(module: Module, change: TriggerChange): Record
   let count = 0;
   const add = (name: string, value: string, always = false) => {
     const cost = utf8(JSON.stringify(name)) + utf8(JSON.stringify(value)) + 2;
-    const fits = [...name].length <= PARAMETER_NAME_MAX_CHARS && count + 2 <= PARAMETERS_MAX_COUNT && bytes + cost <= PARAMETERS_MAX_BYTES - OMITTED_RESERVE_BYTES;
+    const fits =
+      [...name].length <= PARAMETER_NAME_MAX_CHARS && count + 2 <= PARAMETERS_MAX_COUNT && bytes + cost <= PARAMETERS_MAX_BYTES - OMITTED_RESERVE_BYTES;
     if (!fits && !always) {
       if (utf8(JSON.stringify([...omitted, name])) < OMITTED_RESERVE_BYTES - 64) omitted.push(name);
       return;

@@ -23,7 +23,7 @@ function checkShape(raw: unknown, index: number, details: ErrorDetail[]): Draft 
   const at = (...rest: (string | number)[]) => formatPath(["triggers", index, ...rest]);
   const problem = (message: string, ...rest: (string | number)[]) => void details.push({ path: at(...rest), message });
   if (!isObject(raw)) {
-    problem("must be a trigger object {on, moduleID, filter?, fields?} or {on: \"content.date\", moduleID, field, offset, filter?}");
+    problem('must be a trigger object {on, moduleID, filter?, fields?} or {on: "content.date", moduleID, field, offset, filter?}');
     return undefined;
   }
   const before = details.length;
@@ -59,7 +59,8 @@ function checkShape(raw: unknown, index: number, details: ErrorDetail[]): Draft 
       continue;
     }
     if (value === undefined || value === null) problem("is required for a content.date trigger", key);
-    else if (typeof value !== "string" || value.trim() === "") problem(key === "field" ? "must be a field name" : "must be an ISO 8601 duration such as -P3D or PT2H", key);
+    else if (typeof value !== "string" || value.trim() === "")
+      problem(key === "field" ? "must be a field name" : "must be an ISO 8601 duration such as -P3D or PT2H", key);
     else if (key === "field") field = value.trim();
     else if (value.length > MAX_OFFSET_CHARS) problem(`at most ${MAX_OFFSET_CHARS} characters`, key);
     else {
@@ -96,8 +97,10 @@ function checkAgainstModule(draft: Draft, module: Module | undefined, details: E
     field = fieldNamed(module, draft.field);
     const comparison = field ? fieldKinds.get(field.kind)?.comparison : undefined;
     if (!field) details.push({ path: at("field"), message: `module ${moduleID} has no field '${draft.field}'` });
-    else if (comparison !== "date" && comparison !== "stamp") details.push({ path: at("field"), message: `'${field.name}' is a ${field.kind} field; a date trigger needs a date or stamp field` });
-    else if (isMultiField(field)) details.push({ path: at("field"), message: `'${field.name}' holds several values; a date trigger needs a single-valued date or stamp field` });
+    else if (comparison !== "date" && comparison !== "stamp")
+      details.push({ path: at("field"), message: `'${field.name}' is a ${field.kind} field; a date trigger needs a date or stamp field` });
+    else if (isMultiField(field))
+      details.push({ path: at("field"), message: `'${field.name}' holds several values; a date trigger needs a single-valued date or stamp field` });
   }
   if (draft.filter !== undefined) {
     try {

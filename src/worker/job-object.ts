@@ -33,7 +33,15 @@ export class JobObject extends ImportJobObject {
     try {
       await scheduleStub(this.env, origin.scheduleID).jobEnded(job.state.jobID);
     } catch (err) {
-      console.error(JSON.stringify({ level: "error", msg: "telling the schedule that its job ended failed", jobID: job.state.jobID, scheduleID: origin.scheduleID, error: String(err) }));
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "telling the schedule that its job ended failed",
+          jobID: job.state.jobID,
+          scheduleID: origin.scheduleID,
+          error: String(err),
+        }),
+      );
     }
   }
 }

@@ -62,7 +62,14 @@ export async function executeTask(env: Env, task: TaskDefinition, scope: Templat
   }
 }
 
-async function runTask(env: Env, task: TaskDefinition, scope: TemplateScope, signal: AbortSignal, secrets: AttemptSecrets, identity?: TaskIdentity): Promise<TaskOutcome> {
+async function runTask(
+  env: Env,
+  task: TaskDefinition,
+  scope: TemplateScope,
+  signal: AbortSignal,
+  secrets: AttemptSecrets,
+  identity?: TaskIdentity,
+): Promise<TaskOutcome> {
   throwIfAborted(signal);
   if (task.kind === "delay") throw new Error("delay tasks are scheduled by the job engine, not executed by executeTask");
   const secret = task.kind === "http" ? (name: string) => secrets.resolve(name) : undefined;
@@ -173,8 +180,16 @@ function addJobHeaders(headers: Headers, task: TaskDefinition, identity: TaskIde
   for (const [name, value] of own) if (!headers.has(name)) headers.set(name, value);
 }
 
-async function runHttp(env: Env, task: TaskDefinition, options: Record<string, unknown>, engineSignal: AbortSignal, identity?: TaskIdentity): Promise<HttpResult> {
-  const method = templateText(options.method ?? "GET").trim().toUpperCase();
+async function runHttp(
+  env: Env,
+  task: TaskDefinition,
+  options: Record<string, unknown>,
+  engineSignal: AbortSignal,
+  identity?: TaskIdentity,
+): Promise<HttpResult> {
+  const method = templateText(options.method ?? "GET")
+    .trim()
+    .toUpperCase();
   if (!(HTTP_METHODS as readonly string[]).includes(method)) {
     throw new TaskFailure(`method '${method}' is not one of ${HTTP_METHODS.join(", ")}`);
   }
@@ -275,7 +290,13 @@ function fieldsOption(options: Record<string, unknown>): unknown {
  * depth + 1 and its jobID (docs/api/triggers.md, "Loop depth"), and are handed to the queue for
  * dispatch (the cron sweep delivers them should that fail).
  */
-async function runContent(env: Env, task: TaskDefinition, options: Record<string, unknown>, scope: TemplateScope, identity?: TaskIdentity): Promise<TaskOutcome> {
+async function runContent(
+  env: Env,
+  task: TaskDefinition,
+  options: Record<string, unknown>,
+  scope: TemplateScope,
+  identity?: TaskIdentity,
+): Promise<TaskOutcome> {
   const moduleId = idOption(options, "moduleID");
   const db = getDb(env);
   const userId = scope.job?.userID || SYSTEM_USER_ID;

@@ -22,8 +22,19 @@ export function registerWorkflowsRoutes(app: OpenAPIHono<AppEnv>) {
   app.openAPIRegistry.register("WorkflowTriggerInput", triggerInputSchema);
   defineRoute(
     app,
-    { method: "get", path: "/workflow/", tag, summary: "List workflows, oldest first", description: REDACTION_NOTE, response: responseOf(z.array(workflowSchema)) },
-    async (c) => ok(c, (await listWorkflows(getDb(c.env))).map((w) => presentWorkflow(w, reader(c)))),
+    {
+      method: "get",
+      path: "/workflow/",
+      tag,
+      summary: "List workflows, oldest first",
+      description: REDACTION_NOTE,
+      response: responseOf(z.array(workflowSchema)),
+    },
+    async (c) =>
+      ok(
+        c,
+        (await listWorkflows(getDb(c.env))).map((w) => presentWorkflow(w, reader(c))),
+      ),
   );
   defineRoute(
     app,

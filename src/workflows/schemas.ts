@@ -58,8 +58,7 @@ export function parseExpectStatus(value: unknown): StatusRange[] | null {
 
 export const DEFAULT_EXPECT_STATUS: StatusRange[] = [[200, 299]];
 
-export const describeExpectStatus = (ranges: StatusRange[]) =>
-  ranges.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}..${hi}`)).join(", ");
+export const describeExpectStatus = (ranges: StatusRange[]) => ranges.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}..${hi}`)).join(", ");
 
 // ---------------------------------------------------------------- option pieces
 
@@ -126,10 +125,7 @@ const methodOption = () =>
 export const optionSchemas: Record<TaskKind, z.ZodType<Record<string, unknown>>> = {
   log: z.object({ message: nonEmptyText() }),
   delay: z.object({
-    seconds: z
-      .number(required("a number of seconds"))
-      .min(0, "must be at least 0")
-      .max(MAX_DELAY_SECONDS, `must be at most ${MAX_DELAY_SECONDS} (365 days)`),
+    seconds: z.number(required("a number of seconds")).min(0, "must be at least 0").max(MAX_DELAY_SECONDS, `must be at most ${MAX_DELAY_SECONDS} (365 days)`),
   }),
   http: z
     .object({
@@ -172,10 +168,7 @@ export const taskFieldSchemas = {
   options: z.record(z.string(), z.unknown(), { error: "must be an object" }).default({}),
   retries: z
     .array(
-      z
-        .number({ error: "must be a number of seconds" })
-        .min(0, "must be at least 0")
-        .max(MAX_RETRY_DELAY, `must be at most ${MAX_RETRY_DELAY} (one day)`),
+      z.number({ error: "must be a number of seconds" }).min(0, "must be at least 0").max(MAX_RETRY_DELAY, `must be at most ${MAX_RETRY_DELAY} (one day)`),
       { error: "must be an array of delays in seconds" },
     )
     .max(MAX_RETRIES, `at most ${MAX_RETRIES} retries`)

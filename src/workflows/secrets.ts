@@ -69,7 +69,11 @@ export class AttemptSecrets {
     const out: TaskOutcome = {};
     if (outcome.result !== undefined) out.result = this.redactResult(outcome.result);
     if (outcome.logs) {
-      out.logs = outcome.logs.map((l) => ({ ...l, message: this.redactText(l.message), ...(l.data !== undefined ? { data: this.redactValue(l.data, false) } : {}) }));
+      out.logs = outcome.logs.map((l) => ({
+        ...l,
+        message: this.redactText(l.message),
+        ...(l.data !== undefined ? { data: this.redactValue(l.data, false) } : {}),
+      }));
     }
     return out;
   }

@@ -18,7 +18,11 @@ import type { workflowSchema } from "./schemas";
 import { throwIfDetails } from "../http/details";
 
 export type WorkflowRow = typeof workflows.$inferSelect;
-export type Workflow = Omit<WorkflowRow, "tasks" | "onError" | "triggers"> & { tasks: WorkflowTask[]; onError: WorkflowTask[]; triggers: TriggerDefinition[] | null };
+export type Workflow = Omit<WorkflowRow, "tasks" | "onError" | "triggers"> & {
+  tasks: WorkflowTask[];
+  onError: WorkflowTask[];
+  triggers: TriggerDefinition[] | null;
+};
 export type WorkflowInput = z.output<typeof workflowBody>;
 /** A workflow as the API answers it. */
 export type WorkflowView = z.output<typeof workflowSchema>;
@@ -135,12 +139,7 @@ export async function deleteWorkflow(db: Db, id: number): Promise<void> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const remove = db
       .delete(workflows)
-      .where(
-        and(
-          eq(workflows.id, id),
-          notExists(db.select({ one: sql`1` }).from(jobs).where(activeJobsOf(id))),
-        ),
-      )
+      .where(and(eq(workflows.id, id), notExists(db.select({ one: sql`1` }).from(jobs).where(activeJobsOf(id)))))
       .returning({ id: workflows.id });
     // Its trigger rows go in the same batch (only once the workflow is gone).
     const [deleted] = await db.batch([remove, rawStatement(db, dropTriggersStatement(id), "run")] as unknown as [typeof remove]);

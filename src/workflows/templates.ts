@@ -121,14 +121,14 @@ function lookup(ref: TemplateRef, scope: TemplateScope, secret?: SecretResolver)
   }
   if (ref.root === "params") {
     const name = ref.path[0];
-    return Object.prototype.hasOwnProperty.call(scope.params ?? {}, name) ? scope.params[name] : MISSING;
+    return Object.hasOwn(scope.params ?? {}, name) ? scope.params[name] : MISSING;
   }
   if (ref.root === "job") {
     current = scope.job;
     rest = ref.path;
   } else {
     const [task, ...path] = ref.path;
-    if (!Object.prototype.hasOwnProperty.call(scope.tasks ?? {}, task)) return MISSING;
+    if (!Object.hasOwn(scope.tasks ?? {}, task)) return MISSING;
     current = scope.tasks[task];
     rest = path;
   }
@@ -137,7 +137,7 @@ function lookup(ref: TemplateRef, scope: TemplateScope, secret?: SecretResolver)
       const i = Number(segment);
       if (i >= current.length) return MISSING;
       current = current[i];
-    } else if (current !== null && typeof current === "object" && !Array.isArray(current) && Object.prototype.hasOwnProperty.call(current, segment)) {
+    } else if (current !== null && typeof current === "object" && !Array.isArray(current) && Object.hasOwn(current, segment)) {
       current = (current as Record<string, unknown>)[segment];
     } else {
       return MISSING;
@@ -148,7 +148,7 @@ function lookup(ref: TemplateRef, scope: TemplateScope, secret?: SecretResolver)
 
 function missingMessage(ref: TemplateRef, scope: TemplateScope): string {
   if (ref.root === "params") return `template ${ref.source}: the job has no parameter '${ref.path[0]}'`;
-  if (ref.root === "tasks" && !Object.prototype.hasOwnProperty.call(scope.tasks ?? {}, ref.path[0])) {
+  if (ref.root === "tasks" && !Object.hasOwn(scope.tasks ?? {}, ref.path[0])) {
     return `template ${ref.source}: task '${ref.path[0]}' has no result (it has not run, or failed)`;
   }
   return `template ${ref.source}: no value at that path`;
