@@ -211,7 +211,7 @@ async function waitFor(check, timeoutMs) {
   return false;
 }
 
-async function jobScenarios(server, api) {
+async function jobScenarios(_server, api) {
   const target = await httpTarget();
   try {
     const wf = (

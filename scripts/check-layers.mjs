@@ -35,7 +35,7 @@ for (const file of tsFiles(root)) {
   const text = fs.readFileSync(file, "utf8");
   for (const [, specifier] of text.matchAll(RELATIVE_IMPORT)) {
     const from = folderOf(file);
-    const to = folderOf(path.resolve(path.dirname(file), specifier) + ".ts");
+    const to = folderOf(`${path.resolve(path.dirname(file), specifier)}.ts`);
     if (from === to) continue;
     if (!edges.has(from)) edges.set(from, new Map());
     const targets = edges.get(from);

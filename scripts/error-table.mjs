@@ -33,7 +33,7 @@ export function withTable(readme, table) {
   if (current === undefined) throw new Error(`README.md has no ${START} ... ${END} markers`);
   const start = readme.indexOf(START);
   const bodyStart = readme.indexOf("\n", start) + 1;
-  return readme.slice(0, bodyStart) + table + "\n" + readme.slice(bodyStart + current.length + 1);
+  return `${readme.slice(0, bodyStart) + table}\n${readme.slice(bodyStart + current.length + 1)}`;
 }
 
 const invoked = globalThis.process?.argv?.[1];

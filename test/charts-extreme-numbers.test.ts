@@ -318,8 +318,8 @@ describe("sums beyond the double range", () => {
       ["2", 5],
       ["3", null],
     ]);
-    expect(await jsonOf(module, "kind=gauge&sum=y&filter=" + encodeURIComponent("c ne 'c'"))).toEqual([["y", null]]);
-    expect(await jsonOf(module, "kind=gauge&yAxis=y&filter=" + encodeURIComponent("c eq 'c'"))).toEqual([["y", null]]);
+    expect(await jsonOf(module, `kind=gauge&sum=y&filter=${encodeURIComponent("c ne 'c'")}`)).toEqual([["y", null]]);
+    expect(await jsonOf(module, `kind=gauge&yAxis=y&filter=${encodeURIComponent("c eq 'c'")}`)).toEqual([["y", null]]);
   });
 
   it("SVG draws nothing for such a category and labels it n/a", async () => {

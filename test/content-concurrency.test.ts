@@ -13,7 +13,6 @@ import { getModule } from "../src/module-model/module";
 import { updateModule } from "../src/modules/service";
 import { moduleBody } from "../src/modules/schemas";
 import { ApiError } from "../src/http/errors";
-import { clearResultCache } from "../src/content/result-cache";
 import { call, createItem, makeModule, rederiveTypedRows } from "./helpers";
 
 const db = getDb(env);

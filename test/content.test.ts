@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { call, makeModule, token } from "./helpers";
 
 const base = (m: any) => `/module/${m.moduleID}/content`;
-const valueOf = (item: any, name: string) => item.fields.find((f: any) => f.name === name)?.value;
+const fieldValue = (item: any, name: string) => item.fields.find((f: any) => f.name === name)?.value;
 
 /** Every content row (deleted ones too), to compare before and after a refused request. */
 async function snapshot() {
@@ -82,13 +82,13 @@ describe("create and read", () => {
   it("accepts a form with fields as a JSON string", async () => {
     const res = await call(base(lead), { form: { fields: JSON.stringify({ title: "Form", value: 7 }) } });
     expect(res.status).toBe(201);
-    expect(valueOf(res.json.response, "value")).toBe(7);
+    expect(fieldValue(res.json.response, "value")).toBe(7);
   });
 
   it("an explicit null leaves a field without a value (no default)", async () => {
     const res = await call(base(lead), { body: { fields: { title: "NoCountry", country: null } } });
     expect(res.status).toBe(201);
-    expect(valueOf(res.json.response, "country")).toBeUndefined();
+    expect(fieldValue(res.json.response, "country")).toBeUndefined();
   });
 
   it("handles field names that are also Object.prototype members", async () => {
@@ -112,8 +112,8 @@ describe("create and read", () => {
   it("keeps related IDs as strings and accepts numbers", async () => {
     const res = await call(base(lead), { body: { fields: { title: "Rel", account: Number(accountId), accounts: [accountId, Number(accountId)] } } });
     expect(res.status).toBe(201);
-    expect(valueOf(res.json.response, "account")).toBe(accountId);
-    expect(valueOf(res.json.response, "accounts")).toEqual([accountId, accountId]);
+    expect(fieldValue(res.json.response, "account")).toBe(accountId);
+    expect(fieldValue(res.json.response, "accounts")).toEqual([accountId, accountId]);
     const filter = `accounts eq ${accountId} and account in ('${accountId}') and title eq 'Rel'`;
     const found = await call(`${base(lead)}?${new URLSearchParams({ filter })}`);
     expect(found.json.response.contents.map((c: any) => c.contentID)).toEqual([res.json.response.contentID]);
@@ -141,7 +141,7 @@ describe("validation per kind", () => {
       for (const value of valid) {
         const res = await call(base(lead), { body: { fields: { title: "T", [name]: value } } });
         expect(res.status, `${name} = ${JSON.stringify(value)}: ${res.text}`).toBe(201);
-        if (name === "title") expect(valueOf(res.json.response, name)).toBe(value);
+        if (name === "title") expect(fieldValue(res.json.response, name)).toBe(value);
       }
     });
     it(`${name}: refuses invalid values with a detail naming the field, storing nothing`, async () => {
@@ -159,7 +159,7 @@ describe("validation per kind", () => {
 
   it("normalises stamps to UTC with milliseconds", async () => {
     const res = await call(base(lead), { body: { fields: { title: "S", when: "2026-11-27T20:18:49.5-01:00" } } });
-    expect(valueOf(res.json.response, "when")).toBe("2026-11-27T21:18:49.500Z");
+    expect(fieldValue(res.json.response, "when")).toBe("2026-11-27T21:18:49.500Z");
   });
 
   it("related: refuses IDs that are not live items of the target module", async () => {

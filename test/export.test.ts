@@ -43,8 +43,10 @@ function parseCsv(text: string): string[][] {
       i++;
       for (;;) {
         if (i >= text.length) throw new Error("unterminated quote");
-        if (text[i] === '"' && text[i + 1] === '"') (cell += '"'), (i += 2);
-        else if (text[i] === '"') {
+        if (text[i] === '"' && text[i + 1] === '"') {
+          cell += '"';
+          i += 2;
+        } else if (text[i] === '"') {
           i++;
           break;
         } else cell += text[i++];

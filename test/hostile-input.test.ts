@@ -22,15 +22,15 @@ async function timed<T>(run: () => Promise<T>): Promise<{ result: T; ms: number 
 
 describe("every check on client text is linear", () => {
   const adversarial: Record<string, { field: Record<string, unknown>; value: string }> = {
-    email: { field: { kind: "email" }, value: "a@" + ".".repeat(NEAR_MIB) + "@" },
-    "email (long local part)": { field: { kind: "email" }, value: "a".repeat(NEAR_MIB) + "@b.c" },
-    url: { field: { kind: "url" }, value: "http://" + "a.".repeat(NEAR_MIB / 2) },
+    email: { field: { kind: "email" }, value: `a@${".".repeat(NEAR_MIB)}@` },
+    "email (long local part)": { field: { kind: "email" }, value: `${"a".repeat(NEAR_MIB)}@b.c` },
+    url: { field: { kind: "url" }, value: `http://${"a.".repeat(NEAR_MIB / 2)}` },
     text: { field: { kind: "text", maxLength: 100 }, value: "x".repeat(NEAR_MIB) },
     textarea: { field: { kind: "textarea", maxLength: 100 }, value: "x\n".repeat(NEAR_MIB / 4) },
     hidden: { field: { kind: "hidden", maxLength: 100 }, value: "\u{1F600}".repeat(NEAR_MIB / 4) },
     enum: { field: { kind: "enum", options: { options: ["a"] } }, value: "a".repeat(NEAR_MIB) },
-    date: { field: { kind: "date" }, value: "2026-01-01" + "1".repeat(NEAR_MIB) },
-    stamp: { field: { kind: "stamp" }, value: "2026-01-01T00:00:00" + ".0".repeat(NEAR_MIB / 2) + "Z" },
+    date: { field: { kind: "date" }, value: `2026-01-01${"1".repeat(NEAR_MIB)}` },
+    stamp: { field: { kind: "stamp" }, value: `2026-01-01T00:00:00${".0".repeat(NEAR_MIB / 2)}Z` },
   };
 
   for (const [name, { field, value }] of Object.entries(adversarial)) {
@@ -141,7 +141,12 @@ describe("one identity, one rate-limit bucket", () => {
 
   it("keys the limit on the verified user, whatever the token", async () => {
     const keys: string[] = [];
-    const limiter = { limit: async ({ key }: { key: string }) => (keys.push(key), { success: true }) } as unknown as RateLimit;
+    const limiter = {
+      limit: async ({ key }: { key: string }) => {
+        keys.push(key);
+        return { success: true };
+      },
+    } as unknown as RateLimit;
     const app = new Hono<AppEnv>();
     app.use("*", requestContext);
     app.get("/x", async (c) => {
@@ -190,7 +195,11 @@ describe("the result cache is bounded in bytes and keyed by meaning", () => {
 
     let computed = 0;
     const huge = "y".repeat(MAX_CACHED_RESULT_BYTES);
-    for (let i = 0; i < 2; i++) await cachedResult({ id: 1, contentVersion: 1 }, "huge", async () => (computed++, huge));
+    for (let i = 0; i < 2; i++)
+      await cachedResult({ id: 1, contentVersion: 1 }, "huge", async () => {
+        computed++;
+        return huge;
+      });
     expect(computed).toBe(2); // answered both times, kept neither
     expect(resultCacheStats().bytes).toBeLessThanOrEqual(CACHE_BUDGET_BYTES);
   });

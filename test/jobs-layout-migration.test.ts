@@ -1,7 +1,6 @@
 // A job stored by the engine before issue 12 (state layout version 1: one `state` row with the
 // snapshot and parameters in it, no log tally) wakes under today's code: every load migrates it,
 // and the job carries on where it stopped.
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call } from "./helpers";
 import { countLines, fireAlarm, getJob, inDO, inspect, isFinal, logsOf, makeJob, makeWorkflow, sleep, stubOf, stubTarget, waitForJob } from "./jobs-helpers";

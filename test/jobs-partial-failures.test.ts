@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { JobObject } from "../src/worker/job-object";
 import { sweep } from "../src/jobs/sweep";
 import { call } from "./helpers";
-import { createJob, expectMirrorMatches, forceAlarm, getJob, inDO, inspect, makeWorkflow, mirrorRow, sleep, stubOf } from "./jobs-helpers";
+import { createJob, expectMirrorMatches, getJob, inDO, inspect, makeWorkflow, mirrorRow, sleep, stubOf } from "./jobs-helpers";
 
 const FUTURE = "2099-01-01T10:00:00+02:00";
 
@@ -18,7 +18,7 @@ describe("creation whose DO call fails after the DO made the job", () => {
       await original.apply(this, args);
       throw new Error("Network connection lost.");
     };
-    let res;
+    let res: Awaited<ReturnType<typeof createJob>>;
     try {
       res = await createJob({ workflowID: wf, startAt: FUTURE }, { "Idempotency-Key": "lost-answer-1" });
     } finally {
@@ -55,7 +55,7 @@ describe("a state change whose mirror write is still in flight", () => {
       (instance as any).env = { ...original, DB: { prepare: () => statement, batch: run } };
     });
     const pending = stubOf(job.jobID).update({ status: "running" });
-    let seen;
+    let seen: Awaited<ReturnType<typeof inspect>> | undefined;
     // Polled until the job runs and its alarm is set. The mirror write cannot end before
     // `release()`, so an engine that set the alarm only after the write would never get there.
     // (Between the update and that point the job's own alarm may be firing, and a firing alarm
@@ -115,7 +115,7 @@ describe("the sweep when one orphan's DO call fails", () => {
       if (calls++ === 0) throw new Error("Durable Object is overloaded.");
       return original.apply(this, args);
     };
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof sweep>>;
     try {
       outcome = await sweep(env, new Date());
     } finally {

@@ -11,7 +11,6 @@ import {
   fireAlarm,
   forceAlarm,
   getJob,
-  inDO,
   isFinal,
   leaveRunToGoneInstance,
   logsOf,

@@ -96,7 +96,7 @@ function generate(schema: JsonSchema, g: Gen, name?: string): unknown {
     case "string":
       if (s.pattern === ID_PATTERN) return String(int(g, 1, 999));
       if (s.pattern === ID_OR_ZERO_PATTERN) return "0";
-      if (s.pattern) return "A" + word(g, 0, 10); // the field-name pattern
+      if (s.pattern) return `A${word(g, 0, 10)}`; // the field-name pattern
       if (s.format === "date-time") return new Date(Date.UTC(int(g, 2027, 2098), int(g, 0, 11), int(g, 1, 28))).toISOString();
       if (s.format === "binary") return "title,value\nImported,5\n";
       return word(g, s.minLength ?? 1, s.maxLength ?? 12);
@@ -311,7 +311,7 @@ async function fakedRequest(method: string, template: string, op: Operation, ids
     minDateTime: "2027-01-01T00:00:00Z",
     maxDateTime: "2098-12-31T00:00:00Z",
     // `/pageIDs/0` takes the fixture of `pageIDs`, `/workflowID` that of `workflowID`.
-    outputTransform: (value: unknown, schema: unknown, path: string) => {
+    outputTransform: (value: unknown, _schema: unknown, path: string) => {
       const name = path
         .split("/")
         .filter((part) => part !== "" && !/^\d+$/.test(part))
@@ -390,7 +390,10 @@ describe("/openapi.json as a contract", () => {
   it("holds valid examples: each validates against its own schema", () => {
     const problems: string[] = [];
     const walk = (node: unknown, where: string, inProperties: boolean) => {
-      if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${where}/${i}`, false));
+      if (Array.isArray(node)) {
+        for (const [i, n] of node.entries()) walk(n, `${where}/${i}`, false);
+        return;
+      }
       if (!node || typeof node !== "object") return;
       const schema = node as JsonSchema;
       if (!inProperties && schema.example !== undefined) {

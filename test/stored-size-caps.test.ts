@@ -86,7 +86,9 @@ describe("a workflow definition", () => {
     const tasks = Array.from({ length: n }, (_, i) => ({ name: `t${i}`, kind: "log", options: { message: "" } }));
     const room = size - bytes({ name, tasks, onError: [] });
     const each = Math.floor(room / n);
-    tasks.forEach((t, i) => (t.options.message = "m".repeat(i < n - 1 ? each : room - each * (n - 1))));
+    tasks.forEach((t, i) => {
+      t.options.message = "m".repeat(i < n - 1 ? each : room - each * (n - 1));
+    });
     const body = { name, tasks, onError: [] as unknown[] };
     expect(bytes(body)).toBe(size);
     return body;

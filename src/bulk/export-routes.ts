@@ -69,7 +69,7 @@ export function registerExportRoutes(app: OpenAPIHono<AppEnv>) {
  */
 function documentDownloads(app: OpenAPIHono<AppEnv>) {
   const entry = app.openAPIRegistry.definitions.find((d) => d.type === "route" && d.route.path === PATH && d.route.method === "get");
-  if (!entry || entry.type !== "route") throw new Error(`${PATH} is not registered`);
+  if (entry?.type !== "route") throw new Error(`${PATH} is not registered`);
   const ok = entry.route.responses[200];
   if (!ok || "$ref" in ok) throw new Error(`${PATH} documents no 200`);
   ok.description = "The items, as the format asks (streamed)";

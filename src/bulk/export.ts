@@ -263,6 +263,7 @@ export async function openExport(db: Db, moduleId: number, params: ExportParams,
 
   const count = toQuery(listingCountSql(module, params));
   const first = pageStatement(plan, { at: "start" });
+  // biome-ignore lint/suspicious/noExplicitAny: D1/Drizzle batch types want a fixed tuple; these statements are built at run time
   const [counted, firstPage] = await db.$client.batch<any>([
     db.$client.prepare(count.sql).bind(...count.params),
     db.$client.prepare(first.sql).bind(...first.params),

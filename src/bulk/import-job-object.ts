@@ -25,7 +25,7 @@ export abstract class ImportJobObject extends JobObjectBase {
   }
 
   /** Runs the `import` task: the one task of an import job. */
-  protected readonly runImportTask: Executor = (env, run, cancel) => runImport(env, this.importHost(run.attemptId), run.attemptId, run.deadline, cancel);
+  protected readonly runImportTask: Executor = (env, run, cancel) => runImport(env, this.importHost(run.attemptId), run.deadline, cancel);
 
   protected override beforeCreate(input: CreateInput) {
     if (input.import && !this.load() && this.files.chunkCount() !== input.import.chunks) {

@@ -22,13 +22,10 @@ const DELIMITERS = new Map([
 ]);
 
 export const importQuery = z.object({
-  mapping: z
-    .string()
-    .optional()
-    .openapi({
-      description:
-        'JSON object: column → field name (or label), or null to ignore the column, e.g. {"E-mail": "email", "Notes": null}; columns it leaves out are matched by name, then label',
-    }),
+  mapping: z.string().optional().openapi({
+    description:
+      'JSON object: column → field name (or label), or null to ignore the column, e.g. {"E-mail": "email", "Notes": null}; columns it leaves out are matched by name, then label',
+  }),
   ignoreUnknown: flag("true: columns that match no field are ignored (default: a 400 listing them)"),
   key: z.string().optional().openapi({ description: "a field identifying existing items: rows whose key matches a live item are handled by onConflict" }),
   onConflict: z

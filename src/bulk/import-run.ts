@@ -60,12 +60,12 @@ class Restart extends Error {}
 
 const rowsText = (n: number) => `${n} ${n === 1 ? "row" : "rows"}`;
 
-export async function runImport(env: Env, host: ImportHost, attemptId: string, deadline: number, signal: AbortSignal): Promise<AttemptReport | null> {
+export async function runImport(env: Env, host: ImportHost, deadline: number, signal: AbortSignal): Promise<AttemptReport | null> {
   const started = Date.now();
   const job = host.load();
   const spec = job?.definition.import;
   if (!job || !spec) return { ok: false, durationMs: 0, message: "not an import job", final: true };
-  const run = new ImportRun(env, host, job, spec, attemptId, deadline, signal);
+  const run = new ImportRun(env, host, job, spec, deadline, signal);
   try {
     await run.run();
     return { ok: true, durationMs: Date.now() - started };
@@ -86,11 +86,10 @@ class ImportRun {
   private readonly userId: string;
 
   constructor(
-    private readonly env: Env,
+    env: Env,
     private readonly host: ImportHost,
-    private readonly job: Job,
+    job: Job,
     private readonly spec: ImportSpec,
-    private readonly attemptId: string,
     private readonly deadline: number,
     private readonly signal: AbortSignal,
   ) {

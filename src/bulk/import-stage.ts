@@ -24,7 +24,7 @@ import { foldKey, type ImportPlan } from "./import-values";
 export type RunState = "staging" | "published" | "void";
 
 /** The row of `import_runs` an import job starts with (in the batch that inserts its mirror row). */
-export const newRunStatement = (db: Db, jobId: SQL | number, moduleId: number) => {
+export const newRunStatement = (jobId: SQL | number, moduleId: number) => {
   const now = nowIso();
   return sql`insert into ${importRuns} ("job_id", "module_id", "state", "created_at", "updated_at") values (${jobId}, ${moduleId}, 'staging', ${now}, ${now})`;
 };
@@ -180,6 +180,7 @@ export async function checkStaged(db: Db, plan: ImportPlan, jobId: number, onCon
   const layout = layoutOf(module);
   const table = ident(layout.table);
   const staged = sql`${importRows} as "r" where "r"."job_id" = ${jobId}`;
+  // biome-ignore lint/suspicious/noExplicitAny: raw rows of several check queries, each read by its own finding
   const checks: { query: SQL; finding: (r: Record<string, any>) => Finding }[] = [];
   const col = (name: string) => plan.columnOf.get(name) ?? null;
   if (plan.key || plan.idColumn !== null) {
@@ -239,6 +240,7 @@ export async function checkStaged(db: Db, plan: ImportPlan, jobId: number, onCon
   const results = (await runBatch(
     db,
     checks.map((c) => rawStatement(db, c.query)),
+    // biome-ignore lint/suspicious/noExplicitAny: as above
   )) as Record<string, any>[][];
   return results.flatMap((rows, i) => rows.map(checks[i].finding));
 }

@@ -228,7 +228,7 @@ class Upload {
           updatedAt: now,
         })
         .returning({ id: jobs.id }),
-      rawStatement(db, newRunStatement(db, sql`last_insert_rowid()`, this.module.id), "run"),
+      rawStatement(db, newRunStatement(sql`last_insert_rowid()`, this.module.id), "run"),
     ])) as [{ id: number }[]];
     this.jobId = row.id;
     return row.id;

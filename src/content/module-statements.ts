@@ -18,7 +18,9 @@ const path = (name: string) => sql.raw(`'$.${name}'`); // names come from valida
  * started being text-like. `guard`: the condition the module update commits under, so these
  * change nothing when it does not. (`fieldIndexStatements` adds the index DDL to the same batch.)
  */
+// biome-ignore lint/suspicious/noExplicitAny: the statements go into a D1/Drizzle batch, whose types want a fixed tuple
 export function removedFieldStatements(db: Db, moduleId: number, before: FieldDefinition[], after: FieldDefinition[], guard?: SQL): any[] {
+  // biome-ignore lint/suspicious/noExplicitAny: as above, batch statements of several Drizzle types
   const out: any[] = [];
   const ofModule = and(eq(content.moduleId, moduleId), guard);
   const removed = before.filter((f) => !after.some((a) => a.name === f.name));

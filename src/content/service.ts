@@ -362,6 +362,7 @@ export async function listContent(db: Db, moduleId: number | Module, params: Lis
   const countQuery = toQuery(countSql);
   let rows: ContentRow[] | undefined;
   const counted = await cachedResult(module, `count:${countQuery.sql}:${JSON.stringify(countQuery.params)}`, async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: D1/Drizzle batch types want a fixed tuple; these statements are built at run time
     const [pageRows, total] = (await db.batch([rawStatement(db, page), rawStatement(db, countSql)] as [any, any])) as [ContentRow[], { n: number }[]];
     rows = pageRows; // one round trip on a miss
     return total[0]?.n ?? 0;

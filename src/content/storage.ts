@@ -101,6 +101,7 @@ export const searchFold = (text: string) =>
   text
     .normalize("NFC")
     .toLowerCase()
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the point: the separators the search text uses are blanked out of values
     .replace(/[\u001e\u001f]/g, " ");
 
 /**

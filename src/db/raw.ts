@@ -29,6 +29,7 @@ export function rawStatement<T = Record<string, unknown>>(db: Db, query: SQL, mo
 /** Runs statements (raw or query builder) as one D1 batch, answering each one's result. */
 export async function runBatch(db: Db, statements: unknown[]): Promise<unknown[]> {
   if (statements.length === 0) return [];
+  // biome-ignore lint/suspicious/noExplicitAny: D1/Drizzle batch types want a fixed tuple; these statements are built at run time
   return db.batch(statements as [any]);
 }
 

@@ -17,5 +17,5 @@ export const created = (c: Context, payload: unknown) => ok(c, payload, 201);
 export const success = (c: Context) => sendJson(c, { success: { message: "OK" } });
 
 export function errorBody(code: ErrorCode, message: string, details?: ErrorDetail[], extra?: Record<string, unknown>) {
-  return { error: { message, code, ...(details && details.length ? { details } : {}), ...extra } };
+  return { error: { message, code, ...(details?.length ? { details } : {}), ...extra } };
 }

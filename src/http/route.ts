@@ -12,6 +12,7 @@ import { errorSchema, withFormSpellings } from "./schemas";
 import type { AppEnv, Scope } from "./types";
 
 type Method = "get" | "post" | "delete";
+// biome-ignore lint/suspicious/noExplicitAny: a request schema of any input type (its output is what the handler reads)
 type AnyObject = z.ZodType<Record<string, unknown>, any>;
 
 export type RouteSpec<Q extends AnyObject, B extends AnyObject> = {
@@ -115,6 +116,7 @@ export function defineRoute<Q extends AnyObject = AnyObject, B extends AnyObject
     security: scope ? [{ bearer: [] }] : [],
     request: {
       params: paramsSchema,
+      // biome-ignore lint/suspicious/noExplicitAny: @hono/zod-openapi types `query` narrower than the object schemas it accepts
       query: spec.query as any,
       body: spec.fileBody
         ? {

@@ -17,17 +17,7 @@ import {
   REPORT_GRACE_MS,
   RUN_WATCH_MS,
 } from "./limits";
-import {
-  iso,
-  type AttemptMessage,
-  type AttemptReport,
-  type CreateInput,
-  type JobView,
-  type LogInput,
-  type LogLevel,
-  type Refusal,
-  type UpdateInput,
-} from "./model";
+import { iso, type AttemptMessage, type AttemptReport, type JobView, type LogInput, type LogLevel, type Refusal, type UpdateInput } from "./model";
 import { canTransition, isFinal, TRANSITIONS, type JobStatus } from "./states";
 
 /** Kinds run inside the DO's transaction-bounded steps: no effect outside the job. */

@@ -3,6 +3,7 @@
 // a migration is written whole or not at all. Add a step per new version; never edit an old one.
 import { newJobKey, STATE_SCHEMA_VERSION, type Attempt, type JobDefinition, type JobState } from "./job-state";
 
+// biome-ignore lint/suspicious/noExplicitAny: a stored state of an older layout, read field by field as that layout wrote it
 type Raw = Record<string, any>;
 
 /** Version 1 (until issue 12): one `state` row holding everything, snapshot and parameters included. */

@@ -1,6 +1,6 @@
 // Types shared by the job's Durable Object, the routes, the queue consumer and the sweep.
 import type { ErrorDetail } from "../http/errors";
-import type { ImportSpec, ImportView } from "./import-job";
+import type { ImportSpec } from "./import-job";
 import type { TaskLogLine, WorkflowSnapshot } from "./tasks";
 import type { JobStatus } from "./states";
 import type { z } from "@hono/zod-openapi";

@@ -164,7 +164,7 @@ export async function updateModule(db: Db, id: number, input: ModuleInput): Prom
 }
 
 export async function deleteModule(db: Db, id: number): Promise<void> {
-  const module = await getModule(db, id);
+  await getModule(db, id); // 404 for an unknown module
   const referring = await db
     .select({ id: modules.id, name: modules.name })
     .from(modules)

@@ -101,7 +101,7 @@ async function checkParent(db: Db, parentId: number, pageId?: number): Promise<E
   }
   if (pageId !== undefined) {
     const cycle = await db.get<{ found: number }>(sql`select ${notAncestorSql(pageId, parentId)} as found`);
-    if (!cycle || !cycle.found) {
+    if (!cycle?.found) {
       return [{ path: "selfID", message: `page ${parentId} is below page ${pageId}; a page cannot become its own ancestor` }];
     }
   }

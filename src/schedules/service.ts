@@ -92,10 +92,6 @@ const presentLastRun = (r: LastRunRow): LastRun => ({
   finishedAt: r.finishedAt,
 });
 
-async function lastRunsOf(db: Db, scheduleId: number): Promise<LastRun[]> {
-  return (await lastRunsQuery(db, scheduleId)).map(presentLastRun);
-}
-
 const unknownWorkflow = (workflowID: number) =>
   badRequest(`Workflow ${workflowID} does not exist`, [{ path: "workflowID", message: `workflow ${workflowID} does not exist` }], "unknown_workflow");
 

@@ -186,6 +186,7 @@ async function matchingTriggers(db: Db, module: Module, event: EventRow, trigger
   });
   const holds = new Set<TriggerRow>();
   if (withFilter.length) {
+    // biome-ignore lint/suspicious/noExplicitAny: D1/Drizzle batch types want a fixed tuple; these statements are built at run time
     const results = (await db.batch(withFilter.map((w) => w.statement) as unknown as [any])) as unknown as { ok: number }[][];
     withFilter.forEach((w, i) => {
       if (results[i][0]?.ok) holds.add(w.t);

@@ -37,11 +37,11 @@ export function parseDocument(text: string | null): Record<string, unknown> {
   }
 }
 
-const valueOf = (data: Record<string, unknown>, name: string) => (Object.hasOwn(data, name) && !isEmptyValue(data[name]) ? data[name] : undefined);
+const presentValue = (data: Record<string, unknown>, name: string) => (Object.hasOwn(data, name) && !isEmptyValue(data[name]) ? data[name] : undefined);
 
 /** The module's fields whose value differs between two documents (a value and no value differ; "" and none do not). */
 export function changedFields(module: Module, before: Record<string, unknown>, after: Record<string, unknown>): string[] {
-  return module.fields.filter((f) => JSON.stringify(valueOf(before, f.name)) !== JSON.stringify(valueOf(after, f.name))).map((f) => f.name);
+  return module.fields.filter((f) => JSON.stringify(presentValue(before, f.name)) !== JSON.stringify(presentValue(after, f.name))).map((f) => f.name);
 }
 
 /** The item's values in the API's form, by field name, in the module's field order (only fields holding a value). */
@@ -49,7 +49,7 @@ function presented(module: Module, data: Record<string, unknown>, only?: string[
   const out: Record<string, unknown> = {};
   for (const field of module.fields) {
     if (only && !only.includes(field.name)) continue;
-    const value = valueOf(data, field.name);
+    const value = presentValue(data, field.name);
     if (value !== undefined) Object.defineProperty(out, field.name, { value: toPresented(field, value), enumerable: true, writable: true, configurable: true });
   }
   return out;

@@ -10,22 +10,16 @@ export const triggerSchema = z
   .object({
     on: z.enum(TRIGGER_EVENTS).openapi({ description: "the change that fires the trigger; content.date: the item's date plus offset arrives" }),
     moduleID: idString,
-    filter: z
-      .string()
-      .optional()
-      .openapi({
-        description: "a content filter evaluated on the item after the change (a delete: its last values); left out: every item",
-        example: "stage eq 'Won'",
-      }),
+    filter: z.string().optional().openapi({
+      description: "a content filter evaluated on the item after the change (a delete: its last values); left out: every item",
+      example: "stage eq 'Won'",
+    }),
     fields: z.array(z.string()).optional().openapi({ description: "content.updated only: fire only when one of these fields changed" }),
     field: z.string().optional().openapi({ description: "content.date only: the date or stamp field", example: "closeDate" }),
-    offset: z
-      .string()
-      .optional()
-      .openapi({
-        description: "content.date only: an ISO 8601 duration added to the date, negative for before (weeks, days, hours, minutes, seconds)",
-        example: "-P3D",
-      }),
+    offset: z.string().optional().openapi({
+      description: "content.date only: an ISO 8601 duration added to the date, negative for before (weeks, days, hours, minutes, seconds)",
+      example: "-P3D",
+    }),
   })
   .openapi("WorkflowTrigger");
 

@@ -90,7 +90,12 @@ const contentFields = () =>
     if (typeof value === "string" && /^\{\{[^{}]*\}\}$/.test(value)) return;
     if (Array.isArray(value)) {
       value.forEach((item, i) => {
-        const ok = item !== null && typeof item === "object" && !Array.isArray(item) && typeof (item as any).name === "string" && (item as any).name !== "";
+        const ok =
+          item !== null &&
+          typeof item === "object" &&
+          !Array.isArray(item) &&
+          typeof (item as { name?: unknown }).name === "string" &&
+          (item as { name?: unknown }).name !== "";
         if (!ok) ctx.addIssue({ code: "custom", path: [i], message: "must be an object {name, value}" });
       });
       return;

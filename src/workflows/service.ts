@@ -12,7 +12,6 @@ import { dropTriggersStatement, prepareTriggers, syncTriggerStatements } from ".
 import { validateTriggers } from "../triggers/validate";
 import { redactTasksForReader } from "../jobs/redact";
 import type { workflowBody } from "./schemas";
-import type { TaskDefinition } from "../jobs/tasks";
 import { checkWorkflowSize, validateTasks } from "./validate";
 import type { workflowSchema } from "./schemas";
 import { throwIfDetails } from "../http/details";

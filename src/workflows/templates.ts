@@ -93,8 +93,9 @@ export const hasTemplate = (text: string) => /\{\{[^{}]*\}\}/.test(text);
 /** Calls `visit` for every string inside a JSON-like value, with its path segments. */
 export function walkStrings(value: unknown, visit: (text: string, path: (string | number)[]) => void, path: (string | number)[] = []) {
   if (typeof value === "string") visit(value, path);
-  else if (Array.isArray(value)) value.forEach((v, i) => walkStrings(v, visit, [...path, i]));
-  else if (value !== null && typeof value === "object") {
+  else if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) walkStrings(v, visit, [...path, i]);
+  } else if (value !== null && typeof value === "object") {
     for (const [k, v] of Object.entries(value)) walkStrings(v, visit, [...path, k]);
   }
 }
