@@ -17,8 +17,8 @@ import { registerBulkRoutes } from "./bulk/routes";
 import { dispatchAfterResponse } from "./triggers/dispatch";
 import { registerDocsRoutes } from "./docs/routes";
 
-export const API_NAME = "edge-crm-api";
-export const API_VERSION = "0.1.0";
+const API_NAME = "edge-crm-api";
+const API_VERSION = "0.1.0";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>({ strict: false });

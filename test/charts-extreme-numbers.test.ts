@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
-import { niceTicks } from "../src/charts/svg";
+import { niceTicks } from "../src/charts/scale";
 import { addItems, chart, elements } from "./charts-helpers";
 import { makeModule } from "./helpers";
 

@@ -28,7 +28,7 @@ export async function chartData(moduleID: string, query: string) {
  * first element is the column's name (a string; our null category is JSON null, which both
  * libraries key as "null") followed by its values (numbers, or x values for the x column).
  */
-export function assertColumns(data: unknown) {
+function assertColumns(data: unknown) {
   expect(Array.isArray(data)).toBe(true);
   for (const column of data as unknown[]) {
     expect(Array.isArray(column)).toBe(true);

@@ -2,7 +2,8 @@ import { XMLValidator } from "fast-xml-parser";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeModule } from "./helpers";
 import { addItems, chart, elements } from "./charts-helpers";
-import { esc, niceTicks } from "../src/charts/svg";
+import { esc } from "../src/charts/svg";
+import { niceTicks } from "../src/charts/scale";
 
 let deals: string;
 let empty: string;

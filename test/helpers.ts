@@ -5,7 +5,6 @@ import { sign } from "hono/jwt";
 import { expect } from "vitest";
 import worker from "../src/index";
 import { TaskFailure } from "../src/jobs/tasks";
-import { clearResultCache } from "../src/content/result-cache";
 import { checkAgainstOpenApi } from "./openapi-check";
 
 export const SECRET = "test-secret";
@@ -72,8 +71,8 @@ export async function failure(promise: Promise<unknown>): Promise<TaskFailure> {
  * module written before typed tables (the documented repair, see docs/storage.md).
  */
 export async function rederiveTypedRows(moduleID: string | number) {
-  await env.DB.prepare("update modules set typed_table = 0 where id = ?").bind(Number(moduleID)).run();
-  clearResultCache();
+  // A new content version, as every write makes: results cached for the old one are not reused.
+  await env.DB.prepare("update modules set typed_table = 0, content_version = content_version + 1 where id = ?").bind(Number(moduleID)).run();
 }
 
 /** Runs the every-minute cron (the job, schedule and trigger sweeps) as if it fired at `atMs`. */

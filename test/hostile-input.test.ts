@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { authenticate, rateLimit } from "../src/http/auth";
 import { handleError, requestContext } from "../src/http/middleware";
 import type { AppEnv } from "../src/http/types";
-import { CACHE_BUDGET_BYTES, cachedResult, clearResultCache, MAX_CACHED_RESULT_BYTES, resultCacheStats } from "../src/content/result-cache";
+import { CACHE_BUDGET_BYTES, cachedResult, MAX_CACHED_RESULT_BYTES, resultCacheStats } from "../src/content/result-cache";
 import { call, makeModule, SECRET, token } from "./helpers";
 
 const MiB = 1024 * 1024;
@@ -175,18 +175,16 @@ describe("the result cache is bounded in bytes and keyed by meaning", () => {
   it("keeps one entry for charts that differ only in labels and unknown parameters", async () => {
     const m = await makeModule("Labels", [{ name: "tag", kind: "text" }]);
     for (let i = 0; i < 5; i++) await call(`/module/${m.moduleID}/content`, { body: { fields: { tag: `t${i}` } } });
-    clearResultCache();
     for (let i = 0; i < 50; i++) {
       const res = await call(`/module/${m.moduleID}/chart?kind=bar&groupBy=tag&name=n${i}&description=d${i}&junk${i}=x`);
       expect(res.status).toBe(200);
       expect(res.json.response.meta.name).toBe(`n${i}`);
       expect(res.json.response.data).toHaveLength(5);
     }
-    expect(resultCacheStats().entries).toBe(1);
+    expect(resultCacheStats(Number(m.moduleID)).entries).toBe(1);
   });
 
   it("stays within its byte budget and does not keep oversized results", async () => {
-    clearResultCache();
     const big = "x".repeat(MAX_CACHED_RESULT_BYTES / 8); // a quarter of the per-result bound
     for (let i = 0; i < 200; i++) await cachedResult({ id: 1, contentVersion: 1 }, `k${i}`, async () => [big]);
     const stats = resultCacheStats();
@@ -211,12 +209,11 @@ describe("the result cache is bounded in bytes and keyed by meaning", () => {
     for (let i = 0; i < values.length; i += 100) {
       await Promise.all(values.slice(i, i + 100).map((n) => call(`/module/${m.moduleID}/content`, { body: { fields: { n } } })));
     }
-    clearResultCache();
     for (let i = 0; i < 100; i++) {
       const res = await call(`/module/${m.moduleID}/chart?kind=line&xAxis=n&yAxis=n&name=${"L".repeat(1000)}${i}`);
       expect(res.status).toBe(200);
     }
-    expect(resultCacheStats().entries).toBe(1);
+    expect(resultCacheStats(Number(m.moduleID)).entries).toBe(1);
     expect(resultCacheStats().bytes).toBeLessThanOrEqual(CACHE_BUDGET_BYTES);
   });
 });

@@ -4,7 +4,7 @@ import { expect } from "vitest";
 import { call } from "./helpers";
 import { getJob, isFinal, logsOf, waitForJob } from "./jobs-helpers";
 
-export type Posted = { status: number; json: any; text: string };
+type Posted = { status: number; json: any; text: string };
 
 /** POSTs a file to /module/{moduleID}/import (`query` as query parameters). */
 export async function postImport(moduleID: string, body: string, type = "text/csv", query: Record<string, string> = {}, scope?: string): Promise<Posted> {

@@ -6,7 +6,7 @@ import type { JobObject } from "../src/worker/job-object";
 import { handleTaskBatch } from "../src/worker/queue";
 import { call } from "./helpers";
 
-export type TaskIn = { name: string; kind: string; options?: Record<string, unknown>; retries?: number[]; timeout?: number };
+type TaskIn = { name: string; kind: string; options?: Record<string, unknown>; retries?: number[]; timeout?: number };
 
 export async function makeWorkflow(tasks: TaskIn[], onError: TaskIn[] = [], timeout = 3600, name = "wf") {
   const res = await call("/workflow/", {
@@ -111,7 +111,7 @@ export async function waitForJob(jobID: string, predicate: (job: Record<string, 
 export const isFinal = (job: Record<string, any>) => ["ok", "error", "cancelled"].includes(job.status);
 
 /** Waits until the engine has nothing in flight (no attempt, no pending dispatch). */
-export async function waitIdle(jobID: string, timeoutMs = 8000) {
+async function waitIdle(jobID: string, timeoutMs = 8000) {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const { state } = await inspect(jobID);
@@ -169,7 +169,7 @@ export const messages = <L extends { message: string }>(logs: L[], pattern: RegE
 export const countLines = (logs: Array<{ message: string }>, pattern: RegExp) => messages(logs, pattern).length;
 
 /** A request an http task sent to the stub target. */
-export type TargetRequest = { url: string; path: string; method: string; headers: Headers; body: string | null; signal: AbortSignal | null };
+type TargetRequest = { url: string; path: string; method: string; headers: Headers; body: string | null; signal: AbortSignal | null };
 
 /**
  * Answers every fetch to http://test.local (an allowed host) with `answer`, which may hold a request

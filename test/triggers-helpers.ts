@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { call, makeModule } from "./helpers";
 import { waitFor } from "./jobs-helpers";
 
-export const DEAL_FIELDS = [
+const DEAL_FIELDS = [
   { name: "title", kind: "text" },
   { name: "stage", kind: "enum", options: { options: ["Open", "Won", "Lost"] } },
   { name: "value", kind: "number" },
@@ -34,7 +34,7 @@ export async function deleteItem(moduleID: string, contentID: string) {
   if (res.status !== 200) throw new Error(`content delete failed: ${res.status} ${res.text}`);
 }
 
-export type JobRow = {
+type JobRow = {
   id: number;
   workflow_id: number;
   status: string;

@@ -14,7 +14,7 @@ import { IMPORT_MAX_RECORD_BYTES } from "./import-limits";
 /** A record: a CSV record's cells (the header is the first), or one object of a JSON or NDJSON file. */
 export type FileRecord = string[] | Record<string, unknown>;
 
-export type ParseOptions = {
+type ParseOptions = {
   /** Bytes the file may have; past them a 413. */
   maxBytes: number;
   /** CSV only: the cell separator (default `,`). */

@@ -18,7 +18,7 @@ export const UTF8_BOM = "\uFEFF";
  * that shift the rest of the text into a formula position): OWASP's "CSV injection" list. The
  * import strips the `'` by the same list (import-values.ts `unneutralise`): the two change together.
  */
-export const FORMULA_START = /^'*[=+\-@\t\r]/;
+const FORMULA_START = /^'*[=+\-@\t\r]/;
 
 /**
  * A text cell as written: one leading `'` when the text would start a formula, also when it

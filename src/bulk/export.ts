@@ -24,7 +24,7 @@ import { D1_MAX_BOUND_PARAMETERS, SUBREQUESTS_PER_INVOCATION } from "../platform
 import { CSV_TYPE, csvCell, csvRecords, UTF8_BOM } from "./csv";
 
 export const EXPORT_FORMATS = ["csv", "json", "ndjson"] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const CONTENT_TYPES: Record<ExportFormat, string> = {
   csv: CSV_TYPE,
@@ -33,8 +33,8 @@ export const CONTENT_TYPES: Record<ExportFormat, string> = {
 };
 
 /** The columns (CSV) an export always has besides the fields: the item's ID first, these last. */
-export const SYSTEM_COLUMNS_FIRST = ["contentID"] as const;
-export const SYSTEM_COLUMNS_LAST = ["createdAt", "updatedAt", "userID"] as const;
+const SYSTEM_COLUMNS_FIRST = ["contentID"] as const;
+const SYSTEM_COLUMNS_LAST = ["createdAt", "updatedAt", "userID"] as const;
 const SYSTEM_NAMES = new Set([...SYSTEM_COLUMNS_FIRST, ...SYSTEM_COLUMNS_LAST].map((n) => n.toLowerCase()));
 
 /**
@@ -64,10 +64,10 @@ export const exportLimits = {
   maxMs: 10 * 60_000,
 };
 
-export type ExportParams = ListParams & { format?: ExportFormat; fields?: string; bom?: boolean };
+type ExportParams = ListParams & { format?: ExportFormat; fields?: string; bom?: boolean };
 
 /** An export ready to stream: its answer's headers and body. */
-export type OpenedExport = {
+type OpenedExport = {
   format: ExportFormat;
   /** Items matching when the export started. */
   count: number;
@@ -97,7 +97,7 @@ type Cursor =
  * (case-insensitive, as in `filter`); default every field in the module's order. The system
  * columns are always there: naming them is allowed and changes nothing.
  */
-export function exportFields(module: Module, fields: string | undefined): FieldDefinition[] {
+function exportFields(module: Module, fields: string | undefined): FieldDefinition[] {
   if (fields === undefined || fields.trim() === "") return module.fields;
   const chosen: FieldDefinition[] = [];
   const problems: { path: string; message: string }[] = [];
@@ -191,7 +191,7 @@ function cursorCondition(keys: SortKey[], cursor: Cursor, p: (i: number) => SQL)
   return sql`(${k0.expr} ${op(k0, false)} ${p(0)} and (${k0.expr} ${op(k0, true)} ${p(0)} or (${k0.expr} = ${p(0)} and ${afterFrom(keys, cursor.values, p, 1)})))`;
 }
 
-export type ExportQuery = { module: Module; where: SQL; terms: SQL[]; keys: SortKey[]; whereParams: number };
+type ExportQuery = { module: Module; where: SQL; terms: SQL[]; keys: SortKey[]; whereParams: number };
 
 /** A page's statement: the listing's condition and order, after the cursor, cut at `pageRows` and `pageBytes`. */
 export function pageStatement(plan: ExportQuery, cursor: Cursor): { sql: string; params: unknown[] } {
@@ -234,7 +234,7 @@ export function pageStatement(plan: ExportQuery, cursor: Cursor): { sql: string;
 // Opening and streaming
 
 /** `<module name>-<YYYY-MM-DD>.<ext>`, in ASCII for `filename` (the module's ID when nothing is left). */
-export function exportFilename(module: Module, format: ExportFormat, now = new Date()): { ascii: string; utf8: string } {
+function exportFilename(module: Module, format: ExportFormat, now = new Date()): { ascii: string; utf8: string } {
   const date = now.toISOString().slice(0, 10);
   const name = [...module.name].slice(0, 64).join("");
   const ascii = name.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[._-]+|[._-]+$/g, "") || `module-${module.id}`;
@@ -242,7 +242,7 @@ export function exportFilename(module: Module, format: ExportFormat, now = new D
 }
 
 /** `attachment` with an ASCII `filename` and the exact name as RFC 5987 `filename*`. */
-export function contentDisposition(name: { ascii: string; utf8: string }): string {
+function contentDisposition(name: { ascii: string; utf8: string }): string {
   const encoded = encodeURIComponent(name.utf8).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${name.ascii}"; filename*=UTF-8''${encoded}`;
 }

@@ -47,7 +47,7 @@ export const importQuery = z.object({
     .openapi({ enum: [...DELIMITERS.keys()], description: "CSV cell separator: , (default) ; | or a tab (`\\t` or `tab`)" }),
 });
 
-export type ImportQuery = z.output<typeof importQuery>;
+type ImportQuery = z.output<typeof importQuery>;
 
 export type ImportOptions = {
   mode: ImportMode;
@@ -62,7 +62,7 @@ export type ImportOptions = {
 };
 
 /** Columns an export writes besides the fields (no field may have these names): known, and ignored. */
-export const SYSTEM_COLUMNS = ["contentID", "moduleID", "userID", "createdAt", "updatedAt", "id"];
+const SYSTEM_COLUMNS = ["contentID", "moduleID", "userID", "createdAt", "updatedAt", "id"];
 
 /** The column of an item's own ID (an export's first column). */
 const isIdColumn = (column: string) => ["contentid", "id"].includes(column.trim().toLowerCase());

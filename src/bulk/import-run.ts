@@ -346,7 +346,7 @@ type Pending = { row: number; data: Record<string, unknown>; related: RelatedWan
  * the content API (checkContentFields), related IDs of the whole batch in one query, stored form
  * (and its size bound). Answers the rows to stage, the rows skipped and the rows rejected.
  */
-export async function checkBatch(
+async function checkBatch(
   db: Db,
   plan: ImportPlan,
   spec: ImportSpec,

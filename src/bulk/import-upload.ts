@@ -99,7 +99,7 @@ async function fileSource(c: Context<AppEnv>, options: ImportOptions): Promise<S
 }
 
 /** The import job's one task: dispatched, watched, retried and cancelled by the job engine like any task. */
-export const importSnapshot = (moduleId: number): WorkflowSnapshot => ({
+const importSnapshot = (moduleId: number): WorkflowSnapshot => ({
   workflowID: "0",
   name: `import into module ${moduleId}`,
   timeout: IMPORT_JOB_TIMEOUT_S,

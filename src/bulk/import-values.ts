@@ -19,10 +19,10 @@ export const ID_KEY = "contentID";
 export const REPORT_COLUMNS = ["_row", "_error"] as const;
 
 /** Separator of multi values written as plain text in a CSV cell (`a|b|c`); a cell may also hold a JSON array. */
-export const MULTI_SEPARATOR = "|";
+const MULTI_SEPARATOR = "|";
 
 /** A column of the file and the field it fills. */
-export type MappedColumn = { index: number; column: string; field: FieldDefinition };
+type MappedColumn = { index: number; column: string; field: FieldDefinition };
 
 /** The import's columns resolved against the module as it is now. */
 export type ImportPlan = {
@@ -89,7 +89,7 @@ const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
  * one leading `'` of text matching /^'+[=+\-@\t\r]/ (csv.ts `neutraliseFormula` writes `'=x` for
  * `=x` and `''=x` for `'=x`).
  */
-export const unneutralise = (text: string) => (/^'+[=+\-@\t\r]/.test(text) ? text.slice(1) : text);
+const unneutralise = (text: string) => (/^'+[=+\-@\t\r]/.test(text) ? text.slice(1) : text);
 
 /** Whether the kind's values are strings (text kinds, dates, stamps, IDs): what the leading `'` applies to. */
 const takesText = (field: FieldDefinition) => field.kind !== "number" && field.kind !== "bool";
@@ -116,7 +116,7 @@ const clip = (text: string) => (text.length > 40 ? `${text.slice(0, 40)}…` : t
  * array (`["a","b"]`, as exports write it) or values separated by `|` (`a|b`); each element is
  * read like a single cell.
  */
-export function readCell(field: FieldDefinition, cell: string): Read {
+function readCell(field: FieldDefinition, cell: string): Read {
   if (cell === "") return { ok: true, value: null };
   if (!isMultiField(field)) return readScalar(field, takesText(field) ? unneutralise(cell) : cell);
   const trimmed = cell.trim();

@@ -6,9 +6,9 @@ import type { ChartField, ChartKind, ChartPlan, FieldParam } from "./params";
 import type { chartAnswer } from "./routes";
 
 /** The chart's JSON answer, as /openapi.json documents it. */
-export type ChartAnswer = z.output<typeof chartAnswer>;
+type ChartAnswer = z.output<typeof chartAnswer>;
 
-export type ChartFieldInfo = ChartAnswer["fields"][string];
+type ChartFieldInfo = ChartAnswer["fields"][string];
 
 /** What the SVG renderer needs beyond the answer: axis titles and how to read `data`. */
 export type ChartPicture = {
@@ -26,12 +26,12 @@ export type ChartPicture = {
   gauge?: { label: string; value: number | null; min: number; max: number };
 };
 
-export const COUNT_LABEL = "Count";
+const COUNT_LABEL = "Count";
 
 const refTitle = (ref: FieldParam) => (ref.bucket ? `${ref.field.label} (${ref.bucket})` : ref.field.label);
 
 /** A category's name in `data`: a string, or null for items without a value. */
-export function categoryName(value: unknown, ref: FieldParam): string | null {
+function categoryName(value: unknown, ref: FieldParam): string | null {
   if (value === null || value === undefined) return null;
   if (!ref.bucket && ref.field.comparison === "bool") return value === true || value === 1 || value === "1" ? "true" : "false";
   return String(value);
@@ -49,7 +49,7 @@ function xValue(value: unknown, field: ChartField): string | number | boolean {
  * precision, or to 12 significant digits. A sum beyond ±1.8e308 overflows to ±Infinity, which D1
  * answers as null (it speaks JSON): no number is right for it, so it stays null, never 0.
  */
-export function roundValue(value: unknown, field?: ChartField): number | null {
+function roundValue(value: unknown, field?: ChartField): number | null {
   const n = finiteOrNull(value);
   if (n === null) return null;
   if (field?.precision !== undefined) return Number(n.toFixed(field.precision));
@@ -64,7 +64,7 @@ function finiteOrNull(value: unknown): number | null {
 }
 
 /** The label of the value a chart shows (the gauge's row, the y axis of the SVG). */
-export function valueLabel(plan: ChartPlan): string {
+function valueLabel(plan: ChartPlan): string {
   if (plan.case === "series") return plan.y!.field.label;
   if (plan.case !== "count" && plan.sum) return plan.sum.field.label;
   if (plan.case === "groupBy") return plan.countField ? plan.countField.field.label : COUNT_LABEL;

@@ -11,12 +11,12 @@ export const CHART_KINDS = ["line", "spline", "step", "area", "area-spline", "ar
 export type ChartKind = (typeof CHART_KINDS)[number];
 
 export const BUCKETS = ["year", "quarter", "month", "week", "day"] as const;
-export type Bucket = (typeof BUCKETS)[number];
+type Bucket = (typeof BUCKETS)[number];
 
 /** At most this many points in the raw series, and categories in a grouped answer. */
 export const MAX_POINTS = 10_000;
 
-export const SVG_SIZE = { width: 800, height: 450, min: 200, max: 4000 } as const;
+const SVG_SIZE = { width: 800, height: 450, min: 200, max: 4000 } as const;
 
 /** The query string of GET /module/{moduleID}/chart, as documented in /openapi.json. */
 export const chartQuery = z
@@ -58,7 +58,7 @@ export const chartQuery = z
   })
   .passthrough();
 
-export type ChartQuery = z.output<typeof chartQuery>;
+type ChartQuery = z.output<typeof chartQuery>;
 
 /**
  * A field a chart can name (a module field, or one of the item's own columns), as content
@@ -79,7 +79,7 @@ type ParamName = "xAxis" | "yAxis" | "groupBy" | "sum" | "count";
 /** A bound of xMin/xMax, typed for the SQL comparison. */
 export type Bound = number | string;
 
-export type ChartCase = "groupBy" | "count" | "sum" | "series";
+type ChartCase = "groupBy" | "count" | "sum" | "series";
 
 export type ChartPlan = {
   kind: ChartKind;

@@ -13,8 +13,8 @@ import { MAX_POINTS, type Bound, type ChartField, type ChartPlan, type FieldPara
  * 1.7e308), and D1, which answers in JSON, turns ±Infinity (and NaN) into null. total() is never
  * null otherwise (it is 0.0 over no rows), and counts never are, so null means "beyond the range".
  */
-export type CategoryRow = { cat: unknown; val: number | null };
-export type SeriesPoint = { x: unknown; y: number };
+type CategoryRow = { cat: unknown; val: number | null };
+type SeriesPoint = { x: unknown; y: number };
 
 export type Aggregate = { shape: "rows"; rows: CategoryRow[] } | { shape: "series"; points: SeriesPoint[] } | { shape: "total"; total: number | null };
 
@@ -22,7 +22,7 @@ export type Aggregate = { shape: "rows"; rows: CategoryRow[] } | { shape: "serie
 const EACH = sql.raw("chart_each");
 
 /** A date bucket of a `YYYY-MM-DD...` value (dates, and stamps stored in UTC): its sortable label. */
-export function bucketExpr(v: SQL, bucket: FieldParam["bucket"]): SQL {
+function bucketExpr(v: SQL, bucket: FieldParam["bucket"]): SQL {
   switch (bucket) {
     case "year":
       return sql`substr(${v}, 1, 4)`;

@@ -14,7 +14,7 @@ import { aggregateKey, BUCKETS, CHART_KINDS, chartQuery, MAX_POINTS, planChart }
 import { runAggregate } from "./query";
 import { renderSvg } from "./svg";
 
-export const SVG_TYPE = "image/svg+xml; charset=utf-8";
+const SVG_TYPE = "image/svg+xml; charset=utf-8";
 
 const cell = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 

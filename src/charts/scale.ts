@@ -5,7 +5,7 @@
 // by index, at most MAX_TICKS of them, never by walking the range; and every position is finite.
 
 /** The most ticks an axis ever gets, whatever it is asked for. */
-export const MAX_TICKS = 20;
+const MAX_TICKS = 20;
 
 /** A round step, m·10^p with m in 1, 2, 5. */
 type Step = { m: number; p: number };

@@ -5,9 +5,7 @@ import { arc as d3arc, area as d3area, curveLinear, curveMonotoneX, curveStepAft
 import type { ChartPicture } from "./answer";
 import { fraction, niceTicks, tickLabels, valueDomain } from "./scale";
 
-export { niceTicks } from "./scale";
-
-export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif";
 const INK = "#333";
@@ -29,7 +27,7 @@ export function esc(text: string): string {
 }
 
 /** Shortens to at most `max` characters (code points), with an ellipsis. */
-export function clip(text: string, max: number): string {
+function clip(text: string, max: number): string {
   const chars = [...text];
   return chars.length <= max ? text : `${chars.slice(0, Math.max(1, max - 1)).join("")}…`;
 }
@@ -40,7 +38,7 @@ export function clip(text: string, max: number): string {
  */
 const r2 = (n: number) => (Number.isFinite(n) ? Math.round(n * 100) / 100 : 0);
 
-export function formatNumber(n: number): string {
+function formatNumber(n: number): string {
   if (!Number.isFinite(n)) return "";
   const abs = Math.abs(n);
   if (abs >= 1e15 || (abs > 0 && abs < 1e-4)) return n.toExponential(2);
@@ -48,7 +46,7 @@ export function formatNumber(n: number): string {
 }
 
 /** What a value reads as; null is a sum beyond the range of numbers (see answer.ts). */
-export const formatValue = (n: number | null) => (n === null ? "n/a" : formatNumber(n));
+const formatValue = (n: number | null) => (n === null ? "n/a" : formatNumber(n));
 
 type Box = { x: number; y: number; w: number; h: number };
 

@@ -9,7 +9,7 @@ import { taskEffects } from "../db/schema";
 import { nowIso } from "../http/time";
 
 /** How long a recorded effect is kept: far longer than any re-run of an attempt takes to come. */
-export const EFFECT_RETENTION_MS = 30 * 24 * 3600 * 1000;
+const EFFECT_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
 /** The content item an earlier run of the task with this key wrote, if one did. */
 export async function recordedEffect(db: Db, key: string): Promise<number | undefined> {

@@ -10,7 +10,7 @@ import { contentEvents, workflowTriggers } from "../db/schema";
 import { nowIso } from "../http/time";
 
 /** The kinds of change a trigger listens to, and `content.date`: a date trigger's clock must look again. */
-export type ContentEventKind = "content.created" | "content.updated" | "content.deleted" | "content.date";
+type ContentEventKind = "content.created" | "content.updated" | "content.deleted" | "content.date";
 
 /**
  * Where a write comes from. `depth` is the trigger depth a job started by its events gets: 1 for a
@@ -35,7 +35,7 @@ export type WriteOptions = {
 const DEFAULT_ORIGIN: WriteOrigin = { actor: "0", depth: 1, jobID: null };
 
 /** The item's values and times as the event records them: literal values or SQL over `"c"` (the item's row). */
-export type EventItem = {
+type EventItem = {
   contentId: SQL | number;
   userId: SQL | string;
   createdAt: SQL | string;

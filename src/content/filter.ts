@@ -25,9 +25,9 @@ import { elementHasStoredType, isTextField } from "./storage";
  * Most comparisons one filter may hold: each binds one value, and the listing's statement binds
  * the query words (MAX_QUERY_WORDS) and its own few besides, within D1_MAX_BOUND_PARAMETERS.
  */
-export const MAX_FILTER_VALUES = 60;
+const MAX_FILTER_VALUES = 60;
 export const MAX_FILTER_LENGTH = 10000;
-export const MAX_IN_VALUES = 1000;
+const MAX_IN_VALUES = 1000;
 /** Most nesting of parentheses and `not`. */
 const MAX_DEPTH = 32;
 /** D1's limit on the length of a LIKE pattern. */

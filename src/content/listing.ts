@@ -9,21 +9,17 @@ import { DOC, itemColumn, searchTableName } from "../module-model/typed-table";
 import { ident } from "../db/raw";
 
 export const DEFAULT_SORT = "id desc";
-export const MAX_SORT_KEYS = 10;
-export const MAX_QUERY_WORDS = 20;
+const MAX_SORT_KEYS = 10;
+const MAX_QUERY_WORDS = 20;
 
-/**
- * `name [asc|desc], ...` → ORDER BY terms. Items without a value come last in either direction;
- * ties are broken by `id` in the direction of the last key (so a single-key sort is one index scan).
- */
-export function compileSort(module: Module, sort: string | undefined): SQL[] {
-  return sortPlan(module, sort).terms;
-}
+// Sorts: `name [asc|desc], ...` → ORDER BY terms (`sortPlan`). Items without a value come last in
+// either direction; ties are broken by `id` in the direction of the last key (so a single-key sort
+// is one index scan).
 
 /** `missing`: whether items may lack the value (then they come last, in either direction). */
 export type SortKey = { expr: SQL; dir: "asc" | "desc"; nocase: boolean; missing: boolean };
 
-export type SortPlan = {
+type SortPlan = {
   /** The ORDER BY terms. */
   terms: SQL[];
   /** The same order as keys (the last is `id` unless a key named it earlier). */

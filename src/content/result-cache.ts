@@ -62,11 +62,16 @@ export const bumpContentVersion = (db: Db, moduleId: number) =>
     .set({ contentVersion: sql`${modules.contentVersion} + 1` })
     .where(sql`${modules.id} = ${moduleId}`);
 
-/** Forgets everything (tests that write to D1 directly, behind the service's back). */
-export function clearResultCache() {
-  entries.clear();
-  totalBytes = 0;
+/** What the cache holds now, in all or for one module (diagnostics). */
+export function resultCacheStats(moduleId?: number) {
+  if (moduleId === undefined) return { entries: entries.size, bytes: totalBytes };
+  const prefix = `${moduleId}:`;
+  let count = 0;
+  let bytes = 0;
+  for (const [key, entry] of entries) {
+    if (!key.startsWith(prefix)) continue;
+    count++;
+    bytes += entry.bytes;
+  }
+  return { entries: count, bytes };
 }
-
-/** What the cache holds now (tests and diagnostics). */
-export const resultCacheStats = () => ({ entries: entries.size, bytes: totalBytes });

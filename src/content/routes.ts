@@ -33,7 +33,7 @@ const listQuery = z.object({
  * triggers' dispatch, run once the answer is on its way (docs/api/triggers.md, "The outbox"). Content sits below
  * triggers, so it is handed the dispatch rather than importing it.
  */
-export type AfterWrite = (env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, eventIds: number[]) => void;
+type AfterWrite = (env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }, eventIds: number[]) => void;
 
 /** A write through the API fires workflow triggers as the token's subject. */
 async function writing<T>(c: Context<AppEnv>, afterWrite: AfterWrite, write: (options: WriteOptions) => Promise<T>): Promise<T> {

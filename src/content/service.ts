@@ -91,7 +91,7 @@ async function moduleOf(db: Db, module: Module | number): Promise<Module> {
  * these is 12.5 MiB of text, held a few times over in an isolate of WORKER_MEMORY_BYTES and well
  * within D1_MAX_RESULT_BYTES. (Salesforce's long text area holds 131,072 characters per field.)
  */
-export const MAX_ITEM_BYTES = 128 * 1024;
+const MAX_ITEM_BYTES = 128 * 1024;
 
 /** The `data` and `search` columns of an item; a 400 when its values exceed MAX_ITEM_BYTES. */
 export function storedForm(module: Module, data: Record<string, unknown>): { data: string; search: string } {
@@ -108,7 +108,7 @@ export function storedForm(module: Module, data: Record<string, unknown>): { dat
  * How often a write is validated and attempted: each failed attempt means the module was edited
  * (or a related item deleted) between validation and write, and the next one validates again.
  */
-export const MAX_WRITE_TRIES = 3;
+const MAX_WRITE_TRIES = 3;
 
 /**
  * The condition a write commits under: the module still has the definition (`fieldsVersion`)
@@ -314,7 +314,7 @@ export async function getContent(db: Db, moduleId: number | Module, contentId: n
 
 export type ListParams = { query?: string; filter?: string; sort?: string };
 
-export type ContentList = z.output<typeof contentListSchema>;
+type ContentList = z.output<typeof contentListSchema>;
 
 /**
  * The SQL condition of a listing over the module's typed rows (filter and query words; `1` when

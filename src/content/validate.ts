@@ -9,7 +9,7 @@ import { checkRelated, referencedIds, type RelatedWanted } from "./related";
 import { isEmptyValue, toStored } from "./storage";
 import { throwIfDetails } from "../http/details";
 
-export type Mode = "create" | "update";
+type Mode = "create" | "update";
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
@@ -40,7 +40,7 @@ function readInput(input: unknown, details: ErrorDetail[]): Map<string, { value:
 }
 
 /** What `checkContentFields` answers: the stored values, every problem found, and the related IDs still to check. */
-export type CheckedFields = { data: Record<string, unknown>; details: ErrorDetail[]; related: RelatedWanted[] };
+type CheckedFields = { data: Record<string, unknown>; details: ErrorDetail[]; related: RelatedWanted[] };
 
 /**
  * Everything `validateContentFields` checks except whether related IDs exist (which needs D1):

@@ -13,7 +13,7 @@ const dialect = new SQLiteSyncDialect();
 /** SQL text and parameters, as D1 receives them. */
 export const toQuery = (query: SQL) => dialect.sqlToQuery(query);
 
-export type RawStatement<T> = { readonly __rows?: T; _prepare(): unknown };
+type RawStatement<T> = { readonly __rows?: T; _prepare(): unknown };
 
 /** A statement for `db.batch`; its batch result is the rows it answers (`all`) or D1's run result. */
 export function rawStatement<T = Record<string, unknown>>(db: Db, query: SQL, mode: "all" | "run" = "all"): RawStatement<T> {

@@ -4,7 +4,7 @@
 import swaggerUiPackage from "swagger-ui-dist/package.json";
 
 /** In the vendor files' URLs, so they can be cached for a year and a new version is a new URL. */
-export const SWAGGER_UI_VERSION: string = swaggerUiPackage.version;
+const SWAGGER_UI_VERSION: string = swaggerUiPackage.version;
 export const VENDOR_PATH = `/docs/swagger-ui/${SWAGGER_UI_VERSION}`;
 export const START_SCRIPT_PATH = "/docs/start.js";
 

@@ -35,11 +35,11 @@ export function uniqueProblem(field: FieldDefinition): string | undefined {
 /** How values of a kind compare in filters, sorts and charts. */
 export type Comparison = "text" | "number" | "bool" | "date" | "stamp" | "id";
 
-export type ValueCheck = { ok: true; value: unknown } | { ok: false; message: string };
+type ValueCheck = { ok: true; value: unknown } | { ok: false; message: string };
 
 type OptionDoc = { type: string; required?: boolean; description: string };
 
-export type FieldKind = {
+type FieldKind = {
   type: string;
   name: string;
   description: string;
@@ -63,9 +63,9 @@ const good = (value: unknown): ValueCheck => ({ ok: true, value });
 const bad = (message: string): ValueCheck => ({ ok: false, message });
 
 /** RFC 5321's limit on an address (a longer one is refused before any other check). */
-export const MAX_EMAIL_LENGTH = 254;
+const MAX_EMAIL_LENGTH = 254;
 /** Longest `url` value: far beyond real links, short enough that no check can be slow. */
-export const MAX_URL_LENGTH = 8192;
+const MAX_URL_LENGTH = 8192;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -89,7 +89,7 @@ export function normaliseStamp(text: string): string | null {
  * last character. Written as index checks, not a pattern, so it is linear in the length whatever
  * the input (the pattern it replaces backtracked quadratically on `a@....@`).
  */
-export function isEmailAddress(text: string): boolean {
+function isEmailAddress(text: string): boolean {
   if (text.length > MAX_EMAIL_LENGTH || /\s/.test(text)) return false;
   const at = text.indexOf("@");
   if (at < 1 || text.indexOf("@", at + 1) !== -1) return false;
@@ -337,8 +337,6 @@ const kinds: FieldKind[] = [
 ];
 
 export const fieldKinds: ReadonlyMap<string, FieldKind> = new Map([...kinds].sort((a, b) => a.type.localeCompare(b.type)).map((k) => [k.type, k]));
-
-export const kindTypes = [...fieldKinds.keys()];
 
 /** Whether the field's values are IDs of items of another module (its `options.moduleID`). */
 export const holdsReferences = (field: Pick<FieldDefinition, "kind">) => fieldKinds.get(field.kind)?.holdsReferences === true;

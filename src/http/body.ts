@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { ApiError, badRequest } from "./errors";
 import { JsonTooDeepError, MAX_JSON_DEPTH, parseJson } from "./json";
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 const tooLarge = () => new ApiError("payload_too_large", "Request body is over the 1 MiB limit");
 
@@ -42,7 +42,7 @@ async function readBytes(c: Context): Promise<Uint8Array> {
 
 const readText = async (c: Context) => new TextDecoder().decode(await readBytes(c));
 
-export type Body = { value: Record<string, unknown>; form: boolean };
+type Body = { value: Record<string, unknown>; form: boolean };
 
 export async function readBody(c: Context): Promise<Body> {
   const contentType = (c.req.header("content-type") ?? "").split(";")[0].trim().toLowerCase();

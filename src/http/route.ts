@@ -15,7 +15,7 @@ type Method = "get" | "post" | "delete";
 // biome-ignore lint/suspicious/noExplicitAny: a request schema of any input type (its output is what the handler reads)
 type AnyObject = z.ZodType<Record<string, unknown>, any>;
 
-export type RouteSpec<Q extends AnyObject, B extends AnyObject> = {
+type RouteSpec<Q extends AnyObject, B extends AnyObject> = {
   method: Method;
   /** OpenAPI style: `/module/{moduleID}/content`. */
   path: string;
@@ -48,7 +48,7 @@ export type RouteSpec<Q extends AnyObject, B extends AnyObject> = {
   errors?: Record<number, string>;
 };
 
-export type RouteInput<Q extends AnyObject, B extends AnyObject> = {
+type RouteInput<Q extends AnyObject, B extends AnyObject> = {
   ids: Record<string, number>;
   params: Record<string, string>;
   query: z.output<Q>;
@@ -59,14 +59,14 @@ type KnownPath = { regex: RegExp; method: string };
 export const knownPaths: KnownPath[] = [];
 
 /** Turns zod issues into the envelope's `details`, with `prefix` for the part of the request. */
-export function zodDetails(error: z.ZodError, prefix = ""): ErrorDetail[] {
+function zodDetails(error: z.ZodError, prefix = ""): ErrorDetail[] {
   return error.issues.map((issue) => {
     const path = formatPath(issue.path as PropertyKey[]);
     return { path: prefix && path ? `${prefix}.${path}` : path || prefix, message: issue.message };
   });
 }
 
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
     throw detailsError(zodDetails(result.error), `Invalid ${what}`);

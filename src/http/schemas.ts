@@ -45,10 +45,6 @@ export const boolParam = () => z.preprocess((v) => (!parsingForm ? v : v === "tr
 /** An integer, or its decimal spelling as a form sends it. */
 export const intParam = () => z.preprocess((v) => (parsingForm && typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int());
 
-/** A number, or its decimal spelling as a form sends it. */
-export const numberParam = () =>
-  z.preprocess((v) => (parsingForm && typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : v), z.number());
-
 const ID_DOC = {
   anyOf: [
     { type: "string" as const, pattern: ID_PATTERN },

@@ -7,7 +7,7 @@ import { TaskFailure, type TaskDefinition, type TaskIdentity, type TaskOutcome, 
 import type { AttemptReport } from "./model";
 
 /** Does a task's work: `executeTask` of src/workflows/execute.ts for the workflow kinds. */
-export type TaskExecutor = (env: Env, task: TaskDefinition, scope: TemplateScope, signal: AbortSignal, identity: TaskIdentity) => Promise<TaskOutcome>;
+type TaskExecutor = (env: Env, task: TaskDefinition, scope: TemplateScope, signal: AbortSignal, identity: TaskIdentity) => Promise<TaskOutcome>;
 
 /**
  * Runs one attempt of a task kind and reports it; null when `cancel` aborted it (its result is
@@ -20,7 +20,7 @@ export type Executor = (env: Env, run: AttemptRun, cancel: AbortSignal) => Promi
 export type ExecutedKind = Exclude<TaskDefinition["kind"], "delay">;
 
 /** JSON-safe copy (results land in SQLite as JSON). */
-export function jsonSafe(value: unknown): unknown {
+function jsonSafe(value: unknown): unknown {
   if (value === undefined) return undefined;
   try {
     return JSON.parse(JSON.stringify(value));
@@ -29,7 +29,7 @@ export function jsonSafe(value: unknown): unknown {
   }
 }
 
-export type AttemptRun = {
+type AttemptRun = {
   attemptId: string;
   task: TaskDefinition;
   scope: TemplateScope;

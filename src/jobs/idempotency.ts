@@ -50,7 +50,7 @@ export async function requestHash(body: CreateRequest): Promise<string> {
   return sha256Hex(text);
 }
 
-export type KeyRow = typeof idempotencyKeys.$inferSelect;
+type KeyRow = typeof idempotencyKeys.$inferSelect;
 /** A held claim: the key and the token that proves this request holds it. */
 export type Claim = { key: string; token: string };
 
@@ -62,12 +62,12 @@ export async function readKey(db: Db, key: string): Promise<KeyRow | undefined> 
 }
 
 /** A key this old is free again, whatever it held. */
-export const isExpired = (row: KeyRow, now: number) => Date.parse(row.createdAt) <= now - IDEMPOTENCY_TTL_MS;
+const isExpired = (row: KeyRow, now: number) => Date.parse(row.createdAt) <= now - IDEMPOTENCY_TTL_MS;
 /** A claim this old without a job belongs to a request that died. */
-export const isAbandoned = (row: KeyRow, now: number) => row.jobId === 0 && Date.parse(row.createdAt) < now - ABANDONED_CLAIM_MS;
+const isAbandoned = (row: KeyRow, now: number) => row.jobId === 0 && Date.parse(row.createdAt) < now - ABANDONED_CLAIM_MS;
 
 /** Claims a free key; null when someone holds it. */
-export async function insertClaim(db: Db, key: string, hash: string, now: number): Promise<Claim | null> {
+async function insertClaim(db: Db, key: string, hash: string, now: number): Promise<Claim | null> {
   const token = crypto.randomUUID();
   const made = await db
     .insert(idempotencyKeys)
@@ -140,7 +140,7 @@ export async function expireKeys(db: Db, now: number) {
 }
 
 /** What `createOnce` needs from job creation. */
-export type KeyedCreation<T> = {
+type KeyedCreation<T> = {
   /** Makes the job under the claim; CLAIM_LOST when its insert found the claim gone (no job made). */
   create(claim: Claim): Promise<T | typeof CLAIM_LOST>;
   /** The job a key names, or null when it never came to exist (then the key is forgotten). */

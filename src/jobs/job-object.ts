@@ -23,9 +23,6 @@ import type { AttemptReport, CreateInput, DoResult, JobView, LogLine, Refusal, U
 import { isFinal, type JobStatus } from "./states";
 import { importView } from "./import-job";
 
-export { LOG_LINE_MAX_BYTES } from "./limits";
-export type { JobState } from "./job-state";
-
 const notFound = (): DoResult<never> => ({ ok: false, refusal: { code: "not_found", message: "Job not found" } });
 
 export abstract class JobObjectBase extends DurableObject<Env> {

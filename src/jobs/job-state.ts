@@ -34,7 +34,7 @@ export type Attempt = {
 };
 
 /** The job's log as counted so far (the caps are in limits.ts). */
-export type LogTally = { lines: number; bytes: number; truncated: boolean };
+type LogTally = { lines: number; bytes: number; truncated: boolean };
 
 export type JobState = {
   schema: number;

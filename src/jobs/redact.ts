@@ -13,7 +13,7 @@ const CREDENTIAL_HEADERS = new Set(["authorization", "proxy-authorization", "coo
  * set-cookie, or any name containing `token`, `secret` or `key` (x-api-key, x-auth-token,
  * x-client-secret), whatever the case.
  */
-export function isCredentialHeader(name: string): boolean {
+function isCredentialHeader(name: string): boolean {
   const lower = name.toLowerCase();
   return CREDENTIAL_HEADERS.has(lower) || /token|secret|key/.test(lower);
 }

@@ -113,13 +113,13 @@ export const parametersParam = () =>
 
 const statusParam = () => z.enum(JOB_STATUSES, { error: `must be one of ${JOB_STATUSES.join(", ")}` });
 
-export const logLineInput = z.object({
+const logLineInput = z.object({
   message: z.string({ error: (i) => (i.input === undefined ? "is required" : "must be a string") }).min(1, "must not be empty"),
   level: z.enum(["info", "warn", "error"], { error: "must be info, warn or error" }).default("info"),
   data: z.unknown().optional(),
 });
 
-export const MAX_LOG_LINES_PER_REQUEST = 100;
+const MAX_LOG_LINES_PER_REQUEST = 100;
 
 /**
  * `workflowID`: missing (or null, or "" as an empty form field) in `POST /job/` is "is required";

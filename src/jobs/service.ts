@@ -16,7 +16,7 @@ import type { JobStatus } from "./states";
 
 type Row = typeof jobs.$inferSelect;
 
-export function presentRow(r: Row): JobView {
+function presentRow(r: Row): JobView {
   return {
     jobID: String(r.id),
     workflowID: String(r.workflowId),
@@ -58,7 +58,7 @@ export async function loadSnapshot(env: Env, workflowID: number): Promise<Workfl
 const byteLength = (text: string) => new TextEncoder().encode(text).byteLength;
 
 /** Each line's message plus data (as JSON) must fit in 16 KiB; bigger lines are refused (400). */
-export function checkLogLines(lines: LogInput[]) {
+function checkLogLines(lines: LogInput[]) {
   const details = lines.flatMap((l, i) => {
     const size = byteLength(l.message) + (l.data === undefined ? 0 : byteLength(JSON.stringify(l.data) ?? ""));
     return size > LOG_LINE_MAX_BYTES ? [{ path: `log[${i}]`, message: `is ${size} bytes; a line (message + data) is at most ${LOG_LINE_MAX_BYTES}` }] : [];

@@ -8,7 +8,7 @@ import { idOut } from "../http/ids";
 import type { TaskDefinition, WorkflowSnapshot } from "./tasks";
 
 /** The parts of a stored workflow a job runs. */
-export type SnapshotSource = { id: number; name: string; timeout: number; tasks: TaskDefinition[]; onError: TaskDefinition[] };
+type SnapshotSource = { id: number; name: string; timeout: number; tasks: TaskDefinition[]; onError: TaskDefinition[] };
 
 /** What a job runs: a deep copy of the workflow as it is now. */
 export function snapshotOf(w: SnapshotSource): WorkflowSnapshot {

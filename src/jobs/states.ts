@@ -17,8 +17,6 @@ export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   cancelled: [],
 };
 
-export const isJobStatus = (value: unknown): value is JobStatus => typeof value === "string" && (JOB_STATUSES as readonly string[]).includes(value);
-
 export const isFinal = (status: JobStatus) => TRANSITIONS[status].length === 0;
 
 export const canTransition = (from: JobStatus, to: JobStatus) => TRANSITIONS[from].includes(to);

@@ -10,7 +10,7 @@ export type TaskKind = (typeof TASK_KINDS)[number];
  * Kinds only the engine makes: `import` is the one task of an import job (src/bulk), run in the
  * job's Durable Object. Workflows cannot name them (TASK_KINDS is what they may use).
  */
-export type EngineTaskKind = "import";
+type EngineTaskKind = "import";
 
 export type TaskDefinition = {
   name: string;

@@ -41,7 +41,7 @@ const MAX_PAIRED_NUMBERS = 4;
 /** Kinds a chart groups by and a list filters on with `eq`: few distinct values, often grouped. */
 const DIMENSION_KINDS = new Set(["enum", "bool", "related", "date", "stamp"]);
 
-export type TypedColumn = {
+type TypedColumn = {
   field: FieldDefinition;
   /** The column's name in `c_<module>`. */
   name: string;
@@ -51,7 +51,7 @@ export type TypedColumn = {
 };
 
 /** `unique`: the index of an `isUnique` field, which refuses a second live item with its value. */
-export type TypedIndex = { name: string; columns: string[]; unique?: boolean };
+type TypedIndex = { name: string; columns: string[]; unique?: boolean };
 
 export type TypedLayout = {
   table: string;
@@ -66,7 +66,7 @@ const safeModuleId = (id: number) => {
   return id;
 };
 
-export const typedTableName = (moduleId: number) => `c_${safeModuleId(moduleId)}`;
+const typedTableName = (moduleId: number) => `c_${safeModuleId(moduleId)}`;
 
 /**
  * The module's full-text index of its items' search text (FTS5, trigram tokens, case-sensitive

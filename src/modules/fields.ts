@@ -8,7 +8,7 @@ import { RESERVED_NAMES, type fieldInput } from "./schemas";
 
 type FieldInput = z.output<typeof fieldInput>;
 
-export type NormalisedFields = { fields: FieldDefinition[]; details: ErrorDetail[] };
+type NormalisedFields = { fields: FieldDefinition[]; details: ErrorDetail[] };
 
 export function normaliseFields(input: FieldInput[]): NormalisedFields {
   const details: ErrorDetail[] = [];

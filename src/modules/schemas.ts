@@ -2,9 +2,9 @@ import { z } from "@hono/zod-openapi";
 import { fieldKinds } from "../fields/registry";
 import { idString, jsonParam, timestamp } from "../http/schemas";
 
-export const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 export const RESERVED_NAMES = ["id", "contentid", "moduleid", "userid", "createdat", "updatedat", "deletedat"];
-export const MAX_FIELDS = 100;
+const MAX_FIELDS = 100;
 
 /** "is required" when absent, "must be a string" otherwise (a schema-wide message would hide both). */
 const requiredString = (issue: { input?: unknown }) => (issue.input === undefined ? "is required" : "must be a string");
@@ -38,7 +38,7 @@ export const moduleListQuery = z.object({
   query: z.string().optional().openapi({ description: "case-insensitive substring of the name" }),
 });
 
-export const moduleField = z
+const moduleField = z
   .object({
     name: z.string(),
     kind: z.string().openapi({ enum: [...fieldKinds.keys()] }),

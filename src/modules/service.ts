@@ -19,7 +19,7 @@ import { throwIfDetails } from "../http/details";
 type ModuleInput = z.output<typeof moduleBody>;
 
 /** A module as the API answers it. */
-export type ModuleView = z.output<typeof moduleSchema>;
+type ModuleView = z.output<typeof moduleSchema>;
 
 export const presentModule = (m: Module): ModuleView => ({
   moduleID: idOut(m.id),
@@ -111,7 +111,7 @@ const isIdTaken = (err: unknown) => {
  * How often an edit checks the existing content and attempts its write: each failed attempt means
  * the module's content (or definition) changed between the check and the write.
  */
-export const MAX_EDIT_TRIES = 3;
+const MAX_EDIT_TRIES = 3;
 
 /**
  * Edits a module in one batch. The batch commits only while the module's `content_version` is

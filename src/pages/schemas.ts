@@ -3,10 +3,10 @@
 import { z } from "@hono/zod-openapi";
 import { boolParam, idOrZeroQuery, idString, idValue, jsonParam, optionalRef, timestamp } from "../http/schemas";
 
-export const MAX_BLOCKS = 100;
-export const MAX_TITLE = 200;
-export const MAX_DESCRIPTION = 4000;
-export const MAX_REORDER = 10_000;
+const MAX_BLOCKS = 100;
+const MAX_TITLE = 200;
+const MAX_DESCRIPTION = 4000;
+const MAX_REORDER = 10_000;
 
 /** "is required" when the value is missing, else `wrongType`. */
 const typeError = (wrongType: string) => (issue: { input: unknown }) => (issue.input === undefined ? "is required" : wrongType);
@@ -14,7 +14,7 @@ const typeError = (wrongType: string) => (issue: { input: unknown }) => (issue.i
 const text = (max: number) => z.string({ error: typeError("must be a string") }).max(max, `at most ${max} characters`);
 
 /** A layout block; unknown keys are dropped, the rest is stored in this order after defaults. */
-export const blockInput = z
+const blockInput = z
   .object(
     {
       kind: z
@@ -76,7 +76,7 @@ export const pageListQuery = z.object({
   selfID: idOrZeroQuery().openapi({ description: "the parent whose children are listed; 0, empty or absent: top level" }),
 });
 
-export const blockSchema = z.object({
+const blockSchema = z.object({
   kind: z.string(),
   title: z.string(),
   description: z.string(),

@@ -14,12 +14,12 @@ import { nowIso } from "../http/time";
 import type { createPageBody, pageSchema, updatePageBody } from "./schemas";
 import { throwIfDetails } from "../http/details";
 
-export type PageRow = typeof pages.$inferSelect;
+type PageRow = typeof pages.$inferSelect;
 type CreateInput = z.output<typeof createPageBody>;
 type UpdateInput = z.output<typeof updatePageBody>;
 
 /** A page as the API answers it. */
-export type Page = z.output<typeof pageSchema>;
+type Page = z.output<typeof pageSchema>;
 
 export const presentPage = (p: PageRow): Page => ({
   pageID: idOut(p.id),
@@ -34,11 +34,11 @@ export const presentPage = (p: PageRow): Page => ({
   updatedAt: p.updatedAt,
 });
 
-export type PageTreeNode = Page & { children: PageTreeNode[] };
+type PageTreeNode = Page & { children: PageTreeNode[] };
 
 const byOrder = [asc(pages.weight), asc(pages.id)];
 
-export async function findPage(db: Db, id: number): Promise<PageRow | undefined> {
+async function findPage(db: Db, id: number): Promise<PageRow | undefined> {
   return db.select().from(pages).where(eq(pages.id, id)).get();
 }
 

@@ -34,7 +34,7 @@ function compile(spec: CronSpec): Cron {
   return new Cron(spec.cron, options(spec.timezone));
 }
 
-export type CronProblem = { message: string };
+type CronProblem = { message: string };
 
 /**
  * Why `cron` is not a valid five-field expression (or shorthand), naming the field at fault; null

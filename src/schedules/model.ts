@@ -13,9 +13,6 @@ export type ScheduleRow = typeof schedules.$inferSelect;
 /** The schedule's JSON: scheduleSchema's, field by field. */
 export type ScheduleView = z.output<typeof scheduleSchema>;
 
-/** One fire time as a schedule's JSON shows it: the instant, and the wall-clock time in its zone. */
-export type FireTime = ScheduleView["nextRuns"][number];
-
 /** A job the schedule started, as `lastRuns` shows it. */
 export type LastRun = ScheduleView["lastRuns"][number];
 

@@ -44,7 +44,7 @@ async function getRow(db: Db, id: number): Promise<ScheduleRow> {
  * The next fire time the clock waits for: the first after `after` (and after `firesAfter`) within
  * the schedule's window; null when paused or none is left.
  */
-export function nextFireOf(row: Pick<ScheduleRow, "cron" | "timezone" | "startAt" | "endAt" | "paused" | "firesAfter">, after: number): number | null {
+function nextFireOf(row: Pick<ScheduleRow, "cron" | "timezone" | "startAt" | "endAt" | "paused" | "firesAfter">, after: number): number | null {
   if (row.paused) return null;
   return nextFireAfter(specOf(row), Math.max(after, Date.parse(row.firesAfter)), windowOf(row));
 }
@@ -55,7 +55,7 @@ function nextRunsOf(row: ScheduleRow, now: number) {
   return fireTimesAfter(specOf(row), after, windowOf(row), NEXT_RUNS_SHOWN).map((t) => ({ utc: iso(t)!, local: localIso(t, row.timezone) }));
 }
 
-export function presentSchedule(row: ScheduleRow, lastRuns: LastRun[], now = Date.now()): ScheduleView {
+function presentSchedule(row: ScheduleRow, lastRuns: LastRun[], now = Date.now()): ScheduleView {
   return {
     scheduleID: String(row.id),
     workflowID: String(row.workflowId),

@@ -40,12 +40,12 @@ import { parseDocument, triggerParameters } from "./params";
 type Clock = { armedAt: string; value: string; id: number };
 type Who = { workflowID: number; key: string };
 
-export type WakeOutcome = { stopped: true } | { stopped: false; due: number; started: number; nextDueAt: string | null; failed?: string };
+type WakeOutcome = { stopped: true } | { stopped: false; due: number; started: number; nextDueAt: string | null; failed?: string };
 
 const LAST_ID = Number.MAX_SAFE_INTEGER;
 
 /** The job identity of a date trigger's item and date value. */
-export const dateJobKey = (who: Who, contentId: number, value: string) => `date:${who.workflowID}:${who.key}:${contentId}:${value}`;
+const dateJobKey = (who: Who, contentId: number, value: string) => `date:${who.workflowID}:${who.key}:${contentId}:${value}`;
 
 export const dateClockStub = (env: Env, workflowID: number, key: string) => env.DATE_TRIGGERS.get(env.DATE_TRIGGERS.idFromName(`${workflowID}:${key}`));
 

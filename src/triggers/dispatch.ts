@@ -18,10 +18,10 @@ import { DATE_EVENT, isDateTrigger, type TriggerRow } from "./model";
 import { changedFields, parseDocument, triggerParameters } from "./params";
 import { rearmDateTriggers } from "./date-dispatch";
 
-export type EventRow = typeof contentEvents.$inferSelect;
+type EventRow = typeof contentEvents.$inferSelect;
 
 /** What a dispatch did: events finished (jobs made, or none due), left for later, failed. */
-export type DispatchOutcome = { done: number; deferred: number; failed: number; started: number };
+type DispatchOutcome = { done: number; deferred: number; failed: number; started: number };
 
 /** What an invocation has left to spend on dispatching (STARTS_PER_INVOCATION, EVENTS_PER_INVOCATION); shared by its dispatches. */
 export type Budget = { starts: number; events: number };
@@ -29,7 +29,7 @@ export type Budget = { starts: number; events: number };
 export const newBudget = (): Budget => ({ starts: STARTS_PER_INVOCATION, events: EVENTS_PER_INVOCATION });
 
 /** The job identity of an event's job for one workflow. */
-export const eventJobKey = (eventId: number, workflowId: number) => `event:${eventId}:${workflowId}`;
+const eventJobKey = (eventId: number, workflowId: number) => `event:${eventId}:${workflowId}`;
 
 /**
  * Dispatches events one after the other. Never throws for one event's failure: it is counted,

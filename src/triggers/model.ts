@@ -1,12 +1,12 @@
 // What a workflow's `triggers` hold, once validated and normalised (docs/api/triggers.md, "Definitions").
-export const RECORD_EVENTS = ["content.created", "content.updated", "content.deleted"] as const;
-export type RecordEvent = (typeof RECORD_EVENTS)[number];
+const RECORD_EVENTS = ["content.created", "content.updated", "content.deleted"] as const;
+type RecordEvent = (typeof RECORD_EVENTS)[number];
 export const DATE_EVENT = "content.date";
 export const TRIGGER_EVENTS = [...RECORD_EVENTS, DATE_EVENT] as const;
 export type TriggerEvent = (typeof TRIGGER_EVENTS)[number];
 
 /** Starts a job when an item of `moduleID` is created, updated or deleted and `filter` holds on it after the change. */
-export type RecordTrigger = {
+type RecordTrigger = {
   on: RecordEvent;
   moduleID: string;
   filter?: string;

@@ -55,7 +55,7 @@ function presented(module: Module, data: Record<string, unknown>, only?: string[
   return out;
 }
 
-export type TriggerChange = {
+type TriggerChange = {
   event: string;
   moduleID: string;
   contentID: string;

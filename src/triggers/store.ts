@@ -8,9 +8,9 @@ import { sha256Hex } from "../http/hash";
 import { DATE_EVENT, type TriggerDefinition } from "./model";
 
 /** A trigger's identity within its workflow: a hash of its normalised definition. */
-export const triggerKey = async (t: TriggerDefinition) => (await sha256Hex(JSON.stringify(t))).slice(0, 32);
+const triggerKey = async (t: TriggerDefinition) => (await sha256Hex(JSON.stringify(t))).slice(0, 32);
 
-export type PreparedTrigger = { key: string; position: number; moduleId: number; event: string; definition: TriggerDefinition };
+type PreparedTrigger = { key: string; position: number; moduleId: number; event: string; definition: TriggerDefinition };
 
 export async function prepareTriggers(triggers: TriggerDefinition[]): Promise<PreparedTrigger[]> {
   return Promise.all(triggers.map(async (t, position) => ({ key: await triggerKey(t), position, moduleId: Number(t.moduleID), event: t.on, definition: t })));

@@ -10,7 +10,7 @@ import { dispatchEvents, leftEvents, newBudget, type Budget } from "./dispatch";
 import { EVENT_SWEEP_GRACE_MS, EVENTS_PER_INVOCATION } from "./limits";
 
 /** The body of the TASKS message that runs the sweep; `at`: the cron's time (ms). */
-export type SweepMessage = { type: "sweep-events"; at: number };
+type SweepMessage = { type: "sweep-events"; at: number };
 
 export const isSweepMessage = (body: unknown): body is SweepMessage =>
   !!body && typeof body === "object" && (body as SweepMessage).type === "sweep-events" && Number.isFinite((body as SweepMessage).at);

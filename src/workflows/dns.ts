@@ -5,13 +5,13 @@
 // (fail closed): a resolver that fails, is slow, or answers something unexpected.
 import ipaddr from "ipaddr.js";
 
-export const DEFAULT_DNS_RESOLVER_URL = "https://cloudflare-dns.com/dns-query";
+const DEFAULT_DNS_RESOLVER_URL = "https://cloudflare-dns.com/dns-query";
 /** How long both lookups together may take. */
-export const DNS_TIMEOUT_MS = 5000;
+const DNS_TIMEOUT_MS = 5000;
 /** Bytes read of one resolver answer: a real answer for A or AAAA is well under 4 KiB. */
-export const DNS_ANSWER_LIMIT = 16 * 1024;
+const DNS_ANSWER_LIMIT = 16 * 1024;
 /** Records looked at in one answer (a CNAME chain plus addresses); more is refused. */
-export const DNS_MAX_RECORDS = 64;
+const DNS_MAX_RECORDS = 64;
 
 const RECORD_A = 1;
 const RECORD_AAAA = 28;
@@ -20,7 +20,7 @@ const RCODES: Record<number, string> = { 1: "FORMERR", 2: "SERVFAIL", 4: "NOTIMP
 /** The lookup could not be made or its answer cannot be trusted; the message says why. */
 export class ResolveError extends Error {}
 
-export type ResolveOptions = { resolverUrl?: string; signal?: AbortSignal; timeoutMs?: number };
+type ResolveOptions = { resolverUrl?: string; signal?: AbortSignal; timeoutMs?: number };
 
 /**
  * The addresses `name` resolves to (A and AAAA, CNAME chains followed by the resolver), or []

@@ -4,8 +4,8 @@
 // clients, so everything here runs in linear time: lengths are checked first, then the name is
 // scanned once, label by label; no pattern can backtrack.
 
-export const MAX_NAME_LENGTH = 253;
-export const MAX_LABEL_LENGTH = 63;
+const MAX_NAME_LENGTH = 253;
+const MAX_LABEL_LENGTH = 63;
 
 /**
  * Top-level domains (and one second-level domain) that are never delegated in public DNS:
@@ -14,7 +14,7 @@ export const MAX_LABEL_LENGTH = 63;
  * networks use by convention (`.lan`, `.home`, `.corp`, `.intranet`, `.private`,
  * `.localdomain`; ICANN declined to delegate `.home` and `.corp` because of that use).
  */
-export const PRIVATE_SUFFIXES = [
+const PRIVATE_SUFFIXES = [
   ".localhost",
   ".localdomain",
   ".local",

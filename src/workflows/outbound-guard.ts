@@ -28,7 +28,7 @@ import ipaddr from "ipaddr.js";
 import { resolveAddresses, ResolveError } from "./dns";
 import { invalidDnsName, privateSuffixOf, spelledIPv4s } from "./host-names";
 
-export type OutboundVerdict = { ok: true; url: URL } | { ok: false; reason: string };
+type OutboundVerdict = { ok: true; url: URL } | { ok: false; reason: string };
 
 const REFUSED_NAMES = new Set(["localhost", "localhost.localdomain"]);
 
@@ -102,7 +102,7 @@ function refuseIPv6(ip: ipaddr.IPv6): string | null {
 }
 
 /** Why an IP literal is refused, or null when it is public. */
-export function refuseAddress(address: string): string | null {
+function refuseAddress(address: string): string | null {
   let ip: ipaddr.IPv4 | ipaddr.IPv6;
   try {
     ip = ipaddr.parse(address);
@@ -158,7 +158,7 @@ export function checkOutbound(target: string | URL, allowHosts?: string | Set<st
 }
 
 /** The settings checkOutboundResolved reads (a subset of the Worker's Env). */
-export type OutboundEnv = { HTTP_TASK_ALLOW_HOSTS?: string; DNS_RESOLVER_URL?: string };
+type OutboundEnv = { HTTP_TASK_ALLOW_HOSTS?: string; DNS_RESOLVER_URL?: string };
 
 /**
  * checkOutbound, then, for a name that is not allow-listed, its A and AAAA records: refused when

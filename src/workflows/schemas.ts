@@ -9,17 +9,17 @@ import { hasTemplate } from "./templates";
 import { TASK_KINDS, type TaskKind } from "../jobs/tasks";
 
 export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] as const;
-export const TASK_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-export const MAX_TASKS = 100;
-export const MAX_RETRIES = 10;
-export const MAX_RETRY_DELAY = 86_400;
-export const DEFAULT_TASK_TIMEOUT = 30;
-export const MAX_TASK_TIMEOUT = 900;
-export const DEFAULT_WORKFLOW_TIMEOUT = 3600;
+const TASK_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_TASKS = 100;
+const MAX_RETRIES = 10;
+const MAX_RETRY_DELAY = 86_400;
+const DEFAULT_TASK_TIMEOUT = 30;
+const MAX_TASK_TIMEOUT = 900;
+const DEFAULT_WORKFLOW_TIMEOUT = 3600;
 /** 366 days: room for the longest `delay` (365 days) plus the other tasks. */
-export const MAX_WORKFLOW_TIMEOUT = 366 * 86_400;
-export const MAX_DELAY_SECONDS = 365 * 86_400;
-export const MAX_EXPECT_STATUS_ENTRIES = 20;
+const MAX_WORKFLOW_TIMEOUT = 366 * 86_400;
+const MAX_DELAY_SECONDS = 365 * 86_400;
+const MAX_EXPECT_STATUS_ENTRIES = 20;
 /**
  * A workflow definition (`name`, `tasks` and `onError` as sent, in compact JSON, UTF-8) is at most
  * 256 KiB. It is stored in one D1 row, copied into every job's Durable Object as its snapshot and
@@ -187,7 +187,7 @@ export const taskFieldSchemas = {
 
 // ---------------------------------------------------------------- request and response
 
-export const taskSchema = z
+const taskSchema = z
   .object({
     name: z.string().openapi({ example: "notify" }),
     kind: z.enum(TASK_KINDS),

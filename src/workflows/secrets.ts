@@ -6,7 +6,7 @@ import { REDACTED } from "../jobs/redact";
 import { TaskFailure, type TaskOutcome } from "../jobs/tasks";
 
 /** The prefix of the Worker secrets `{{secrets.NAME}}` reads. */
-export const SECRET_ENV_PREFIX = "TASK_SECRET_";
+const SECRET_ENV_PREFIX = "TASK_SECRET_";
 
 /** A secret's NAME in `{{secrets.NAME}}`. */
 export const SECRET_NAME = /^[A-Za-z0-9_]{1,64}$/;

@@ -16,23 +16,23 @@ import { checkWorkflowSize, validateTasks } from "./validate";
 import type { workflowSchema } from "./schemas";
 import { throwIfDetails } from "../http/details";
 
-export type WorkflowRow = typeof workflows.$inferSelect;
-export type Workflow = Omit<WorkflowRow, "tasks" | "onError" | "triggers"> & {
+type WorkflowRow = typeof workflows.$inferSelect;
+type Workflow = Omit<WorkflowRow, "tasks" | "onError" | "triggers"> & {
   tasks: WorkflowTask[];
   onError: WorkflowTask[];
   triggers: TriggerDefinition[] | null;
 };
-export type WorkflowInput = z.output<typeof workflowBody>;
+type WorkflowInput = z.output<typeof workflowBody>;
 /** A workflow as the API answers it. */
-export type WorkflowView = z.output<typeof workflowSchema>;
+type WorkflowView = z.output<typeof workflowSchema>;
 /** A workflow's task: one of the kinds a client may write (never an engine kind such as `import`). */
 type WorkflowTask = WorkflowView["tasks"][number];
 
 /** Job statuses during which a workflow cannot be deleted. */
-export const ACTIVE_JOB_STATUSES = ["queued", "running"] as const;
+const ACTIVE_JOB_STATUSES = ["queued", "running"] as const;
 
 /** Who reads a workflow: `admin` tokens (which edit workflows) see credential header values. */
-export type WorkflowReader = { admin: boolean };
+type WorkflowReader = { admin: boolean };
 
 /**
  * The workflow as the API answers it. For a reader without `admin`, credential header values of
@@ -70,7 +70,7 @@ export async function listWorkflows(db: Db): Promise<Workflow[]> {
  * and literal http targets, then the triggers against their modules) and answers the normalised
  * task lists and triggers, or throws one 400 naming every problem.
  */
-export async function validateWorkflow(db: Db, input: WorkflowInput, allowHosts?: string) {
+async function validateWorkflow(db: Db, input: WorkflowInput, allowHosts?: string) {
   throwIfDetails(checkWorkflowSize(input), "Invalid workflow", "invalid_workflow");
   const { tasks, onError, details, moduleRefs } = validateTasks(input.tasks, input.onError, allowHosts);
   if (moduleRefs.length) {
@@ -123,7 +123,7 @@ export async function updateWorkflow(db: Db, id: number, input: WorkflowInput, a
 const activeJobsOf = (id: number) => and(eq(jobs.workflowId, id), inArray(jobs.status, [...ACTIVE_JOB_STATUSES]));
 
 /** Number of queued or running jobs of a workflow (from the D1 job mirror). */
-export async function activeJobCount(db: Db, id: number): Promise<number> {
+async function activeJobCount(db: Db, id: number): Promise<number> {
   const row = await db.select({ n: count() }).from(jobs).where(activeJobsOf(id)).get();
   return row?.n ?? 0;
 }

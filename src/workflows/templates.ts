@@ -23,13 +23,13 @@ import { SECRET_NAME, SECRET_PLACEMENT } from "./secrets";
 import { TaskFailure, type TemplateScope } from "../jobs/tasks";
 import { templateText } from "../jobs/template-text";
 
-export const TEMPLATE_ROOTS = ["params", "job", "tasks", "secrets"] as const;
-export type TemplateRoot = (typeof TEMPLATE_ROOTS)[number];
+const TEMPLATE_ROOTS = ["params", "job", "tasks", "secrets"] as const;
+type TemplateRoot = (typeof TEMPLATE_ROOTS)[number];
 
 /** Fields of `job` a template may name. */
-export const JOB_FIELDS = ["jobID"] as const;
+const JOB_FIELDS = ["jobID"] as const;
 
-export type TemplateRef = {
+type TemplateRef = {
   /** The template as written, braces included. */
   source: string;
   root: TemplateRoot;
@@ -37,7 +37,7 @@ export type TemplateRef = {
   path: string[];
 };
 
-export type TemplateProblem = { source: string; message: string };
+type TemplateProblem = { source: string; message: string };
 
 const TEMPLATE = /\{\{([^{}]*)\}\}/g;
 const SEGMENT = /^[^.\s[\]{}]+$/;
@@ -106,7 +106,7 @@ export class TemplateError extends TaskFailure {}
 const MISSING = Symbol("missing");
 
 /** Answers the value of `{{secrets.NAME}}`, or throws a TaskFailure naming the missing secret. */
-export type SecretResolver = (name: string) => string;
+type SecretResolver = (name: string) => string;
 
 function lookup(ref: TemplateRef, scope: TemplateScope, secret?: SecretResolver): unknown {
   let current: unknown;

@@ -7,12 +7,12 @@ import { SECRET_OPTIONS, SECRET_PLACEMENT } from "./secrets";
 import { hasTemplate, parseTemplates, walkStrings } from "./templates";
 import type { TaskDefinition, TaskKind } from "../jobs/tasks";
 
-export type ListName = "tasks" | "onError";
+type ListName = "tasks" | "onError";
 
 /** A literal module ID an option names, to check that the module exists. */
-export type ModuleRef = { path: string; moduleId: number };
+type ModuleRef = { path: string; moduleId: number };
 
-export type ValidatedTasks = {
+type ValidatedTasks = {
   tasks: TaskDefinition[];
   onError: TaskDefinition[];
   details: ErrorDetail[];
