@@ -150,6 +150,25 @@ const idOption = z.unknown().transform((v, ctx) => {
   return String(id);
 });
 
+/** The two kinds whose values are contentIDs of another module's items (`options.moduleID`). */
+function relatedKind(type: string, name: string, description: string, multi: FieldKind["multi"]): FieldKind {
+  return {
+    type,
+    name,
+    description,
+    options: { moduleID: { type: "ID", required: true, description: "the target module" } },
+    optionsSchema: z.object({ moduleID: idOption }).passthrough(),
+    comparison: "id",
+    textLike: false,
+    multi,
+    holdsReferences: true,
+    check: (v) => {
+      const id = normaliseId(v);
+      return id ? good(id) : bad("must be a contentID");
+    },
+  };
+}
+
 const kinds: FieldKind[] = [
   {
     type: "bool",
@@ -253,36 +272,8 @@ const kinds: FieldKind[] = [
       return good(v);
     },
   },
-  {
-    type: "related",
-    name: "Related record",
-    description: "the contentID of an item in the target module",
-    options: { moduleID: { type: "ID", required: true, description: "the target module" } },
-    optionsSchema: z.object({ moduleID: idOption }).passthrough(),
-    comparison: "id",
-    textLike: false,
-    multi: "optional",
-    holdsReferences: true,
-    check: (v) => {
-      const id = normaliseId(v);
-      return id ? good(id) : bad("must be a contentID");
-    },
-  },
-  {
-    type: "related_multi",
-    name: "Related records",
-    description: "an array of contentIDs in the target module",
-    options: { moduleID: { type: "ID", required: true, description: "the target module" } },
-    optionsSchema: z.object({ moduleID: idOption }).passthrough(),
-    comparison: "id",
-    textLike: false,
-    multi: "always",
-    holdsReferences: true,
-    check: (v) => {
-      const id = normaliseId(v);
-      return id ? good(id) : bad("must be a contentID");
-    },
-  },
+  relatedKind("related", "Related record", "the contentID of an item in the target module", "optional"),
+  relatedKind("related_multi", "Related records", "an array of contentIDs in the target module", "always"),
   {
     type: "stamp",
     name: "Date and time",

@@ -4,9 +4,11 @@
 // the import itself (src/bulk, above the engine) fills them in. The bounds are in
 // src/bulk/import-limits.ts.
 
-export type ImportFormat = "csv" | "json" | "ndjson";
-export type ImportMode = "all" | "valid";
-export type OnConflict = "skip" | "update" | "error";
+import type { JobView } from "./model";
+
+export type ImportFormat = ImportView["format"];
+export type ImportMode = ImportView["mode"];
+export type OnConflict = NonNullable<ImportView["onConflict"]>;
 
 /** Fixed when the import is created: the options, and the file's columns and size. */
 export type ImportSpec = {
@@ -67,21 +69,8 @@ export const initialImportState = (): ImportState => ({
   publishing: null,
 });
 
-/** `import` of an import job's JSON. */
-export type ImportView = {
-  moduleID: string;
-  format: ImportFormat;
-  mode: ImportMode;
-  key: string | null;
-  onConflict: OnConflict | null;
-  triggers: boolean;
-  rows: number;
-  staged: number;
-  skipped: number;
-  rejected: number;
-  created: number;
-  updated: number;
-};
+/** `import` of an import job's JSON, as /openapi.json documents it. */
+export type ImportView = NonNullable<JobView["import"]>;
 
 export function importView(spec: ImportSpec, state: ImportState | undefined): ImportView {
   const s = state ?? initialImportState();

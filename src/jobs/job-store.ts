@@ -8,6 +8,7 @@ import type { Decision } from "./job-engine";
 import { migrateState } from "./job-migrate";
 import { triggerDepthOf, type Job, type JobDefinition, type JobState } from "./job-state";
 import type { ImportView } from "./import-job";
+import { LazyTables } from "../platform/lazy-tables";
 import { iso, type JobOrigin, type LogLevel, type LogLine, type TriggerOrigin } from "./model";
 
 /**
@@ -23,39 +24,36 @@ export type MirrorRow = JobState & {
 };
 export type JobStore = { load(): MirrorRow | null; save(row: MirrorRow): void };
 
+const JOB_TABLES = [
+  "CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS definition (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, level TEXT NOT NULL, task TEXT, message TEXT NOT NULL, data TEXT)",
+  "CREATE TABLE IF NOT EXISTS results (phase TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (phase, name))",
+];
+
 export class JobStorage {
-  /** True once this DO holds a job (its tables exist). */
-  private ready = false;
-
-  constructor(private readonly sql: SqlStorage) {}
-
   /**
    * Tables are made only when a job is created, so addressing an unknown jobID (a 404) leaves
    * no storage behind: the `state` row doubles as the "this job exists" flag.
    */
+  private readonly tables: LazyTables;
+
+  constructor(private readonly sql: SqlStorage) {
+    this.tables = new LazyTables(sql, JOB_TABLES, "state");
+  }
+
   ensureSchema() {
-    this.sql.exec("CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)");
-    this.sql.exec("CREATE TABLE IF NOT EXISTS definition (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)");
-    this.sql.exec(
-      "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, level TEXT NOT NULL, task TEXT, message TEXT NOT NULL, data TEXT)",
-    );
-    this.sql.exec("CREATE TABLE IF NOT EXISTS results (phase TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (phase, name))");
-    this.ready = true;
+    this.tables.create();
   }
 
-  /** After a rolled-back transaction: the tables it made (and `ready` with them) may be gone. */
+  /** After a rolled-back transaction: the tables it made may be gone. */
   forgetTables() {
-    this.ready = false;
-  }
-
-  private hasTables() {
-    if (!this.ready) this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state'").toArray().length > 0;
-    return this.ready;
+    this.tables.forget();
   }
 
   /** The job, migrated to the current layout first (call inside a transaction). */
   load(): Job | null {
-    if (!this.hasTables()) return null;
+    if (!this.tables.exist()) return null;
     const row = this.sql.exec<{ data: string }>("SELECT data FROM state WHERE id = 1").toArray()[0];
     if (!row) return null;
     const state = migrateState(this.sql, JSON.parse(row.data));

@@ -2,6 +2,7 @@
 // clock has got, the buffered run, the alarm) and `log` (the schedule's log, newest lines kept).
 // Only ScheduleObject calls this; every call is synchronous.
 import { iso } from "../jobs/model";
+import { LazyTables } from "../platform/lazy-tables";
 import { SCHEDULE_LOG_MAX_LINES } from "./limits";
 import type { ScheduleLogLine } from "./model";
 
@@ -17,43 +18,38 @@ export type ClockState = {
 
 export type LogLevel = ScheduleLogLine["level"];
 
+const SCHEDULE_TABLES = [
+  "CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL, data TEXT)",
+];
+
 export class ScheduleStore {
-  private ready = false;
+  private readonly tables: LazyTables;
 
-  constructor(private readonly sql: SqlStorage) {}
-
-  private ensureTables() {
-    if (this.ready) return;
-    this.sql.exec("CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL)");
-    this.sql.exec("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL, data TEXT)");
-    this.ready = true;
+  constructor(private readonly sql: SqlStorage) {
+    this.tables = new LazyTables(sql, SCHEDULE_TABLES, "state");
   }
 
   /** After deleteAll(): the tables are gone. */
   forget() {
-    this.ready = false;
-  }
-
-  private hasTables() {
-    if (!this.ready) this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state'").toArray().length > 0;
-    return this.ready;
+    this.tables.forget();
   }
 
   /** The clock, or null when this DO was never armed (or was removed). */
   load(): ClockState | null {
-    if (!this.hasTables()) return null;
+    if (!this.tables.exist()) return null;
     const row = this.sql.exec<{ data: string }>("SELECT data FROM state WHERE id = 1").toArray()[0];
     return row ? (JSON.parse(row.data) as ClockState) : null;
   }
 
   save(state: ClockState) {
-    this.ensureTables();
+    this.tables.ensure();
     this.sql.exec("INSERT INTO state (id, data) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data", JSON.stringify(state));
   }
 
   /** Appends a line and drops the oldest past the cap. */
   log(level: LogLevel, message: string, data: unknown, now: number) {
-    this.ensureTables();
+    this.tables.ensure();
     const seq = (this.sql.exec<{ n: number }>("SELECT IFNULL(MAX(seq), 0) AS n FROM log").one().n ?? 0) + 1;
     this.sql.exec(
       "INSERT INTO log (seq, time, level, message, data) VALUES (?, ?, ?, ?, ?)",
@@ -67,7 +63,7 @@ export class ScheduleStore {
   }
 
   readLogs(query: { offset: number; limit: number; after: number }): { count: number; logs: ScheduleLogLine[] } {
-    if (!this.hasTables()) return { count: 0, logs: [] };
+    if (!this.tables.exist()) return { count: 0, logs: [] };
     const count = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM log WHERE seq > ?", query.after).one().n;
     const rows = this.sql
       .exec<{ seq: number; time: number; level: LogLevel; message: string; data: string | null }>(
