@@ -59,7 +59,7 @@ export function buildApp() {
     info: {
       title: "Edge CRM API",
       version: API_VERSION,
-      description: "Modules, content, charts, pages, workflows, jobs and schedules. See the README for conventions.",
+      description: "Modules, content, charts, pages, workflows, jobs and schedules. Conventions: docs/api/conventions.md in the repository.",
     },
   });
   registerDocsRoutes(app);

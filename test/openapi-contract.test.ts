@@ -430,7 +430,7 @@ describe("/openapi.json as a contract", () => {
       const req: Request = { method: method.toUpperCase(), path: fillPath(template, op, ids), query: {} };
       const large = await send(req, { raw: `{"x": "${"a".repeat(1024 * 1024)}"}` });
       const unsupported = await send(req, { raw: "x", contentType: "text/plain" });
-      // An import's file has its own, larger limit (README "Import"): 1 MiB is not over it.
+      // An import's file has its own, larger limit (docs/api/import-export.md, "Import"): 1 MiB is not over it.
       const isFile = !!op.requestBody.content["text/csv"];
       if (!isFile && large.status !== 413) problems.push(`${req.method} ${template}: ${large.status} for a 1 MiB body, expected 413`);
       if (unsupported.status !== 415) problems.push(`${req.method} ${template}: ${unsupported.status} for text/plain, expected 415`);

@@ -1,11 +1,11 @@
 // The job's Durable Object with what import jobs add to it (docs/api/import-export.md,
 // "Import"): the upload's file stored next to the job before the job exists, the report of its
 // rejected rows, the `import` task's executor, the gate before a client ends the job and the
-// clean-up once it has ended (import-host.ts). The engine (src/jobs/job-object.ts) knows none of
+// clean-up once it has ended (import-host.ts). The engine (src/jobs/job-object-base.ts) knows none of
 // this; the class the Worker exports (src/worker/job-object.ts) builds on this one.
 import type { Executor } from "../jobs/attempt";
 import * as engine from "../jobs/job-engine";
-import { JobObjectBase } from "../jobs/job-object";
+import { JobObjectBase } from "../jobs/job-object-base";
 import type { Job } from "../jobs/job-state";
 import type { CreateInput, Refusal } from "../jobs/model";
 import type { JobStatus } from "../jobs/states";

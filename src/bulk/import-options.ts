@@ -4,7 +4,7 @@ import { z } from "@hono/zod-openapi";
 import type { FieldDefinition } from "../fields/registry";
 import type { ErrorDetail } from "../http/errors";
 import { JsonTooDeepError, parseJson } from "../http/json";
-import type { Module } from "../module-model/module";
+import { fieldNamed, type Module } from "../module-model/module";
 import { IMPORT_MAX_COLUMN_NAME } from "./import-limits";
 import type { ImportFormat, ImportMode, OnConflict } from "../jobs/import-job";
 import { ID_KEY, keyProblem, REPORT_COLUMNS } from "./import-values";
@@ -70,11 +70,11 @@ const isIdColumn = (column: string) => ["contentid", "id"].includes(column.trim(
 const isIgnoredColumn = (column: string) =>
   (REPORT_COLUMNS as readonly string[]).includes(column) || SYSTEM_COLUMNS.some((s) => s.toLowerCase() === column.toLowerCase());
 
-/** A field by its name, else its label, case-insensitively; a label two fields share names neither. */
-function fieldNamed(module: Module, text: string): FieldDefinition | "ambiguous" | undefined {
-  const wanted = text.trim().toLowerCase();
-  const byName = module.fields.find((f) => f.name.toLowerCase() === wanted);
+/** The field a column (or `key`) names: by its name, else its label, case-insensitively; a label two fields share names neither. */
+function fieldForColumn(module: Module, text: string): FieldDefinition | "ambiguous" | undefined {
+  const byName = fieldNamed(module, text.trim());
   if (byName) return byName;
+  const wanted = text.trim().toLowerCase();
   const byLabel = module.fields.filter((f) => f.label.trim().toLowerCase() === wanted);
   return byLabel.length > 1 ? "ambiguous" : byLabel[0];
 }
@@ -103,7 +103,7 @@ export function parseOptions(module: Module, query: ImportQuery): ImportOptions 
   let key: FieldDefinition | typeof ID_KEY | null = null;
   if (query.key !== undefined && isIdColumn(query.key)) key = ID_KEY;
   else if (query.key !== undefined && query.key.trim() !== "") {
-    const found = fieldNamed(module, query.key);
+    const found = fieldForColumn(module, query.key);
     if (!found || found === "ambiguous")
       details.push({ path: "key", message: `no field '${query.key}'; this module has: ${module.fields.map((f) => f.name).join(", ")}` });
     else {
@@ -171,7 +171,7 @@ export function resolveColumns(module: Module, columns: string[], options: Impor
       return ID_KEY;
     }
     if (mapped === undefined && isIgnoredColumn(column)) return null;
-    const field = fieldNamed(module, mapped ?? column);
+    const field = fieldForColumn(module, mapped ?? column);
     if (!field || field === "ambiguous") {
       if (mapped !== undefined) {
         const why =

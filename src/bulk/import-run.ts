@@ -13,7 +13,8 @@ import type { ImportStep } from "../jobs/job-engine";
 import type { Job } from "../jobs/job-state";
 import type { AttemptReport, LogInput } from "../jobs/model";
 import { findModule, type Module } from "../module-model/module";
-import { checkFieldValue, isMultiField, normaliseId } from "../fields/registry";
+import { checkFieldValue, isMultiField } from "../fields/registry";
+import { normaliseId } from "../http/ids";
 import { storedForm } from "../content/service";
 import { isEmptyValue, toStored } from "../content/storage";
 import { refusedUniqueColumn } from "../content/unique";
@@ -365,7 +366,7 @@ async function checkBatch(
     for (const r of rows) {
       const cell = r.record[plan.idColumn];
       if (cell === undefined || cell === null || cell === "") continue;
-      const id = normaliseId(typeof cell === "string" ? cell.trim() : cell);
+      const id = normaliseId(cell, { trim: true });
       if (id === null) r.problems.push({ column: plan.keyColumn, message: "must be an item ID (a positive integer) or empty for a new item" });
       else [r.keyStored, r.keyFolded] = [Number(id), id];
     }

@@ -21,7 +21,7 @@ import { IMPORT_CHECK_PAGE, IMPORT_STAGE_STATEMENT_BYTES } from "./import-limits
 import type { OnConflict } from "../jobs/import-job";
 import { foldKey, type ImportPlan } from "./import-values";
 
-export type RunState = "staging" | "published" | "void";
+type RunState = "staging" | "published" | "void";
 
 /** The row of `import_runs` an import job starts with (in the batch that inserts its mirror row). */
 export const newRunStatement = (jobId: SQL | number, moduleId: number) => {
@@ -109,7 +109,7 @@ const columnOf = (module: Module, field: FieldDefinition) => {
 };
 
 /** An item a key matched: its ID and its values in the API's form (for an update to merge into). */
-export type KeyMatch = { id: number; values: Record<string, unknown> };
+type KeyMatch = { id: number; values: Record<string, unknown> };
 
 /**
  * The live items holding each of `keys` (stored values of the key field), through the key's column
@@ -256,7 +256,7 @@ export async function stagedCounts(db: Db, jobId: number): Promise<{ creates: nu
   return { creates: row?.creates ?? 0, updates: row?.updates ?? 0 };
 }
 
-export type PublishInput = { plan: ImportPlan; jobId: number; userId: string; triggers: boolean; origin: WriteOrigin };
+type PublishInput = { plan: ImportPlan; jobId: number; userId: string; triggers: boolean; origin: WriteOrigin };
 
 /**
  * Makes every staged row visible in one batch (one transaction), or nothing: the batch starts with

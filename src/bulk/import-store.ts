@@ -1,10 +1,10 @@
-// An import job's own tables in its Durable Object's SQLite storage, next to the job's (job-store.ts):
+// An import job's own tables in its Durable Object's SQLite storage, next to the job's (src/jobs/job-store.ts):
 //   import_chunks  — the file, as parsed: chunks of at most IMPORT_BATCH_ROWS rows and
 //                    IMPORT_CHUNK_BYTES of JSON each (a DO row holds at most 2 MB). Written by the
 //                    upload before the job exists; dropped when the import ends.
 //   import_rejects — the rejected rows with their cells and problems: what the report lists. Kept
 //                    with the job, like its log.
-// Only JobObject calls this, inside its synchronous transactions where it writes.
+// Only ImportJobObject (import-job-object.ts) calls this, inside its synchronous transactions where it writes.
 import type { ImportChunk, RejectedRow, RowProblem, StoredRecord } from "./import-model";
 
 export class ImportFiles {

@@ -16,7 +16,7 @@ const path = (name: string) => sql.raw(`'$.${name}'`); // names come from valida
  * Statements, run in the module update's batch, that drop removed fields' values from all of the
  * module's items (deleted ones too), keep the `search` column in step with fields that stopped or
  * started being text-like. `guard`: the condition the module update commits under, so these
- * change nothing when it does not. (`fieldIndexStatements` adds the index DDL to the same batch.)
+ * change nothing when it does not. (`typedTableStatements` adds the typed table's DDL to the same batch.)
  */
 // biome-ignore lint/suspicious/noExplicitAny: the statements go into a D1/Drizzle batch, whose types want a fixed tuple
 export function removedFieldStatements(db: Db, moduleId: number, before: FieldDefinition[], after: FieldDefinition[], guard?: SQL): any[] {

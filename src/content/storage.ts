@@ -87,7 +87,7 @@ const FIELD_END = "\u001f";
  * A field's marker in the `search` column. The name is spelled in upper-case letters only, which a
  * (lower-cased) query word never contains, so words cannot match markers.
  */
-function searchMarker(name: string): string {
+export function searchMarker(name: string): string {
   let out = "";
   for (const ch of safeName(name)) {
     const code = ch.charCodeAt(0);

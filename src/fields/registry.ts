@@ -1,7 +1,7 @@
 // The single registry of field kinds: what `/field/` lists, how a module field's options are
 // checked, and how a content value of each kind is validated and normalised.
 import { z } from "@hono/zod-openapi";
-import { idFromValue } from "../http/ids";
+import { idFromValue, normaliseId } from "../http/ids";
 
 export type FieldDefinition = {
   name: string;
@@ -106,11 +106,6 @@ export function isHttpUrl(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-export function normaliseId(value: unknown): string | null {
-  const id = idFromValue(value);
-  return id === undefined ? null : String(id);
 }
 
 function decimals(n: number): number {

@@ -24,4 +24,16 @@ export function idFromValue(value: unknown): number | undefined {
   return typeof value === "string" ? parseId(value) : undefined;
 }
 
+/** Whether text has the ID spelling, whatever its size (to tell "too large" from "not an ID"). */
+export const hasIdSpelling = (text: string) => ID_TEXT.test(text);
+
+/**
+ * An ID given as a JSON value, as the decimal string references are stored as; null when it is
+ * not one. `trim`: spaces around a string are ignored (CSV cells, task and trigger options).
+ */
+export function normaliseId(value: unknown, options: { trim?: boolean } = {}): string | null {
+  const id = idFromValue(options.trim && typeof value === "string" ? value.trim() : value);
+  return id === undefined ? null : String(id);
+}
+
 export const idOut = (id: number | null | undefined) => (id === null || id === undefined ? "0" : String(id));

@@ -3,7 +3,7 @@
 // and JSON structures too; in a JSON body a value of the wrong type stays a 400.
 import { z } from "@hono/zod-openapi";
 import { ERROR_CODES, type ErrorCode } from "./errors";
-import { ID_OR_ZERO_PATTERN, ID_PATTERN, idFromValue, parseId, parseIdOrZero } from "./ids";
+import { hasIdSpelling, ID_OR_ZERO_PATTERN, ID_PATTERN, idFromValue, parseId, parseIdOrZero } from "./ids";
 import { JsonTooDeepError, parseJson } from "./json";
 
 let parsingForm = false;
@@ -56,7 +56,7 @@ const ID_DOC = {
 
 /** Why a value is not an ID: a well-formed one past 2^53 is told apart from the rest. */
 const notAnId = (v: unknown) =>
-  (typeof v === "number" && Number.isInteger(v) && v > 0) || (typeof v === "string" && new RegExp(ID_PATTERN).test(v))
+  (typeof v === "number" && Number.isInteger(v) && v > 0) || (typeof v === "string" && hasIdSpelling(v))
     ? "must be a positive integer ID below 2^53"
     : "must be a positive integer ID";
 
@@ -135,6 +135,9 @@ export const enumQuery = <const T extends readonly [string, ...string[]]>(values
   z
     .preprocess((v) => (v === "" ? undefined : v), z.enum(values, { error: `must be one of ${values.join(", ")}` }).optional())
     .openapi({ type: "string", enum: [...values] });
+
+/** A log listing's `after` query parameter (read by parseAfter in http/paging.ts). */
+export const logAfterParam = z.string().optional().openapi({ type: "integer", minimum: 0, description: "only lines after this seq (for tailing)", example: 0 });
 
 /** The `page` and `perPage` query parameters of a listing (read by parsePaging in http/paging.ts). */
 export const pagingParams = {

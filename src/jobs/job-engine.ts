@@ -1,6 +1,6 @@
 // The engine's decisions: pure functions of (job, event, now) that answer the new job and what to
 // do about it (log lines and results to write, queue messages to send, an attempt to run or
-// abort). They never touch storage or the network: job-object.ts loads the job, calls one of these,
+// abort). They never touch storage or the network: job-object-base.ts loads the job, calls one of these,
 // saves the outcome in one transaction and then carries out the effects. How the engine behaves is
 // described once, in docs/jobs.md.
 import type { TaskDefinition } from "./tasks";
@@ -24,7 +24,7 @@ import { canTransition, isFinal, TRANSITIONS, type JobStatus } from "./states";
 const INLINE_KINDS = new Set(["log", "fail"]);
 
 /** A log line ready to insert (seq assigned: the log's count after it). */
-export type NewLogLine = { seq: number; time: number; level: LogLevel; task: string | null; message: string; data: string | null };
+type NewLogLine = { seq: number; time: number; level: LogLevel; task: string | null; message: string; data: string | null };
 
 /** An attempt for the DO to run now. */
 export type RunOrder = {
@@ -57,7 +57,7 @@ export type Decision<T> = {
  * (only in the alarm), and whether it may start an `http`/`content.*` run (at most one per alarm
  * invocation, within its wall time; `log` and `fail` runs take microseconds and are not counted).
  */
-export type TickContext = { now: number; instance: string; canRun: boolean; canRunQueued: boolean };
+type TickContext = { now: number; instance: string; canRun: boolean; canRunQueued: boolean };
 
 // ---------------------------------------------------------------- the draft a decision works on
 
@@ -133,7 +133,7 @@ function measure(text: string, json: string | null): MeasuredLine {
 }
 
 /** The line's size as the caps count it: message plus data as JSON. */
-export function lineBytes(line: LogInput) {
+function lineBytes(line: LogInput) {
   return measure(line.message, line.data === undefined ? null : (JSON.stringify(line.data) ?? null)).bytes;
 }
 
@@ -149,7 +149,7 @@ function fitLine(message: string, data?: unknown): MeasuredLine {
 }
 
 /** Whether client lines fit in the job's log (the last line's room is kept for the engine). */
-export function logRoom(s: JobState, lines: LogInput[]): Refusal | null {
+function logRoom(s: JobState, lines: LogInput[]): Refusal | null {
   if (lines.length === 0) return null;
   const bytes = lines.reduce((sum, l) => sum + lineBytes(l), 0);
   const { log } = s;
@@ -316,7 +316,7 @@ export function endAttempt(job: Job, attemptId: string, report: AttemptReport, n
   return d.done(true);
 }
 
-export function pastDeadline(s: JobState, now: number) {
+function pastDeadline(s: JobState, now: number) {
   return (
     (s.status === "running" && s.deadline !== null && now >= s.deadline) || (s.phase === "onError" && s.onErrorDeadline !== null && now >= s.onErrorDeadline)
   );

@@ -1,7 +1,7 @@
 // The job Durable Object's own SQLite tables (docs/jobs.md): `state` (the hot JobState as JSON), `definition`
 // (the workflow snapshot and parameters, written at create and on a queued edit), the append-only
 // `log` (seq 1, 2, 3, ...) and `results` (finished tasks' results for later templates). Only
-// JobObject calls this, inside its synchronous transactions: it loads the job, and writes a
+// JobObjectBase (job-object-base.ts) calls this, inside its synchronous transactions: it loads the job, and writes a
 // decision's outcome.
 import type { TemplateScope } from "./tasks";
 import type { Decision } from "./job-engine";

@@ -55,8 +55,10 @@ export type UpdateInput = {
   parameters?: Record<string, string>;
 };
 
-/** DO answers cross the RPC boundary as data, not thrown errors (custom error fields do not survive RPC). */
-/** A refusal's HTTP status is its code's (ERROR_CODES). */
+/**
+ * DO answers cross the RPC boundary as data, not thrown errors (custom error fields do not survive
+ * RPC). A refusal's HTTP status is its code's (ERROR_CODES).
+ */
 export type Refusal = { code: ErrorCode; message: string; details?: ErrorDetail[] };
 export type DoResult<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
 

@@ -1,8 +1,8 @@
 // /job/: create, list (from the D1 mirror), read, logs, update, cancel.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { created, ok, success } from "../http/envelope";
-import { badRequest, notFound } from "../http/errors";
-import { parsePaging } from "../http/paging";
+import { notFound } from "../http/errors";
+import { parseAfter, parsePaging } from "../http/paging";
 import { defineRoute } from "../http/route";
 import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
@@ -71,12 +71,7 @@ export function registerJobsRoutes(app: OpenAPIHono<AppEnv>) {
     },
     async (c, { ids, query }) => {
       const page = parsePaging(query);
-      let after = 0;
-      if (query.after !== undefined && query.after.trim() !== "") {
-        if (!/^\d{1,15}$/.test(query.after.trim()))
-          throw badRequest(`Invalid after '${query.after}': must be a log seq (an integer ≥ 0)`, [{ path: "after", message: "must be an integer ≥ 0" }]);
-        after = Number(query.after.trim());
-      }
+      const after = parseAfter(query.after);
       const found = (await jobStub(c.env, String(ids.jobID)).logs({ offset: page.offset, limit: page.perPage, after })) as {
         count: number;
         logs: LogLine[];

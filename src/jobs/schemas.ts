@@ -1,7 +1,7 @@
 // Request and response schemas of /job/.
 import { z } from "@hono/zod-openapi";
-import { enumQuery, idQuery, idString, idValue, jsonParam, listMeta, pagingParams, timestamp } from "../http/schemas";
-import { JOB_STATUSES } from "./states";
+import { enumQuery, idQuery, idString, idValue, jsonParam, listMeta, logAfterParam, pagingParams, timestamp } from "../http/schemas";
+import { JOB_STATUSES, LOG_LEVELS } from "./states";
 
 /** RFC 3339 date-time with any offset (or Z); normalised to UTC ms by `parseStartAt`. */
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
@@ -115,7 +115,7 @@ const statusParam = () => z.enum(JOB_STATUSES, { error: `must be one of ${JOB_ST
 
 const logLineInput = z.object({
   message: z.string({ error: (i) => (i.input === undefined ? "is required" : "must be a string") }).min(1, "must not be empty"),
-  level: z.enum(["info", "warn", "error"], { error: "must be info, warn or error" }).default("info"),
+  level: z.enum(LOG_LEVELS, { error: "must be info, warn or error" }).default("info"),
   data: z.unknown().optional(),
 });
 
@@ -177,9 +177,17 @@ export const updateJobBody = z.object({
         {
           type: "object",
           required: ["message"],
-          properties: { message: { type: "string" }, level: { type: "string", enum: ["info", "warn", "error"] }, data: {} },
+          properties: { message: { type: "string", minLength: 1 }, level: { type: "string", enum: [...LOG_LEVELS] }, data: {} },
         },
-        { type: "array", maxItems: MAX_LOG_LINES_PER_REQUEST, items: { type: "object", required: ["message"] } },
+        {
+          type: "array",
+          maxItems: MAX_LOG_LINES_PER_REQUEST,
+          items: {
+            type: "object",
+            required: ["message"],
+            properties: { message: { type: "string", minLength: 1 }, level: { type: "string", enum: [...LOG_LEVELS] }, data: {} },
+          },
+        },
       ],
     }),
   status: statusParam().optional(),
@@ -198,7 +206,7 @@ export const jobListQuery = z.object({
 
 export const jobLogsQuery = z.object({
   ...pagingParams,
-  after: z.string().optional().openapi({ type: "integer", minimum: 0, description: "only lines after this seq (for tailing)", example: 0 }),
+  after: logAfterParam,
 });
 
 export const jobSchema = z
@@ -255,7 +263,7 @@ export const logLineSchema = z
   .object({
     seq: z.number(),
     time: timestamp,
-    level: z.enum(["info", "warn", "error"]),
+    level: z.enum(LOG_LEVELS),
     task: z.string().nullable(),
     message: z.string(),
     data: z.unknown(),

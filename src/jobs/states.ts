@@ -19,4 +19,10 @@ export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
 
 export const isFinal = (status: JobStatus) => TRANSITIONS[status].length === 0;
 
+/** The statuses a job can still leave: queued and running. */
+export const ACTIVE_JOB_STATUSES = JOB_STATUSES.filter((s) => !isFinal(s));
+
+/** The levels of a log line, the job's or a schedule's. */
+export const LOG_LEVELS = ["info", "warn", "error"] as const;
+
 export const canTransition = (from: JobStatus, to: JobStatus) => TRANSITIONS[from].includes(to);

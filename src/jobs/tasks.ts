@@ -2,6 +2,7 @@
 // (src/workflows, above the engine) are made of. The engine runs `delay`, retries and timeouts
 // itself; every other kind runs through the executor given for it where the Worker is put together
 // (src/worker/job-object.ts: `executeTask` of src/workflows/execute.ts, the import of src/bulk).
+import type { LOG_LEVELS } from "./states";
 
 export const TASK_KINDS = ["log", "delay", "http", "content.create", "content.update", "content.delete", "fail"] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
@@ -52,7 +53,7 @@ export type TemplateScope = {
   tasks: Record<string, unknown>;
 };
 
-export type TaskLogLine = { level: "info" | "warn" | "error"; message: string; data?: unknown };
+export type TaskLogLine = { level: (typeof LOG_LEVELS)[number]; message: string; data?: unknown };
 
 export type TaskOutcome = {
   /** Stored as the task's result, visible to later templates. */

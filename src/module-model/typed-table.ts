@@ -8,7 +8,7 @@
 //        f_name TEXT COLLATE NOCASE, f_value REAL, f_active INTEGER, f_closedate TEXT, f_tags TEXT, ...)
 //
 // A row is a pure function of its `content` row and the module's fields (`typedValue` below), so
-// every write re-derives it in the write's own batch (`syncItemStatement`) and every module edit
+// every write re-derives it in the write's own batch (`syncItemStatements`) and every module edit
 // that changes the columns rebuilds the table in the edit's batch (`rebuildStatements`). Queries
 // read only the columns they need, mostly from indexes: one per single-valued field, and covering
 // pairs (dimension, number) that answer grouped sums and filtered, sorted pages without touching

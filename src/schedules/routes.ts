@@ -1,8 +1,8 @@
 // /schedule/: create, list, read, update, delete; trigger now, backfill a range; the schedule's log.
 import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { created, ok, success } from "../http/envelope";
-import { badRequest, conflict } from "../http/errors";
-import { parsePaging } from "../http/paging";
+import { conflict } from "../http/errors";
+import { parseAfter, parsePaging } from "../http/paging";
 import { defineRoute } from "../http/route";
 import { responseOf, successSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
@@ -164,12 +164,7 @@ export function registerSchedulesRoutes(app: OpenAPIHono<AppEnv>) {
     },
     async (c, { ids, query }) => {
       const page = parsePaging(query);
-      let after = 0;
-      if (query.after !== undefined && query.after.trim() !== "") {
-        if (!/^\d{1,15}$/.test(query.after.trim()))
-          throw badRequest(`Invalid after '${query.after}': must be a log seq (an integer ≥ 0)`, [{ path: "after", message: "must be an integer ≥ 0" }]);
-        after = Number(query.after.trim());
-      }
+      const after = parseAfter(query.after);
       const found = await scheduleLog(c.env, ids.scheduleID, { offset: page.offset, limit: page.perPage, after });
       return ok(c, { meta: { page: page.page, perPage: page.perPage, count: found.count }, logs: found.logs });
     },

@@ -23,6 +23,7 @@ import { MAX_ALARM_MS, MIN_ALARM_MS } from "../jobs/limits";
 import { iso } from "../jobs/model";
 import { jobStub } from "../jobs/queue";
 import { startScheduledJob } from "../jobs/service";
+import { ACTIVE_JOB_STATUSES } from "../jobs/states";
 import { fireTimesAfter, nextFireAfter } from "./cron";
 import { ACTIVE_JOBS_CHECKED, ALARM_EARLY_SLACK_MS, BUFFER_POLL_MS, FIRES_PER_WAKE, MISSED_COUNT_CAP, WAKE_RETRY_MS } from "./limits";
 import { specOf, windowOf, type OverlapPolicy, type Run, type RunAction, type ScheduleLogLine, type ScheduleResult, type ScheduleRow } from "./model";
@@ -31,8 +32,6 @@ import { findSchedule } from "./service";
 
 /** What started a fire: the clock (alarm or sweep), a buffered run, `trigger` or `backfill`. */
 type Via = "clock" | "buffer" | "trigger" | "backfill";
-
-const ACTIVE = ["queued", "running"];
 
 const gone = (): ScheduleResult<never> => ({ ok: false, code: "not_found", message: "Schedule not found" });
 
@@ -343,14 +342,14 @@ export class ScheduleObject extends DurableObject<Env> {
       db
         .select(id)
         .from(jobs)
-        .where(and(eq(jobs.scheduleId, scheduleId), inArray(jobs.status, ACTIVE)))
+        .where(and(eq(jobs.scheduleId, scheduleId), inArray(jobs.status, ACTIVE_JOB_STATUSES)))
         .orderBy(desc(jobs.id))
         .limit(ACTIVE_JOBS_CHECKED + 1),
     ]);
     const existing = holder[0]?.id ?? null;
     const others = candidates.filter((r) => r.id !== existing).slice(0, ACTIVE_JOBS_CHECKED);
     const views = await Promise.all(others.map((r) => jobStub(this.env, String(r.id)).get()));
-    const active = others.filter((_, i) => views[i] !== null && ACTIVE.includes(views[i]!.status)).map((r) => r.id);
+    const active = others.filter((_, i) => views[i] !== null && ACTIVE_JOB_STATUSES.includes(views[i]!.status)).map((r) => r.id);
     return { existing, active };
   }
 

@@ -1,9 +1,9 @@
 // Request and response schemas of /schedule/. They validate (each problem a 400 `details` entry on
 // its field) and document the routes in /openapi.json.
 import { z } from "@hono/zod-openapi";
-import { boolParam, idQuery, idString, intParam, listMeta, pagingParams, timestamp } from "../http/schemas";
+import { boolParam, idQuery, idString, intParam, listMeta, logAfterParam, pagingParams, timestamp } from "../http/schemas";
 import { MAX_START_AT, MAX_START_AT_MS, parametersParam, parseStartAt, workflowIdParam } from "../jobs/schemas";
-import { JOB_STATUSES } from "../jobs/states";
+import { JOB_STATUSES, LOG_LEVELS } from "../jobs/states";
 import { canonicalTimeZone, cronProblem } from "./cron";
 import { BACKFILL_MAX_FIRES, CATCHUP_WINDOW_DEFAULT_S, CATCHUP_WINDOW_MAX_S, CATCHUP_WINDOW_MIN_S, CRON_MAX_CHARS } from "./limits";
 import { OVERLAP_POLICIES } from "./model";
@@ -127,7 +127,7 @@ export const scheduleListQuery = z.object({
 
 export const scheduleLogQuery = z.object({
   ...pagingParams,
-  after: z.string().optional().openapi({ type: "integer", minimum: 0, description: "only lines after this seq (for tailing)", example: 0 }),
+  after: logAfterParam,
 });
 
 const fireTimeSchema = z.object({
@@ -181,7 +181,5 @@ export const backfillSchema = z.object({
 
 export const scheduleLogSchema = z.object({
   meta: listMeta,
-  logs: z.array(
-    z.object({ seq: z.number(), time: timestamp, level: z.enum(["info", "warn", "error"]), message: z.string(), data: z.unknown() }).openapi("ScheduleLogLine"),
-  ),
+  logs: z.array(z.object({ seq: z.number(), time: timestamp, level: z.enum(LOG_LEVELS), message: z.string(), data: z.unknown() }).openapi("ScheduleLogLine")),
 });

@@ -3,7 +3,8 @@
 import { inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { modules } from "../db/schema";
-import { fieldKinds, isMultiField, normaliseId, type FieldDefinition } from "../fields/registry";
+import { fieldKinds, isMultiField, type FieldDefinition } from "../fields/registry";
+import { normaliseId } from "../http/ids";
 import { compileFilter } from "../content/filter";
 import { ApiError, formatPath, type ErrorDetail } from "../http/errors";
 import { fieldNamed, type Module } from "../module-model/module";
@@ -30,7 +31,7 @@ function checkShape(raw: unknown, index: number, details: ErrorDetail[]): Draft 
   const on = raw.on;
   if (on === undefined) problem("is required", "on");
   else if (typeof on !== "string" || !(TRIGGER_EVENTS as readonly string[]).includes(on)) problem(`must be one of ${TRIGGER_EVENTS.join(", ")}`, "on");
-  const moduleId = normaliseId(typeof raw.moduleID === "string" ? raw.moduleID.trim() : raw.moduleID);
+  const moduleId = normaliseId(raw.moduleID, { trim: true });
   if (raw.moduleID === undefined) problem("is required", "moduleID");
   else if (moduleId === null) problem("must be a positive integer ID", "moduleID");
 

@@ -1,4 +1,4 @@
-// The job's Durable Object as the Worker exports it: the engine (src/jobs/job-object.ts) with
+// The job's Durable Object as the Worker exports it: the engine (src/jobs/job-object-base.ts) with
 // import jobs (src/bulk/import-job-object.ts), given what runs each task kind and told whom a
 // finished job concerns. Here because these parts sit above the engine, which imports none of them.
 import type { Executor } from "../jobs/attempt";

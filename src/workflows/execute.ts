@@ -4,7 +4,7 @@ import type { WriteOptions } from "../content/events";
 import { createContent, deleteContent, updateContent } from "../content/service";
 import { queueEvents } from "../triggers/queue";
 import { getDb } from "../db/client";
-import { normaliseId } from "../fields/registry";
+import { normaliseId } from "../http/ids";
 import { ApiError } from "../http/errors";
 import { parseJson } from "../http/json";
 import { checkOutboundResolved } from "./outbound-guard";
@@ -26,10 +26,10 @@ export const HTTP_BODY_LIMIT = 64 * 1024;
 export const RENDERED_OPTIONS_MAX_BYTES = 1024 * 1024;
 
 /** The `userID` of items that content.create makes when the engine gives no job owner. */
-export const SYSTEM_USER_ID = "0";
+const SYSTEM_USER_ID = "0";
 
 /** What an `http` task answers as its result. */
-export type HttpResult = {
+type HttpResult = {
   status: number;
   /** The answer's headers, credential ones (see redact.ts) as "[redacted]". */
   headers: Record<string, string>;
@@ -266,7 +266,7 @@ async function runHttp(
 // ---------------------------------------------------------------- content.*
 
 function idOption(options: Record<string, unknown>, name: string): number {
-  const id = normaliseId(typeof options[name] === "string" ? (options[name] as string).trim() : options[name]);
+  const id = normaliseId(options[name], { trim: true });
   if (id === null) throw new TaskFailure(`${name} ${JSON.stringify(options[name])} is not a positive integer ID`);
   return Number(id);
 }

@@ -2,7 +2,8 @@
 // The body schema checks the workflow's own parameters; each task is checked by validate.ts with
 // the per-field and per-kind schemas below, so that one 400 lists every problem of every task.
 import { z } from "@hono/zod-openapi";
-import { isHttpUrl, normaliseId } from "../fields/registry";
+import { isHttpUrl } from "../fields/registry";
+import { normaliseId } from "../http/ids";
 import { idString, intParam, jsonParam, timestamp } from "../http/schemas";
 import { triggerSchema, triggersParam } from "../triggers/schemas";
 import { hasTemplate } from "./templates";

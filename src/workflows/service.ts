@@ -11,6 +11,7 @@ import type { TriggerDefinition } from "../triggers/model";
 import { dropTriggersStatement, prepareTriggers, syncTriggerStatements } from "../triggers/store";
 import { validateTriggers } from "../triggers/validate";
 import { redactTasksForReader } from "../jobs/redact";
+import { ACTIVE_JOB_STATUSES } from "../jobs/states";
 import type { workflowBody } from "./schemas";
 import { checkWorkflowSize, validateTasks } from "./validate";
 import type { workflowSchema } from "./schemas";
@@ -29,7 +30,6 @@ type WorkflowView = z.output<typeof workflowSchema>;
 type WorkflowTask = WorkflowView["tasks"][number];
 
 /** Job statuses during which a workflow cannot be deleted. */
-const ACTIVE_JOB_STATUSES = ["queued", "running"] as const;
 
 /** Who reads a workflow: `admin` tokens (which edit workflows) see credential header values. */
 type WorkflowReader = { admin: boolean };
@@ -120,7 +120,7 @@ export async function updateWorkflow(db: Db, id: number, input: WorkflowInput, a
   return row as Workflow;
 }
 
-const activeJobsOf = (id: number) => and(eq(jobs.workflowId, id), inArray(jobs.status, [...ACTIVE_JOB_STATUSES]));
+const activeJobsOf = (id: number) => and(eq(jobs.workflowId, id), inArray(jobs.status, ACTIVE_JOB_STATUSES));
 
 /** Number of queued or running jobs of a workflow (from the D1 job mirror). */
 async function activeJobCount(db: Db, id: number): Promise<number> {
