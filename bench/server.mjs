@@ -22,10 +22,11 @@ export function signToken(secret, scope = "read write admin") {
   return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`;
 }
 
-async function waitForHealth(url, child, timeoutMs = 60_000) {
+/** Resolves once `url` answers its health route; throws if `child` exits first or time runs out. */
+export async function waitForHealth(url, child, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child?.exitCode !== null && child?.exitCode !== undefined) throw new Error("wrangler dev exited early");
+    if (child?.exitCode !== null && child?.exitCode !== undefined) throw new Error(`the server exited early (${child.exitCode})`);
     try {
       const res = await fetch(`${url}/`);
       if (res.ok) return;

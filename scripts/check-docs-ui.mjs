@@ -6,42 +6,17 @@
 // saves the rendered DOM.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, waitForHealth } from "../bench/server.mjs";
 
 const screenshot = process.argv.find((a) => a.startsWith("--screenshot="))?.slice("--screenshot=".length);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 function findChromium() {
   const candidates = [process.env.CHROMIUM, "chromium", "chromium-browser", "google-chrome"].filter(Boolean);
   const found = candidates.find((bin) => spawnSync(bin, ["--version"], { stdio: "ignore" }).status === 0);
   if (!found) throw new Error(`no Chromium found (tried ${candidates.join(", ")}); install it or set CHROMIUM`);
   return found;
-}
-
-async function waitForServer(url, child, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`npm run dev exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/`)).ok) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
 /** Runs headless Chromium on `url`: answers the rendered DOM (or saves a PNG) and what it logged. */
@@ -124,7 +99,7 @@ const server = spawn("npm", ["run", "dev", "--", "--port", String(port), "--ip",
 
 let failures;
 try {
-  await waitForServer(url, server);
+  await waitForHealth(url, server, 90_000);
   failures = await check(url, chromium);
   if (screenshot) {
     render(chromium, `${url}/docs`, { screenshotTo: screenshot });
