@@ -64,20 +64,23 @@ describe("engine decisions", () => {
     expect(wakeAt(sweep.job!, T0, "this-instance")).toBe(T0);
   });
 
+  /** A queue attempt of task 1, claimed and running on this instance since T0. */
+  const queuedRunHere = () => ({
+    id: "a1",
+    phase: "main" as const,
+    index: 1,
+    number: 1,
+    mode: "queue" as const,
+    dispatchedAt: T0,
+    claimedAt: T0,
+    running: { since: T0, instance: "this-instance" },
+    deadline: T0 + 15_000,
+  });
+
   it("never start a second copy of a run in flight here; call a run marked by another instance lost and send it again", () => {
     const j = job();
     j.state = { ...j.state, status: "running", startedAt: T0, deadline: T0 + 60_000, phase: "main", index: 1, attempts: 1 };
-    j.state.attempt = {
-      id: "a1",
-      phase: "main",
-      index: 1,
-      number: 1,
-      mode: "queue",
-      dispatchedAt: T0,
-      claimedAt: T0,
-      running: { since: T0, instance: "this-instance" },
-      deadline: T0 + 15_000,
-    };
+    j.state.attempt = queuedRunHere();
     expect(tick(j, { now: T0 + 50_000, ...here })).toMatchObject({ changed: false, effects: [] });
     expect(claimAttempt(j, "a1", T0 + 1).value).toBe(false);
     const lost = tick(j, { now: T0 + 10, instance: "a-new-instance", canRun: true, canRunQueued: true });
@@ -89,17 +92,7 @@ describe("engine decisions", () => {
   it("keep the alarm within RUN_WATCH_MS while a run is in flight, so a dead instance's run is found soon", () => {
     const j = job();
     j.state = { ...j.state, status: "running", startedAt: T0, deadline: T0 + 60_000, phase: "main", index: 1, attempts: 1 };
-    j.state.attempt = {
-      id: "a1",
-      phase: "main",
-      index: 1,
-      number: 1,
-      mode: "queue",
-      dispatchedAt: T0,
-      claimedAt: T0,
-      running: { since: T0, instance: "this-instance" },
-      deadline: T0 + 15_000,
-    };
+    j.state.attempt = queuedRunHere();
     // The task's timeout is 30 s: without the watch the next look would be at T0 + 35 s.
     expect(wakeAt(j, T0 + 1_000, "this-instance")).toBe(T0 + 1_000 + RUN_WATCH_MS);
     expect(wakeAt(j, T0 + 33_000, "this-instance")).toBe(T0 + 30_000 + REPORT_GRACE_MS);

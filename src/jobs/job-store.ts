@@ -9,6 +9,7 @@ import { migrateState } from "./job-migrate";
 import { triggerDepthOf, type Job, type JobDefinition, type JobState } from "./job-state";
 import type { ImportView } from "./import-job";
 import { LazyTables } from "../platform/lazy-tables";
+import { type LogPageQuery, readLogPage, storedData } from "../platform/log-page";
 import { iso, type JobOrigin, type LogLevel, type LogLine, type TriggerOrigin } from "./model";
 
 /**
@@ -92,16 +93,12 @@ export class JobStorage {
   }
 
   /** Lines after `after`, oldest first, a page of them, and how many there are. */
-  readLogs(query: { offset: number; limit: number; after: number }): { count: number; logs: LogLine[] } {
-    const count = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM log WHERE seq > ?", query.after).one().n;
-    const rows = this.sql
-      .exec<{ seq: number; time: number; level: LogLevel; task: string | null; message: string; data: string | null }>(
-        "SELECT seq, time, level, task, message, data FROM log WHERE seq > ? ORDER BY seq LIMIT ? OFFSET ?",
-        query.after,
-        query.limit,
-        query.offset,
-      )
-      .toArray();
+  readLogs(query: LogPageQuery): { count: number; logs: LogLine[] } {
+    const { count, rows } = readLogPage<{ seq: number; time: number; level: LogLevel; task: string | null; message: string; data: string | null }>(
+      this.sql,
+      query,
+      ["task"],
+    );
     return {
       count,
       logs: rows.map((r) => ({
@@ -110,7 +107,7 @@ export class JobStorage {
         level: r.level,
         task: r.task,
         message: r.message,
-        data: r.data === null ? null : JSON.parse(r.data),
+        data: storedData(r.data),
       })),
     };
   }

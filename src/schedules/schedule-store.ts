@@ -3,6 +3,7 @@
 // Only ScheduleObject calls this; every call is synchronous.
 import { iso } from "../jobs/model";
 import { LazyTables } from "../platform/lazy-tables";
+import { type LogPageQuery, readLogPage, storedData } from "../platform/log-page";
 import { SCHEDULE_LOG_MAX_LINES } from "./limits";
 import type { ScheduleLogLine } from "./model";
 
@@ -62,20 +63,9 @@ export class ScheduleStore {
     this.sql.exec("DELETE FROM log WHERE seq <= ?", seq - SCHEDULE_LOG_MAX_LINES);
   }
 
-  readLogs(query: { offset: number; limit: number; after: number }): { count: number; logs: ScheduleLogLine[] } {
+  readLogs(query: LogPageQuery): { count: number; logs: ScheduleLogLine[] } {
     if (!this.tables.exist()) return { count: 0, logs: [] };
-    const count = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM log WHERE seq > ?", query.after).one().n;
-    const rows = this.sql
-      .exec<{ seq: number; time: number; level: LogLevel; message: string; data: string | null }>(
-        "SELECT seq, time, level, message, data FROM log WHERE seq > ? ORDER BY seq LIMIT ? OFFSET ?",
-        query.after,
-        query.limit,
-        query.offset,
-      )
-      .toArray();
-    return {
-      count,
-      logs: rows.map((r) => ({ seq: r.seq, time: iso(r.time)!, level: r.level, message: r.message, data: r.data === null ? null : JSON.parse(r.data) })),
-    };
+    const { count, rows } = readLogPage<{ seq: number; time: number; level: LogLevel; message: string; data: string | null }>(this.sql, query);
+    return { count, logs: rows.map((r) => ({ seq: r.seq, time: iso(r.time)!, level: r.level, message: r.message, data: storedData(r.data) })) };
   }
 }
